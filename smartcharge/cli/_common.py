@@ -1,0 +1,18 @@
+"""Helpers shared by the command modules."""
+
+from __future__ import annotations
+
+import sys
+
+from smartcharge.config import Settings, load_settings, unknown_names
+from smartcharge.logsetup import configure_logging
+
+
+def settings_and_logging(*, quiet: bool = False) -> Settings:
+    """Load the settings (raising ConfigError), warn about typos, and configure logging."""
+    settings = load_settings()
+    configure_logging(settings)
+    if not quiet:
+        for line in unknown_names():
+            print(f"smartcharge: warning: {line}", file=sys.stderr)
+    return settings

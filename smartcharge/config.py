@@ -1,0 +1,370 @@
+"""Settings: the only code that reads the environment or the ``.env`` file.
+
+Every setting is an environment variable ``SMARTCHARGE_<NAME>`` or a line of ``.env`` (its path
+can be changed with ``SMARTCHARGE_ENV_FILE``); the environment wins over the file. Every setting
+is documented, with unit, default and an example, in ``.env.example``.
+
+``load_settings()`` turns every validation problem into one readable line that names the
+variable, the bad value, what is accepted and where the value came from (the ``.env`` file and
+line), and raises ``ConfigError`` with all of them; the CLI prints them and exits 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import os
+import re
+from collections.abc import Mapping
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from smartcharge.errors import ConfigError
+
+PREFIX = "SMARTCHARGE_"
+ENV_FILE_VAR = "SMARTCHARGE_ENV_FILE"
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_PRICE_LIMIT = re.compile(r"^(-?\d+(\.\d+)?|p(100|[1-9]?\d))$")
+_SOURCE_NAMES = ("entsoe", "energyzero")
+
+
+class LogFormat(enum.StrEnum):
+    """How log lines are rendered."""
+
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class LogLevel(enum.StrEnum):
+    """The lowest level that is written."""
+
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+class ManualOverride(enum.StrEnum):
+    """Who wins when the user pauses or resumes by hand against the plan."""
+
+    RESPECT = "respect"  # the user's choice holds until the next plan change
+    IGNORE = "ignore"  # the daemon brings the charger back to the plan
+
+
+class OnExit(enum.StrEnum):
+    """What the daemon leaves behind when it stops during a session."""
+
+    RESUME = "resume"
+    LEAVE = "leave"
+
+
+def known_zones() -> list[str]:
+    """Return the bidding-zone codes entsoe-py knows (``NL``, ``BE``, ``DE_LU``, ...)."""
+    from entsoe.mappings import Area  # noqa: PLC0415 - pandas is heavy; import on demand
+
+    return sorted(a.name for a in Area)
+
+
+def _check_zone(zone: str, var: str) -> str:
+    zones = known_zones()
+    if zone not in zones:
+        near = difflib.get_close_matches(zone, zones, n=3) or ["NL", "BE", "DE_LU", "FR"]
+        raise ValueError(
+            f"unknown bidding zone; use a zone code entsoe-py knows, e.g. {', '.join(near)}"
+            f" ({len(zones)} in all)"
+        )
+    return zone
+
+
+class Settings(BaseSettings):
+    """All of smartcharge's settings, with their defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+        hide_input_in_errors=False,
+    )
+
+    # --- Wallbox cloud
+    wallbox_username: str | None = None
+    wallbox_password: SecretStr | None = None
+    wallbox_charger_id: int | None = Field(default=None, gt=0)
+    wallbox_api_url: str = "https://api.wall-box.com"
+    wallbox_auth_url: str = "https://user-api.wall-box.com"
+    wallbox_reads_per_minute: float = Field(default=1.0, gt=0, le=3)
+    wallbox_writes_per_minute: float = Field(default=3.0, gt=0, le=5)
+    wallbox_timeout_s: float = Field(default=20.0, gt=0, le=120)
+    wallbox_signins_per_hour: int = Field(default=3, ge=1, le=10)
+
+    # --- General
+    state_dir: Path = Path("./state")
+    log_format: LogFormat = LogFormat.JSON
+    log_level: LogLevel = LogLevel.INFO
+    timezone: str = "Europe/Amsterdam"
+
+    # --- Prices
+    bidding_zone: str = "NL"
+    entsoe_api_key: SecretStr | None = None
+    entsoe_api_url: str = "https://web-api.tp.entsoe.eu/api"
+    energyzero_api_url: str = "https://public.api.energyzero.nl"
+    price_sources: Annotated[tuple[str, ...], NoDecode] = ("entsoe", "energyzero")
+    tariff_markup_eur_kwh: float = Field(default=0.0, ge=-1, le=1)
+    # Dutch energy tax on electricity for 2026, first bracket, excl. VAT (see .env.example).
+    tariff_tax_eur_kwh: float = Field(default=0.09157, ge=0, le=1)
+    tariff_vat_percent: float = Field(default=21.0, ge=0, le=100)
+
+    # --- Planning
+    strategy: str = "cheapest"
+    max_interruptions: int = Field(default=3, ge=1, le=96)
+    deadline_margin_min: int = Field(default=30, ge=0, le=720)
+    max_price: str | None = None
+    target_kwh: float = Field(default=20.0, ge=0, le=200)
+    ready_by: time = time(7, 0)
+    max_current_a: int = Field(default=16, ge=6, le=80)
+    min_current_a: int = Field(default=6, ge=6, le=80)
+    phases: Literal[1, 3] = 3
+    voltage_v: float = Field(default=230.0, ge=100, le=260)
+
+    # --- Daemon
+    poll_interval_s: int = Field(default=90, ge=60, le=3600)
+    poll_interval_idle_s: int = Field(default=300, ge=60, le=86400)
+    replan_power_deviation: float = Field(default=0.2, gt=0, le=1)
+    manual_override: ManualOverride = ManualOverride.RESPECT
+    health_port: int = Field(default=8765, ge=0, le=65535)
+    restart_on_error: bool = False
+    on_exit: OnExit = OnExit.RESUME
+
+    @field_validator("wallbox_api_url", "wallbox_auth_url", "entsoe_api_url", "energyzero_api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("expected an http(s) URL, e.g. https://api.wall-box.com")
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "unknown time zone; expected an IANA name, e.g. Europe/Amsterdam"
+            ) from None
+        return value
+
+    @field_validator("bidding_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _check_zone(value.strip().upper(), "SMARTCHARGE_BIDDING_ZONE")
+
+    @field_validator("price_sources", mode="before")
+    @classmethod
+    def _sources(cls, value: Any) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        out: list[str] = []
+        for raw in items:
+            item = str(raw).strip()
+            if not item:
+                continue
+            name, _, zone = item.partition(":")
+            if name not in _SOURCE_NAMES:
+                raise ValueError(
+                    f"unknown price source {item!r}; expected a comma-separated list of "
+                    f"{', '.join(_SOURCE_NAMES)} (entsoe may name a zone, e.g. entsoe:BE)"
+                )
+            if zone:
+                if name != "entsoe":
+                    raise ValueError(f"{name} takes no zone; only entsoe:ZONE does")
+                zone = _check_zone(zone.upper(), "SMARTCHARGE_PRICE_SOURCES")
+                item = f"entsoe:{zone}"
+            out.append(item)
+        if not out:
+            raise ValueError("empty; expected e.g. entsoe,energyzero")
+        return tuple(out)
+
+    @field_validator("ready_by", mode="before")
+    @classmethod
+    def _hhmm(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            m = _HHMM.match(value.strip())
+            if not m:
+                raise ValueError("expected HH:MM (24h), e.g. 07:00")
+            return time(int(m.group(1)), int(m.group(2)))
+        return value
+
+    @field_validator("max_price")
+    @classmethod
+    def _price_limit(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        v = value.strip().lower()
+        if not _PRICE_LIMIT.match(v):
+            raise ValueError(
+                "expected an all-in price in EUR/kWh (e.g. 0.18) or a share of the cheapest "
+                "known prices (e.g. p30)"
+            )
+        if not v.startswith("p") and abs(float(v)) > 5:
+            raise ValueError("an absolute limit must lie between -5 and 5 EUR/kWh, e.g. 0.18")
+        return v
+
+    @model_validator(mode="after")
+    def _currents(self) -> Settings:
+        if self.min_current_a > self.max_current_a:
+            raise ValueError(
+                f"SMARTCHARGE_MIN_CURRENT_A ({self.min_current_a}) is above "
+                f"SMARTCHARGE_MAX_CURRENT_A ({self.max_current_a}); the minimum must not "
+                "exceed the maximum"
+            )
+        return self
+
+    def masked(self) -> dict[str, str]:
+        """Return every setting as ``SMARTCHARGE_NAME -> text``, secrets masked."""
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                text = "**********" if value.get_secret_value() else "(empty)"
+            elif value is None:
+                text = "(not set)"
+            elif isinstance(value, tuple):
+                text = ",".join(value)
+            elif isinstance(value, enum.Enum):
+                text = str(value.value)
+            elif isinstance(value, time):
+                text = value.strftime("%H:%M")
+            else:
+                text = str(value)
+            out[PREFIX + name.upper()] = text
+        return out
+
+
+def setting_names() -> list[str]:
+    """Return every valid variable name, ``SMARTCHARGE_...``."""
+    return [PREFIX + n.upper() for n in Settings.model_fields] + [ENV_FILE_VAR]
+
+
+def _read_env_file(path: Path) -> dict[str, int]:
+    """Return ``NAME -> line number`` for the assignments in a .env file."""
+    lines: dict[str, int] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return lines
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or "=" not in stripped:
+            continue
+        name = stripped.split("=", 1)[0].strip()
+        name = name.removeprefix("export ").strip()
+        lines[name.upper()] = number
+    return lines
+
+
+def _describe(value: Any, var: str) -> str:
+    if "PASSWORD" in var or "API_KEY" in var:
+        return "(secret hidden)"
+    text = str(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return repr(text)
+
+
+_MESSAGES = {
+    "int_parsing": "expected a whole number",
+    "float_parsing": "expected a number",
+    "bool_parsing": "expected true or false",
+    "literal_error": "expected one of",
+    "enum": "expected one of",
+    "greater_than": "must be greater than",
+    "greater_than_equal": "must be at least",
+    "less_than": "must be less than",
+    "less_than_equal": "must be at most",
+    "time_parsing": "expected HH:MM (24h), e.g. 07:00",
+    "path_type": "expected a folder path",
+}
+
+
+def _explain(err: Mapping[str, Any]) -> str:
+    kind = str(err.get("type", ""))
+    ctx = err.get("ctx") or {}
+    if kind == "value_error":
+        return str(ctx.get("error", err.get("msg", "")))
+    base = _MESSAGES.get(kind)
+    if base is None:
+        return str(err.get("msg", "invalid value"))
+    if kind in ("literal_error", "enum"):
+        return f"{base} {ctx.get('expected', '')}".strip()
+    for key in ("gt", "ge", "lt", "le"):
+        if key in ctx:
+            return f"{base} {ctx[key]}"
+    return base
+
+
+def env_file_path(environ: Mapping[str, str] | None = None) -> Path:
+    """Return the .env path in force (``SMARTCHARGE_ENV_FILE`` or ``./.env``)."""
+    env = os.environ if environ is None else environ
+    return Path(env.get(ENV_FILE_VAR) or ".env")
+
+
+def unknown_names(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Return warnings for ``SMARTCHARGE_`` names that are not settings (probable typos)."""
+    env = os.environ if environ is None else environ
+    valid = setting_names()
+    found = {k for k in env if k.startswith(PREFIX)}
+    path = env_file_path(env)
+    file_lines = _read_env_file(path) if path.is_file() else {}
+    found |= {k for k in file_lines if k.startswith(PREFIX)}
+    warnings = []
+    for name in sorted(found - set(valid)):
+        near = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+        where = f" ({path}:{file_lines[name]})" if name in file_lines else ""
+        hint = f"; did you mean {near[0]}?" if near else ""
+        warnings.append(f"{name}{where}: not a smartcharge setting, ignored{hint}")
+    return warnings
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from the environment and the .env file.
+
+    Raises:
+        ConfigError: with one line per problem.
+    """
+    env = os.environ if environ is None else environ
+    path = env_file_path(env)
+    if ENV_FILE_VAR in env and not path.is_file():
+        raise ConfigError(f"{ENV_FILE_VAR}={str(path)!r}: no such file; point it at a .env file")
+    try:
+        return Settings(_env_file=path if path.is_file() else None)
+    except ValidationError as exc:
+        file_lines = _read_env_file(path) if path.is_file() else {}
+        problems = []
+        for err in exc.errors():
+            loc = err.get("loc") or ()
+            field = str(loc[0]) if loc else ""
+            var = PREFIX + field.upper() if field else "settings"
+            where = ""
+            if var in env:
+                where = " (from the environment)"
+            elif var in file_lines:
+                where = f" ({path}:{file_lines[var]})"
+            if field:
+                shown = _describe(err.get("input"), var)
+                problems.append(f"{var}={shown}{where}: {_explain(err)}")
+            else:
+                problems.append(f"{_explain(err)}")
+        raise ConfigError(problems) from None
