@@ -13,7 +13,9 @@ from smartcharge.simulator.clock import SimulatedClock
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def clean_environ(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """Hide the developer's own SMARTCHARGE_ settings and .env from every test."""
     for name in list(os.environ):
         if name.startswith("SMARTCHARGE_") or name.startswith("ENTSOE_"):
