@@ -98,6 +98,7 @@ class Settings(BaseSettings):
         extra="ignore",
         validate_default=True,
         hide_input_in_errors=False,
+        env_ignore_empty=True,
     )
 
     # --- Wallbox cloud

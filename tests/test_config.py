@@ -191,3 +191,26 @@ def test_check_config_exits_2_with_readable_lines(
     assert 2 == len(err.strip().splitlines())
     assert "Traceback" not in err
     assert "SMARTCHARGE_READY_BY='25:00'" in err
+
+
+def test_copied_env_example_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A .env copied from .env.example loads: empty values mean 'not set'."""
+    example = Path(__file__).resolve().parent.parent / ".env.example"
+    env = tmp_path / ".env"
+    env.write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("SMARTCHARGE_ENV_FILE", str(env))
+
+    settings = load_settings()
+
+    assert settings.wallbox_username is None
+    assert settings.wallbox_password is None
+    assert [] == unknown_names()
+
+
+def test_every_setting_is_documented_in_env_example():
+    """Each setting appears in .env.example (users tune smartcharge there)."""
+    from smartcharge.config import setting_names
+
+    text = (Path(__file__).resolve().parent.parent / ".env.example").read_text(encoding="utf-8")
+
+    assert [] == [name for name in setting_names() if name not in text]
