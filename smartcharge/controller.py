@@ -1,0 +1,320 @@
+"""One reconcile step: what the charger should be told, and the rules around it.
+
+``decide()`` is pure: from what the charger reports, the plan's current slot and the current
+all-in price it returns the commands that bring the charger there, ``()`` when it already is.
+``apply()`` is the only code that sends them.
+
+The status groups (wallbox-api.md §5) and what ``decide()`` does in each:
+
+==========================  =======================================================
+group (status ids)          commands
+==========================  =======================================================
+CHARGING (193-195)          enabled: PAUSE when the slot is paused; current; cost
+WAITING (164, 183-189)      enabled (HA's switch is "on"): as CHARGING
+WAITING_FOR_CAR_DEMAND      enabled (180, 181): as CHARGING
+PAUSED (178, 182)           disabled: RESUME when the slot charges; current; cost
+SCHEDULED (177, 179)        disabled: as PAUSED
+LOCKED_CAR_CONNECTED (210)  energy cost only: never unlocks (that is the user's choice)
+DISCHARGING (196)           nothing: bidirectional operation is left to the user
+READY, LOCKED (161-163,     nothing: no car, so no session; never RESUME
+165, 209)
+OFFLINE, UNKNOWN (0, other) nothing: the charger cannot be reached
+ERROR (14, 15), UPDATING    nothing (a charger in error may be restarted, see
+(166)                       ``should_restart``; never while updating)
+==========================  =======================================================
+
+**The manual-override rule.** Only a change made by hand *after* the daemon's own last
+command counts as the user's choice: the daemon remembers what it last brought the charger to
+(``Baseline``) and compares each new reading with it. A pause or resume that differs from the
+baseline, seen once the daemon's own last command has had ``COMMAND_SETTLE`` to show up, is the
+user's: with ``SMARTCHARGE_MANUAL_OVERRIDE=respect`` (the default) the daemon keeps that choice
+(a ``Hold``) until the next plan change (new prices, a new session, a restart of the daemon) and
+logs it; with ``ignore`` it brings the charger back to the plan at once. A current set by hand
+becomes the session's upper limit and triggers a re-plan (``ignore``: the plan's current wins).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandKind
+from smartcharge.ports import Charger
+from strategies.base import Plan, PlanSlot
+
+# The app and Home Assistant show and set the energy cost in steps of 0.01 per kWh
+# (wallbox-api.md §4.5: HA number, range -5...5, step 0.01), so the daemon keeps it right to
+# the cent: it sends the price rounded to cents, and only when the cents differ.
+ENERGY_COST_DECIMALS = 2
+# Two readings within half a cent are the same price (the cloud may store fewer decimals).
+ENERGY_COST_TOLERANCE_EUR = 0.005
+# How long a reading may still show the state from before the daemon's own command: the charger
+# syncs to the cloud every ~30 s (``live_refresh_time``, wallbox-api.md §4.2) and the poll runs
+# every 60-120 s (§9), so a change seen within two minutes of our command is not the user's.
+COMMAND_SETTLE = timedelta(minutes=2)
+# A charger that stays in error this long during a session is restarted (issue 6 §6) ...
+RESTART_AFTER_ERROR = timedelta(minutes=10)
+# ... at most this often, so a charger that keeps failing is not rebooted in a loop.
+RESTART_MIN_INTERVAL = timedelta(hours=6)
+# A plan's float current within this of a whole amp is that amp (avoids ceil(6.0000001) = 7).
+_CURRENT_EPSILON_A = 1e-6
+
+_ENABLED = frozenset(
+    {ChargerStatus.CHARGING, ChargerStatus.WAITING, ChargerStatus.WAITING_FOR_CAR_DEMAND}
+)
+_DISABLED = frozenset({ChargerStatus.PAUSED, ChargerStatus.SCHEDULED})
+_COST_SETTABLE = frozenset({*_ENABLED, *_DISABLED, ChargerStatus.LOCKED_CAR_CONNECTED})
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The currents the daemon may set.
+
+    Attributes:
+        min_current_a: the lowest current while charging (6 A, wallbox-api.md §6).
+        max_current_a: the highest current (the settings, a user's hand-set cap).
+    """
+
+    min_current_a: int
+    max_current_a: int
+
+    def capped(self, snapshot: ChargerSnapshot) -> Limits:
+        """Return these limits, lowered to what the installation allows (if it says)."""
+        ceiling = snapshot.max_available_current_a
+        if ceiling <= 0:
+            return self
+        # Below 6 A nothing charges (wallbox-api.md §6), so the minimum wins over a lower ceiling.
+        return Limits(self.min_current_a, max(min(self.max_current_a, ceiling), self.min_current_a))
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """The user's choice made by hand, kept until the plan changes.
+
+    Attributes:
+        charge: True when the user resumed, False when they paused.
+        since: when it was seen (UTC).
+        plan_id: the plan it was made against; a new plan ends the hold.
+    """
+
+    charge: bool
+    since: datetime
+    plan_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """What the daemon last brought the charger to, or last saw it agree with.
+
+    Attributes:
+        enabled: charging enabled (True), paused (False) or unknown (None).
+        current_a: the current limit, or None when unknown.
+        command_at: when the daemon last sent a command (UTC), if ever.
+    """
+
+    enabled: bool | None = None
+    current_a: int | None = None
+    command_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManualChange:
+    """A change made by hand, found by ``detect_manual_change``.
+
+    Attributes:
+        enabled: the user's pause (False) or resume (True), or None when unchanged.
+        current_a: the current the user set, or None when unchanged.
+    """
+
+    enabled: bool | None = None
+    current_a: int | None = None
+
+
+def is_enabled(status: ChargerStatus) -> bool | None:
+    """Return whether charging is enabled: True, False, or None where that means nothing.
+
+    ``None`` for every state in which pause and resume do not apply: no car, locked, offline,
+    in error, updating, unknown or discharging.
+    """
+    if status in _ENABLED:
+        return True
+    if status in _DISABLED:
+        return False
+    return None
+
+
+def whole_amps(current_a: float, limits: Limits) -> int:
+    """Round a plan's float current up to whole amps and clamp it into ``limits``."""
+    amps = math.ceil(current_a - _CURRENT_EPSILON_A)
+    return max(limits.min_current_a, min(limits.max_current_a, amps))
+
+
+def cents(price_eur_per_kwh: float) -> float:
+    """Return a price as it is sent to the charger (rounded to ``ENERGY_COST_DECIMALS``)."""
+    return round(price_eur_per_kwh, ENERGY_COST_DECIMALS)
+
+
+def energy_cost_differs(reported: float | None, price_eur_per_kwh: float) -> bool:
+    """Return whether the charger's energy cost must be updated to ``price_eur_per_kwh``."""
+    if reported is None:
+        return True
+    return abs(reported - cents(price_eur_per_kwh)) > ENERGY_COST_TOLERANCE_EUR
+
+
+def decide(
+    snapshot: ChargerSnapshot,
+    slot: PlanSlot | None,
+    price_eur_per_kwh: float | None,
+    limits: Limits,
+    hold: Hold | None = None,
+) -> tuple[Command, ...]:
+    """Return the commands that make the charger do what the plan wants; ``()`` if it does.
+
+    Args:
+        snapshot: what the charger reports now.
+        slot: the plan's slot containing now; ``None`` leaves pause/resume and current as they
+            are (no opinion).
+        price_eur_per_kwh: the all-in price of the current price slot, or None when unknown.
+        limits: the currents allowed; the installation's own ceiling lowers them further.
+        hold: the user's choice made by hand, which wins over ``slot`` for pause/resume.
+
+    Returns:
+        The commands, in order: the current before a resume (so charging starts at the right
+        current), the pause or resume, then the energy cost.
+    """
+    status = snapshot.status
+    commands: list[Command] = []
+    enabled = is_enabled(status)
+    if enabled is not None and slot is not None:
+        want_charge = slot.is_charging if hold is None else hold.charge
+        if want_charge:
+            if slot.is_charging:
+                amps = whole_amps(slot.current_a, limits.capped(snapshot))
+                if amps != snapshot.max_charging_current_a:
+                    commands.append(Command(CommandKind.SET_MAX_CURRENT, float(amps)))
+            if not enabled:
+                commands.append(Command(CommandKind.RESUME))
+        elif enabled:
+            commands.append(Command(CommandKind.PAUSE))
+    if (
+        status in _COST_SETTABLE
+        and price_eur_per_kwh is not None
+        and energy_cost_differs(snapshot.energy_cost_eur_per_kwh, price_eur_per_kwh)
+    ):
+        commands.append(Command(CommandKind.SET_ENERGY_COST, cents(price_eur_per_kwh)))
+    return tuple(commands)
+
+
+def detect_manual_change(
+    snapshot: ChargerSnapshot, baseline: Baseline, now: datetime
+) -> ManualChange | None:
+    """Return what the user changed by hand since the daemon's baseline, or None.
+
+    Nothing counts while the daemon's own last command may still be settling
+    (``COMMAND_SETTLE``), nor while the baseline is unknown (start-up, a new plan, a new
+    session: then the daemon brings the charger to the plan instead).
+    """
+    if baseline.command_at is not None and now - baseline.command_at < COMMAND_SETTLE:
+        return None
+    enabled = is_enabled(snapshot.status)
+    changed_enabled = (
+        enabled
+        if enabled is not None and baseline.enabled is not None and enabled != baseline.enabled
+        else None
+    )
+    changed_current = (
+        snapshot.max_charging_current_a
+        if enabled is not None
+        and baseline.current_a is not None
+        and snapshot.max_charging_current_a > 0
+        and snapshot.max_charging_current_a != baseline.current_a
+        else None
+    )
+    if changed_enabled is None and changed_current is None:
+        return None
+    return ManualChange(enabled=changed_enabled, current_a=changed_current)
+
+
+def observed_baseline(snapshot: ChargerSnapshot, baseline: Baseline, now: datetime) -> Baseline:
+    """Return the baseline after a tick that sent nothing: what the charger now shows.
+
+    While the daemon's own last command may still be settling, the baseline keeps what that
+    command asked for, so a reading that lags behind it is not taken for the truth.
+    """
+    if baseline.command_at is not None and now - baseline.command_at < COMMAND_SETTLE:
+        return baseline
+    enabled = is_enabled(snapshot.status)
+    if enabled is None:
+        return baseline
+    current = snapshot.max_charging_current_a if snapshot.max_charging_current_a > 0 else None
+    return Baseline(enabled=enabled, current_a=current, command_at=baseline.command_at)
+
+
+def after_command(baseline: Baseline, command: Command, at: datetime) -> Baseline:
+    """Return the baseline once ``command`` has been accepted at ``at``."""
+    if command.kind is CommandKind.RESUME:
+        return Baseline(True, baseline.current_a, at)
+    if command.kind is CommandKind.PAUSE:
+        return Baseline(False, baseline.current_a, at)
+    if command.kind is CommandKind.SET_MAX_CURRENT and command.value is not None:
+        return Baseline(baseline.enabled, round(command.value), at)
+    return Baseline(baseline.enabled, baseline.current_a, at)
+
+
+def should_restart(
+    status: ChargerStatus,
+    error_since: datetime | None,
+    last_restart_at: datetime | None,
+    now: datetime,
+    *,
+    enabled: bool,
+    in_session: bool,
+) -> bool:
+    """Return whether a charger in error should be restarted now (remote action 3).
+
+    Only with ``SMARTCHARGE_RESTART_ON_ERROR=true``, during a session, after
+    ``RESTART_AFTER_ERROR`` in error, at most once per ``RESTART_MIN_INTERVAL``, and never while
+    updating (an updating charger is not in ERROR; wallbox-api.md §4.4).
+    """
+    if not (enabled and in_session) or status is not ChargerStatus.ERROR or error_since is None:
+        return False
+    if now - error_since < RESTART_AFTER_ERROR:
+        return False
+    return last_restart_at is None or now - last_restart_at >= RESTART_MIN_INTERVAL
+
+
+def slot_for(plan: Plan | None, now: datetime) -> PlanSlot | None:
+    """Return the plan's slot at ``now``, or None (no plan, or outside its window)."""
+    return plan.slot_at(now) if plan is not None else None
+
+
+async def apply(
+    charger: Charger,
+    commands: Sequence[Command],
+    on_sent: Callable[[Command, ChargerSnapshot], Awaitable[None] | None] | None = None,
+) -> ChargerSnapshot | None:
+    """Send ``commands`` in order; the only code that commands the charger.
+
+    Args:
+        charger: the charger.
+        commands: from ``decide()``.
+        on_sent: called after each accepted command, before the next is sent, so the caller
+            records it (in state) before anything else can be cancelled.
+
+    Returns:
+        The snapshot the last answer implies, or None when nothing was sent.
+
+    Raises:
+        WallboxError: from the charger; commands after the failed one are not sent (the next
+            tick re-reads the charger and decides again).
+    """
+    snapshot: ChargerSnapshot | None = None
+    for command in commands:
+        snapshot = await charger.apply(command)
+        if on_sent is not None:
+            result = on_sent(command, snapshot)
+            if result is not None:
+                await result
+    return snapshot
