@@ -1,0 +1,386 @@
+"""The simulated charger behind the simulated Wallbox cloud: a small state machine on a clock.
+
+Status codes and transitions follow wallbox-api.md §4.4 and §5. Energy is integrated from the
+clock (power x elapsed time) only while the charger is charging (193/194/195).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from smartcharge.clock import Clock
+
+# Status codes used by the simulator (wallbox-api.md §5, HA "CHARGER_STATUS").
+STATUS_DISCONNECTED = 0  # charger offline from the cloud (second phase of a restart)
+STATUS_ERROR = 14
+STATUS_READY = 161  # no car
+STATUS_UPDATING = 166
+STATUS_SCHEDULED = 179  # waiting for the next schedule
+STATUS_WAITING_FOR_CAR_DEMAND = 181  # car connected but not drawing (full)
+STATUS_PAUSED = 182  # paused by the user
+STATUS_CHARGING = 194
+STATUS_LOCKED = 209
+STATUS_LOCKED_CAR_CONNECTED = 210
+
+CHARGING_STATUSES = frozenset({193, 194, 195})
+
+# Action 3 (restart): "Ready (~10 s) -> Disconnected (~90 s) -> Ready" (wallbox-api.md §4.4).
+RESTART_READY_S = 10.0
+RESTART_OFFLINE_S = 90.0
+
+# Range the cloud reports per kWh: the fixtures show 27 km for 4.215 kWh and 98 km for 15.06 kWh.
+KM_PER_KWH = 6.5
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedSession:
+    """One charging session from plug-in to unplug, as the cloud stores it.
+
+    Attributes:
+        session_id: the cloud's id (a string of digits, as in sessions_stats.json).
+        charger_id: the charger it ran on.
+        started_at: plug-in instant (UTC).
+        ended_at: unplug instant (UTC).
+        energy_kwh: energy delivered.
+        charging_time_s: seconds spent charging.
+        energy_cost_eur_per_kwh: the charger's energy cost when the session ended.
+        cost_eur: ``energy_kwh * energy_cost_eur_per_kwh``.
+    """
+
+    session_id: str
+    charger_id: int
+    started_at: datetime
+    ended_at: datetime
+    energy_kwh: float
+    charging_time_s: int
+    energy_cost_eur_per_kwh: float
+    cost_eur: float
+
+
+class SimulatedCharger:
+    """A Wallbox Pulsar as the cloud sees it.
+
+    Every public property first integrates energy up to the clock's ``now()``, so reading it
+    always gives the live value. Mutators (``plug_in()``, ``user_pause()``, ...) act at the
+    clock's ``now()``.
+
+    Args:
+        clock: the simulated clock.
+        charger_id: the charger's integer id (equal to its serial number).
+        max_available_current_a: the installer's ceiling for the current (A).
+        phases: number of phases the car charges on.
+        voltage_v: phase voltage.
+        max_charging_current_a: the current set point at start (A).
+        energy_cost_eur_per_kwh: the energy price configured at start.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        charger_id: int,
+        *,
+        max_available_current_a: int = 32,
+        phases: int = 3,
+        voltage_v: float = 230.0,
+        max_charging_current_a: int = 16,
+        energy_cost_eur_per_kwh: float = 0.25,
+    ) -> None:
+        self._clock = clock
+        self.charger_id = charger_id
+        self.max_available_current_a = max_available_current_a
+        self.phases = phases
+        self.voltage_v = voltage_v
+        self.energy_cost_eur_per_kwh = energy_cost_eur_per_kwh
+        self.icp_max_current_a = 0
+        self._max_charging_current_a = max_charging_current_a
+        self._last_at = clock.now()
+        self._car_connected = False
+        self._car_max_power_kw = 0.0
+        self._car_needs_kwh: float | None = None
+        self._car_full = False
+        self._paused = False
+        self._locked = False
+        self._error = False
+        self._updating = False
+        self._schedule_hold = False
+        self._schedule_overridden = False
+        self._restart_at: datetime | None = None
+        self._added_energy_kwh = 0.0
+        self._charging_time_s = 0.0
+        self._session_started_at: datetime | None = None
+        self.sessions: list[FinishedSession] = []
+        self._next_session_number = 1
+        self.last_connection_at = self._last_at
+
+    # -- integration -------------------------------------------------------------------
+
+    def advance(self, now: datetime) -> None:
+        """Integrate energy and run timed transitions up to ``now``.
+
+        Called before every request is answered; idempotent; a ``now`` earlier than the last
+        one (a clock set backwards) changes nothing.
+        """
+        while self._last_at < now:
+            segment_end = now
+            restart_boundary = self._restart_boundary()
+            if restart_boundary is not None and restart_boundary < segment_end:
+                segment_end = restart_boundary
+            power_kw = self._power_kw()
+            becomes_full = False
+            if power_kw > 0 and self._car_needs_kwh is not None:
+                remaining_kwh = self._car_needs_kwh - self._added_energy_kwh
+                full_at = self._last_at + timedelta(hours=max(remaining_kwh, 0.0) / power_kw)
+                if full_at <= segment_end:
+                    segment_end = max(full_at, self._last_at)
+                    becomes_full = True
+            elapsed_s = (segment_end - self._last_at).total_seconds()
+            if power_kw > 0:
+                self._added_energy_kwh += power_kw * elapsed_s / 3600.0
+                self._charging_time_s += elapsed_s
+            if becomes_full:
+                assert self._car_needs_kwh is not None
+                self._added_energy_kwh = self._car_needs_kwh
+                self._car_full = True
+            self._last_at = segment_end
+            if restart_boundary is not None and segment_end >= restart_boundary:
+                self._finish_restart_phase()
+        if self._status_at() != STATUS_DISCONNECTED:
+            self.last_connection_at = max(self.last_connection_at, self._last_at)
+
+    def _now(self) -> datetime:
+        now = self._clock.now()
+        self.advance(now)
+        return max(now, self._last_at)
+
+    def _restart_boundary(self) -> datetime | None:
+        if self._restart_at is None:
+            return None
+        ready_end = self._restart_at + timedelta(seconds=RESTART_READY_S)
+        if self._last_at < ready_end:
+            return ready_end
+        return ready_end + timedelta(seconds=RESTART_OFFLINE_S)
+
+    def _finish_restart_phase(self) -> None:
+        assert self._restart_at is not None
+        done_at = self._restart_at + timedelta(seconds=RESTART_READY_S + RESTART_OFFLINE_S)
+        if self._last_at >= done_at:
+            self._restart_at = None
+
+    def _status_at(self) -> int:
+        if self._restart_at is not None:
+            elapsed_s = (self._last_at - self._restart_at).total_seconds()
+            return STATUS_READY if elapsed_s < RESTART_READY_S else STATUS_DISCONNECTED
+        if self._updating:
+            return STATUS_UPDATING
+        if self._error:
+            return STATUS_ERROR
+        if self._locked:
+            return STATUS_LOCKED_CAR_CONNECTED if self._car_connected else STATUS_LOCKED
+        if not self._car_connected:
+            return STATUS_READY
+        if self._paused:
+            return STATUS_PAUSED
+        if self._schedule_hold and not self._schedule_overridden:
+            return STATUS_SCHEDULED
+        if self._car_full or self._car_max_power_kw <= 0:
+            return STATUS_WAITING_FOR_CAR_DEMAND
+        return STATUS_CHARGING
+
+    def _power_kw(self) -> float:
+        if self._status_at() not in CHARGING_STATUSES:
+            return 0.0
+        offered_kw = self._max_charging_current_a * self.phases * self.voltage_v / 1000.0
+        return min(offered_kw, self._car_max_power_kw)
+
+    # -- live readings -------------------------------------------------------------------
+
+    @property
+    def status_id(self) -> int:
+        """Return the live status code (wallbox-api.md §5)."""
+        self._now()
+        return self._status_at()
+
+    @property
+    def charging_power_kw(self) -> float:
+        """Return the instantaneous charging power in kW (0 unless charging)."""
+        self._now()
+        return self._power_kw()
+
+    @property
+    def added_energy_kwh(self) -> float:
+        """Return the energy of the current (or last) session in kWh."""
+        self._now()
+        return self._added_energy_kwh
+
+    @property
+    def charging_time_s(self) -> int:
+        """Return the seconds spent charging in the current (or last) session."""
+        self._now()
+        return int(self._charging_time_s)
+
+    @property
+    def max_charging_current_a(self) -> int:
+        """Return the current set point (A)."""
+        return self._max_charging_current_a
+
+    @max_charging_current_a.setter
+    def max_charging_current_a(self, value: int) -> None:
+        self._now()
+        self._max_charging_current_a = value
+
+    @property
+    def locked(self) -> bool:
+        """Return whether the charger is locked."""
+        return self._locked
+
+    @locked.setter
+    def locked(self, value: bool) -> None:
+        self._now()
+        self._locked = value
+
+    @property
+    def is_car_connected(self) -> bool:
+        """Return whether a car is plugged in."""
+        return self._car_connected
+
+    @property
+    def is_paused(self) -> bool:
+        """Return whether the session is paused (by the app or the API)."""
+        return self._paused
+
+    @property
+    def is_updating(self) -> bool:
+        """Return whether a firmware update is running."""
+        return self._updating
+
+    @property
+    def is_restarting(self) -> bool:
+        """Return whether a restart (action 3) is still in progress."""
+        self._now()
+        return self._restart_at is not None
+
+    @property
+    def session_started_at(self) -> datetime | None:
+        """Return when the car was plugged in, or None without a car."""
+        return self._session_started_at
+
+    # -- the physical world and the app ---------------------------------------------------
+
+    def plug_in(
+        self, *, car_max_power_kw: float = 11.0, car_needs_kwh: float | None = None
+    ) -> None:
+        """Connect a car; it starts charging unless paused, locked or held by a schedule.
+
+        Args:
+            car_max_power_kw: the most the car's on-board charger accepts.
+            car_needs_kwh: energy after which the car stops drawing (status 181); None = never.
+
+        Raises:
+            ValueError: a car is already connected.
+        """
+        now = self._now()
+        if self._car_connected:
+            raise ValueError(f"charger {self.charger_id}: a car is already plugged in")
+        self._car_connected = True
+        self._car_max_power_kw = car_max_power_kw
+        self._car_needs_kwh = car_needs_kwh
+        self._car_full = car_needs_kwh is not None and car_needs_kwh <= 0
+        self._added_energy_kwh = 0.0
+        self._charging_time_s = 0.0
+        self._session_started_at = now
+        self._schedule_overridden = False
+
+    def unplug(self) -> None:
+        """Disconnect the car: status 161; the session is recorded; ``added_energy`` is kept.
+
+        Raises:
+            ValueError: no car is connected.
+        """
+        now = self._now()
+        if not self._car_connected:
+            raise ValueError(f"charger {self.charger_id}: no car is plugged in")
+        started_at = self._session_started_at or now
+        energy_kwh = self._added_energy_kwh
+        price = self.energy_cost_eur_per_kwh
+        self.sessions.append(
+            FinishedSession(
+                session_id=str(900000000 + self._next_session_number),
+                charger_id=self.charger_id,
+                started_at=started_at,
+                ended_at=now,
+                energy_kwh=energy_kwh,
+                charging_time_s=int(self._charging_time_s),
+                energy_cost_eur_per_kwh=price,
+                cost_eur=energy_kwh * price,
+            )
+        )
+        self._next_session_number += 1
+        self._car_connected = False
+        self._car_max_power_kw = 0.0
+        self._car_needs_kwh = None
+        self._car_full = False
+        self._paused = False
+        self._schedule_overridden = False
+        self._session_started_at = None
+
+    def user_pause(self) -> None:
+        """Pause as if pressed in the Wallbox app (not through the API)."""
+        self._now()
+        self._paused = True
+
+    def user_resume(self) -> None:
+        """Resume as if pressed in the Wallbox app; overrides a schedule hold, like action 1."""
+        self._now()
+        self._paused = False
+        self._schedule_overridden = True
+
+    def set_error(self, on: bool) -> None:
+        """Put the charger in (or out of) error, status 14."""
+        self._now()
+        self._error = on
+
+    def set_updating(self, on: bool) -> None:
+        """Start (or finish) a firmware update, status 166."""
+        self._now()
+        self._updating = on
+
+    def set_schedule_hold(self, on: bool) -> None:
+        """Say whether the charger's own schedule currently holds charging (status 179)."""
+        self._now()
+        self._schedule_hold = on
+
+    # -- remote actions (v3/chargers/{id}/remote-action) -----------------------------------
+
+    def can_pause_or_resume(self) -> bool:
+        """Return whether pause/resume make sense now (a car present, nothing blocking)."""
+        return self.status_id not in {
+            STATUS_DISCONNECTED,
+            STATUS_ERROR,
+            STATUS_READY,
+            STATUS_UPDATING,
+            STATUS_LOCKED,
+            STATUS_LOCKED_CAR_CONNECTED,
+        }
+
+    def remote_resume(self) -> None:
+        """Action 1: resume charging, overriding a schedule hold."""
+        self._now()
+        self._paused = False
+        self._schedule_overridden = True
+
+    def remote_pause(self) -> None:
+        """Action 2: pause charging."""
+        self._now()
+        self._paused = True
+
+    def remote_resume_schedule(self) -> None:
+        """Action 9: leave the manual pause and follow the schedule again (182 -> 179)."""
+        self._now()
+        self._paused = False
+        self._schedule_overridden = False
+
+    def remote_restart(self) -> None:
+        """Action 3: reboot; Ready ~10 s, then Disconnected ~90 s, then back."""
+        now = self._now()
+        self._restart_at = now
