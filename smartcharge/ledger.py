@@ -1,0 +1,317 @@
+"""Finished sessions and what they cost, at the all-in prices of the slots they charged in.
+
+Energy is measured, not assumed: between two readings of the charger the session's energy
+counter rose by some kWh; that delta is attributed to the price slots the interval covers, in
+proportion to the time spent in each (``attribute_energy``). The daemon reads at every slot
+boundary, so in practice each delta falls within one slot and the attribution is exact. The
+session's cost is the sum over slots of energy times all-in price; immediate charging is what
+the same energy would have cost charged at full power from plug-in (``immediate_cost``).
+
+The ledger is ``<state dir>/ledger.json``: a versioned, checksummed document written atomically;
+one entry per session id, so recording a session twice (a restart while unplugging) keeps one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from smartcharge.clock import Clock
+from smartcharge.domain import PriceCurve
+from smartcharge.state import SessionState, SlotEnergy, dt_from_json, dt_required, dt_to_json
+from smartcharge.storage import load_document, save_document
+
+log = structlog.get_logger(__name__)
+
+LEDGER_FILE = "ledger.json"
+LEDGER_KIND = "smartcharge-ledger"
+LEDGER_VERSION = 1
+# Energy below this (a rounding of the charger's counter) is no energy.
+_EPSILON_KWH = 1e-9
+# The need counts as met when at most this much is missing (the counter has 3 decimals).
+TARGET_TOLERANCE_KWH = 0.01
+
+
+def attribute_energy(
+    start: datetime, end: datetime, energy_kwh: float, prices: PriceCurve, slot_minutes: int = 15
+) -> list[SlotEnergy]:
+    """Split ``energy_kwh`` delivered in ``[start, end)`` over the price slots it covers.
+
+    Each slot gets a share in proportion to its overlap with the interval. Parts of the
+    interval without a known price are cut at ``slot_minutes`` boundaries and get price None.
+    """
+    if energy_kwh <= _EPSILON_KWH:
+        return []
+    if end <= start:
+        end = start + timedelta(seconds=1)
+    total_s = (end - start).total_seconds()
+    step = timedelta(minutes=slot_minutes)
+    out: list[SlotEnergy] = []
+    t = start
+    while t < end:
+        slot = prices.slot_at(t)
+        if slot is not None:
+            piece_start, piece_end, price = slot.start, slot.end, slot.price_eur_per_kwh
+            if slot.duration > step:
+                # Hourly prices: keep the ledger's rows at the planner's resolution.
+                k = (t - slot.start) // step
+                piece_start = slot.start + k * step
+                piece_end = min(piece_start + step, slot.end)
+        else:
+            epoch = datetime(2000, 1, 1, tzinfo=t.tzinfo)
+            piece_start = epoch + ((t - epoch) // step) * step
+            piece_end = piece_start + step
+            nxt = prices.between(t, piece_end)
+            if nxt:
+                piece_end = min(piece_end, nxt.slots[0].start)
+            price = None
+        seg_end = min(end, piece_end)
+        share = energy_kwh * (seg_end - t).total_seconds() / total_s
+        out.append(SlotEnergy(piece_start, piece_end, share, price))
+        t = seg_end
+    return out
+
+
+def merge_slot_energy(existing: list[SlotEnergy], new: list[SlotEnergy]) -> list[SlotEnergy]:
+    """Return ``existing`` with ``new`` added (same slot start: energies summed), in order."""
+    by_start: dict[datetime, SlotEnergy] = {s.start: s for s in existing}
+    for s in new:
+        old = by_start.get(s.start)
+        if old is None:
+            by_start[s.start] = s
+        else:
+            price = (
+                old.price_eur_per_kwh if old.price_eur_per_kwh is not None else s.price_eur_per_kwh
+            )
+            by_start[s.start] = SlotEnergy(old.start, old.end, old.energy_kwh + s.energy_kwh, price)
+    return [by_start[k] for k in sorted(by_start)]
+
+
+def slot_cost_eur(slots: list[SlotEnergy]) -> tuple[float, float]:
+    """Return (cost of the priced energy, energy without a known price)."""
+    cost = sum(s.energy_kwh * s.price_eur_per_kwh for s in slots if s.price_eur_per_kwh is not None)
+    unpriced = sum(s.energy_kwh for s in slots if s.price_eur_per_kwh is None)
+    return cost, unpriced
+
+
+def immediate_cost(
+    plugged_in_at: datetime, energy_kwh: float, power_kw: float, prices: PriceCurve
+) -> float | None:
+    """Return what ``energy_kwh`` costs charged at ``power_kw`` from ``plugged_in_at`` on.
+
+    None when the power is unknown or a price of that stretch is unknown.
+    """
+    if energy_kwh <= _EPSILON_KWH:
+        return 0.0
+    if power_kw <= 0:
+        return None
+    end = plugged_in_at + timedelta(hours=energy_kwh / power_kw)
+    slots = attribute_energy(plugged_in_at, end, energy_kwh, prices)
+    cost, unpriced = slot_cost_eur(slots)
+    return None if unpriced > _EPSILON_KWH else cost
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One finished session.
+
+    Attributes:
+        session_id: the session's id.
+        plugged_in_at: plug-in (UTC).
+        plugged_out_at: unplug (UTC).
+        ready_by: the deadline (UTC).
+        target_kwh: the need.
+        energy_kwh: energy delivered.
+        cost_eur: sum over slots of energy times all-in price (priced energy only).
+        unpriced_kwh: energy delivered while the price was unknown (not in ``cost_eur``).
+        immediate_cost_eur: the same energy charged at full power from plug-in; None if unknown.
+        target_met: whether the need was met by ``ready_by``.
+        target_met_at: when it was met, if it was.
+        commands: how many commands the daemon sent in the session.
+        slots: the energy per price slot.
+    """
+
+    session_id: str
+    plugged_in_at: datetime
+    plugged_out_at: datetime
+    ready_by: datetime
+    target_kwh: float
+    energy_kwh: float
+    cost_eur: float
+    unpriced_kwh: float
+    immediate_cost_eur: float | None
+    target_met: bool
+    target_met_at: datetime | None
+    commands: int
+    slots: tuple[SlotEnergy, ...] = field(default=())
+
+    @property
+    def saving_eur(self) -> float | None:
+        """Return what the plan saved against immediate charging, if known."""
+        if self.immediate_cost_eur is None:
+            return None
+        return self.immediate_cost_eur - self.cost_eur
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-able dict (also the ``sessions --json`` row)."""
+        return {
+            "session_id": self.session_id,
+            "plugged_in_at": dt_to_json(self.plugged_in_at),
+            "plugged_out_at": dt_to_json(self.plugged_out_at),
+            "ready_by": dt_to_json(self.ready_by),
+            "target_kwh": self.target_kwh,
+            "energy_kwh": self.energy_kwh,
+            "cost_eur": self.cost_eur,
+            "unpriced_kwh": self.unpriced_kwh,
+            "immediate_cost_eur": self.immediate_cost_eur,
+            "saving_eur": self.saving_eur,
+            "target_met": self.target_met,
+            "target_met_at": dt_to_json(self.target_met_at),
+            "commands": self.commands,
+            "slots": [s.to_json() for s in self.slots],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LedgerEntry:
+        """Build from ``to_json`` output."""
+        immediate = data.get("immediate_cost_eur")
+        return cls(
+            session_id=str(data["session_id"]),
+            plugged_in_at=dt_required(data["plugged_in_at"]),
+            plugged_out_at=dt_required(data["plugged_out_at"]),
+            ready_by=dt_required(data["ready_by"]),
+            target_kwh=float(data["target_kwh"]),
+            energy_kwh=float(data["energy_kwh"]),
+            cost_eur=float(data["cost_eur"]),
+            unpriced_kwh=float(data.get("unpriced_kwh", 0.0)),
+            immediate_cost_eur=None if immediate is None else float(immediate),
+            target_met=bool(data["target_met"]),
+            target_met_at=dt_from_json(data.get("target_met_at")),
+            commands=int(data.get("commands", 0)),
+            slots=tuple(SlotEnergy.from_json(s) for s in data.get("slots", [])),
+        )
+
+
+def finish_session(
+    session: SessionState, plugged_out_at: datetime, prices: PriceCurve, full_power_kw: float
+) -> LedgerEntry:
+    """Turn a session that just ended into its ledger entry.
+
+    Args:
+        session: the session, its energy already attributed to slots.
+        plugged_out_at: when the car was unplugged.
+        prices: the known prices (for the immediate-charging comparison).
+        full_power_kw: the power immediate charging would have drawn (the car's measured
+            maximum when seen, else the charger's maximum).
+    """
+    cost, unpriced = slot_cost_eur(session.slot_energy)
+    met_at = session.target_met_at
+    return LedgerEntry(
+        session_id=session.session_id,
+        plugged_in_at=session.plugged_in_at,
+        plugged_out_at=plugged_out_at,
+        ready_by=session.ready_by,
+        target_kwh=session.target_kwh,
+        energy_kwh=session.delivered_kwh,
+        cost_eur=cost,
+        unpriced_kwh=unpriced,
+        immediate_cost_eur=immediate_cost(
+            session.plugged_in_at, session.delivered_kwh, full_power_kw, prices
+        ),
+        target_met=met_at is not None and met_at <= session.ready_by,
+        target_met_at=met_at,
+        commands=len(session.commands),
+        slots=tuple(session.slot_energy),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Sums over the ledger.
+
+    Attributes:
+        sessions: number of sessions.
+        energy_kwh: energy delivered.
+        cost_eur: what it cost.
+        immediate_cost_eur: what immediate charging would have cost (sessions where known).
+        saving_eur: the difference (sessions where known).
+        targets_met: sessions whose need was met by the deadline.
+    """
+
+    sessions: int
+    energy_kwh: float
+    cost_eur: float
+    immediate_cost_eur: float
+    saving_eur: float
+    targets_met: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-able dict."""
+        return {
+            "sessions": self.sessions,
+            "energy_kwh": self.energy_kwh,
+            "cost_eur": self.cost_eur,
+            "immediate_cost_eur": self.immediate_cost_eur,
+            "saving_eur": self.saving_eur,
+            "targets_met": self.targets_met,
+        }
+
+
+def totals(entries: list[LedgerEntry]) -> Totals:
+    """Return the sums over ``entries``."""
+    known = [e for e in entries if e.immediate_cost_eur is not None]
+    return Totals(
+        sessions=len(entries),
+        energy_kwh=sum(e.energy_kwh for e in entries),
+        cost_eur=sum(e.cost_eur for e in entries),
+        immediate_cost_eur=sum(e.immediate_cost_eur or 0.0 for e in known),
+        saving_eur=sum(e.saving_eur or 0.0 for e in known),
+        targets_met=sum(1 for e in entries if e.target_met),
+    )
+
+
+class Ledger:
+    """The finished sessions on disk.
+
+    Args:
+        state_dir: ``SMARTCHARGE_STATE_DIR``.
+        clock: for naming a corrupt file moved aside.
+    """
+
+    def __init__(self, state_dir: Path, clock: Clock) -> None:
+        self.path = state_dir / LEDGER_FILE
+        self._clock = clock
+
+    def entries(self) -> list[LedgerEntry]:
+        """Return the finished sessions, oldest first."""
+        found = load_document(self.path, LEDGER_KIND, self._clock.now())
+        if found.problem is not None:
+            log.error(
+                "ledger_file_corrupt",
+                path=str(self.path),
+                problem=found.problem,
+                used_backup=found.used_backup,
+            )
+        if found.version is None or not isinstance(found.data, list):
+            return []
+        out = []
+        for row in found.data:
+            try:
+                out.append(LedgerEntry.from_json(row))
+            except (KeyError, TypeError, ValueError) as exc:
+                log.error("ledger_entry_unreadable", path=str(self.path), problem=str(exc))
+        return sorted(out, key=lambda e: e.plugged_in_at)
+
+    def record(self, entry: LedgerEntry) -> None:
+        """Add ``entry``, replacing an entry with the same session id.
+
+        Raises:
+            StateError: the file cannot be written.
+        """
+        kept = [e for e in self.entries() if e.session_id != entry.session_id]
+        rows = [e.to_json() for e in sorted([*kept, entry], key=lambda e: e.plugged_in_at)]
+        save_document(self.path, LEDGER_KIND, LEDGER_VERSION, rows)

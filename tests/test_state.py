@@ -1,0 +1,158 @@
+"""state: the session survives a restart, and a broken file never crashes the daemon."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from structlog.testing import capture_logs
+
+from smartcharge.controller import Baseline, Hold
+from smartcharge.domain import Command, CommandKind
+from smartcharge.errors import StateError
+from smartcharge.simulator.clock import SimulatedClock
+from smartcharge.state import (
+    STATE_FILE,
+    DaemonState,
+    PlanRecord,
+    SentCommand,
+    SessionState,
+    SlotEnergy,
+    StateStore,
+)
+from strategies.base import Plan, PlanSlot
+
+T0 = datetime(2025, 1, 15, 17, 0, tzinfo=UTC)
+
+
+def a_plan() -> Plan:
+    slots = tuple(
+        PlanSlot(
+            T0 + timedelta(minutes=15 * i),
+            T0 + timedelta(minutes=15 * (i + 1)),
+            16.0 if i % 2 else 0.0,
+            2.76 if i % 2 else 0.0,
+            0.2 + i / 100,
+        )
+        for i in range(4)
+    )
+    return Plan("cheapest", slots, cost_eur=1.23, energy_kwh=5.52, is_reachable=True)
+
+
+def a_state() -> DaemonState:
+    session = SessionState(
+        session_id="2025-01-15T17:00:00+00:00",
+        plugged_in_at=T0,
+        ready_by=T0 + timedelta(hours=13),
+        target_kwh=20.0,
+        delivered_kwh=3.5,
+        last_added_kwh=3.5,
+        last_energy_at=T0 + timedelta(minutes=45),
+        slot_energy=[SlotEnergy(T0, T0 + timedelta(minutes=15), 2.76, 0.21)],
+        plan=PlanRecord("p#1", a_plan(), T0, "session_started", 0.0, 10.8, 2.5),
+        plans_made=1,
+        commands=[SentCommand(T0, Command(CommandKind.SET_ENERGY_COST, 0.21), "plan")],
+        baseline=Baseline(True, 16, T0),
+        hold=Hold(False, T0 + timedelta(minutes=5), "p#1"),
+        user_max_current_a=12,
+        target_met_at=None,
+        error_since=T0,
+        max_power_seen_kw=10.9,
+    )
+    return DaemonState(
+        session=session,
+        last_command=session.commands[-1],
+        last_restart_at=T0 - timedelta(hours=7),
+        last_poll_at=T0,
+        last_price_fetch_at=T0 - timedelta(hours=1),
+        last_status={"status": "charging", "status_id": 194},
+        next_action={"at": "2025-01-15T17:15:00+00:00", "what": "pause"},
+    )
+
+
+def test_state_round_trips_through_the_file(tmp_path):
+    """Everything the daemon needs after a restart comes back equal."""
+    clock = SimulatedClock(T0)
+    state = a_state()
+
+    StateStore(tmp_path, clock).save(state)
+    loaded = StateStore(tmp_path, clock).load()
+
+    assert state.to_json() == loaded.to_json()
+    assert state.session == loaded.session
+    assert loaded.saved_at == T0
+
+
+def test_state_file_is_private_and_keeps_a_backup(tmp_path):
+    """Mode 0600; the previous good copy stays as .bak."""
+    store = StateStore(tmp_path, SimulatedClock(T0))
+    store.save(DaemonState())
+    store.save(a_state())
+
+    assert 0o600 == os.stat(tmp_path / STATE_FILE).st_mode & 0o777
+    assert (tmp_path / (STATE_FILE + ".bak")).exists()
+
+
+def test_missing_file_gives_a_fresh_state(tmp_path):
+    """No file yet: no session, nothing sent."""
+    state = StateStore(tmp_path, SimulatedClock(T0)).load()
+
+    assert DaemonState().to_json() == state.to_json()
+
+
+def test_corrupt_file_falls_back_to_the_backup_and_is_logged(tmp_path):
+    """A torn main file is moved aside, logged loudly, and the .bak copy is used."""
+    store = StateStore(tmp_path, SimulatedClock(T0))
+    store.save(a_state())
+    store.save(a_state())
+    (tmp_path / STATE_FILE).write_text('{"kind": "smartcharge-state", "ver')
+
+    with capture_logs() as logs:
+        state = store.load()
+
+    assert state.session is not None
+    assert 20.0 == state.session.target_kwh
+    assert ["state_file_corrupt"] == [e["event"] for e in logs]
+    assert list(tmp_path.glob(STATE_FILE + ".corrupt-*"))
+
+
+def test_corrupt_file_without_backup_gives_a_fresh_state(tmp_path):
+    """Nothing usable: a fresh state, no crash."""
+    (tmp_path / STATE_FILE).write_text("garbage")
+
+    with capture_logs():
+        state = StateStore(tmp_path, SimulatedClock(T0)).load()
+
+    assert state.session is None
+
+
+def test_a_newer_state_version_is_refused(tmp_path):
+    """A file from a newer smartcharge is not silently misread."""
+    store = StateStore(tmp_path, SimulatedClock(T0))
+    store.save(DaemonState())
+    doc = json.loads((tmp_path / STATE_FILE).read_text())
+    doc["version"] = 99
+    (tmp_path / STATE_FILE).write_text(json.dumps(doc))
+
+    with pytest.raises(StateError, match="version 99"):
+        store.load()
+
+
+def test_expected_delivered_follows_the_plan():
+    """The plan's expected energy by a given instant: whole slots plus the running part."""
+    record = PlanRecord("p#1", a_plan(), T0, "session_started", 1.0)
+
+    assert 1.0 == record.expected_delivered_kwh(T0 + timedelta(minutes=15))
+    assert pytest.approx(1.0 + 1.38) == record.expected_delivered_kwh(T0 + timedelta(minutes=22.5))
+    assert pytest.approx(1.0 + 5.52) == record.expected_delivered_kwh(T0 + timedelta(hours=2))
+
+
+def test_remaining_need_is_never_negative():
+    """Delivering more than the target leaves nothing to do."""
+    session = a_state().session
+    assert session is not None
+    session.delivered_kwh = 25.0
+
+    assert 0.0 == session.remaining_kwh
