@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.wallbox_cloud import Fault, WallboxCloudSimulator
@@ -471,15 +473,39 @@ async def test_restart_goes_ready_then_offline_then_back(cloud: Cloud) -> None:
     cloud.sim.charger.plug_in(car_max_power_kw=11.0)
     reply = await cloud.action(3)
     seen = []
+    offline_sync = ""
     for step_s in (5, 10, 80, 10):
         await cloud.clock.advance(step_s)
-        seen.append((await cloud.status())["status_id"])
+        body = await cloud.status()
+        seen.append(body["status_id"])
+        offline_sync = body["last_sync"] if body["status_id"] == 0 else offline_sync
     await cloud.clock.advance(360)
     energy = (await cloud.status())["added_energy"]
 
     assert (200, {"status_id": 161}) == reply
     assert [161, 0, 0, 194] == seen
+    assert "2025-01-15 12:00:10" == offline_sync
     assert round(11.0 * 365 / 3600, 3) == energy
+
+
+async def test_offline_charger_shows_0_and_a_stale_last_sync(cloud: Cloud) -> None:
+    """Offline: status 0, no charging, last_sync frozen; back online it charges again."""
+    cloud.sim.charger.plug_in(car_max_power_kw=11.0)
+    await cloud.clock.advance(60)
+    cloud.sim.charger.set_offline(True)
+    await cloud.clock.advance(600)
+    offline = await cloud.status()
+    pause = await cloud.action(2)
+    cloud.sim.charger.set_offline(False)
+    await cloud.clock.advance(60)
+    online = await cloud.status()
+
+    assert (0, 0) == (offline["status_id"], offline["charging_power"])
+    assert "2025-01-15 12:01:00" == offline["last_sync"]
+    assert 403 == pause[0]
+    assert 194 == online["status_id"]
+    assert "2025-01-15 12:12:00" == online["last_sync"]
+    assert round(11.0 * 120 / 3600, 3) == online["added_energy"]
 
 
 async def test_schedule_hold_and_action_9(cloud: Cloud) -> None:
@@ -738,6 +764,22 @@ async def test_read_limit(cloud: Cloud) -> None:
     assert 200 == signin.status
 
 
+async def test_read_limit_can_answer_403(cloud: Cloud) -> None:
+    """The read limit can answer 403 instead of 429, as the cloud did in 2026."""
+    cloud.sim.set_read_limit(1, status=403)
+    codes = [(await cloud.call("GET", "/v3/chargers/groups"))[0] for _ in range(2)]
+
+    assert [200, 403] == codes
+
+
+async def test_wrong_method_is_recorded_405(cloud: Cloud) -> None:
+    """A method a path does not accept answers 405 and is recorded with that status."""
+    code, _ = await cloud.call("DELETE", f"/v2/charger/{CID}")
+
+    assert 405 == code
+    assert 405 == cloud.sim.requests_to("DELETE")[0].status
+
+
 async def test_unknown_path_is_recorded_404(cloud: Cloud) -> None:
     """A path the cloud does not serve answers 404 and is still recorded."""
     code, _ = await cloud.call("GET", "/v9/nothing")
@@ -753,3 +795,33 @@ async def test_charger_advance_is_callable_directly(clock: SimulatedClock) -> No
     sim.charger.advance(clock.now() + timedelta(hours=2))
 
     assert 14.0 == pytest.approx(sim.charger.added_energy_kwh)
+
+
+async def test_app_runs_under_test_server_and_releases_hangs_on_close(
+    clock: SimulatedClock,
+) -> None:
+    """The bare app works under aiohttp's TestServer; closing it releases a hanging request."""
+    sim = WallboxCloudSimulator(clock)
+    server = TestServer(sim.app)
+    await server.start_server()
+    sim.inject(Fault.HANG)
+    try:
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(TimeoutError):
+                await http.get(
+                    str(server.make_url("/users/signin")),
+                    timeout=aiohttp.ClientTimeout(total=0.05),
+                )
+            resp = await http.get(
+                str(server.make_url("/users/signin")),
+                headers={"Authorization": _basic(USER, PASSWORD), "Partner": "wallbox"},
+            )
+            status = resp.status
+    finally:
+        started = asyncio.get_running_loop().time()
+        await server.close()
+        closed_in_s = asyncio.get_running_loop().time() - started
+
+    assert 200 == status
+    assert closed_in_s < 0.9
+    assert [0, 200] == [r.status for r in sim.requests]

@@ -103,6 +103,7 @@ class SimulatedCharger:
         self._locked = False
         self._error = False
         self._updating = False
+        self._offline = False
         self._schedule_hold = False
         self._schedule_overridden = False
         self._restart_at: datetime | None = None
@@ -111,6 +112,7 @@ class SimulatedCharger:
         self._session_started_at: datetime | None = None
         self.sessions: list[FinishedSession] = []
         self._next_session_number = 1
+        # Last time the charger talked to the cloud: frozen while it is offline (status 0).
         self.last_connection_at = self._last_at
 
     # -- integration -------------------------------------------------------------------
@@ -126,6 +128,7 @@ class SimulatedCharger:
             restart_boundary = self._restart_boundary()
             if restart_boundary is not None and restart_boundary < segment_end:
                 segment_end = restart_boundary
+            is_online = self._status_at() != STATUS_DISCONNECTED
             power_kw = self._power_kw()
             becomes_full = False
             if power_kw > 0 and self._car_needs_kwh is not None:
@@ -143,6 +146,8 @@ class SimulatedCharger:
                 self._added_energy_kwh = self._car_needs_kwh
                 self._car_full = True
             self._last_at = segment_end
+            if is_online:
+                self.last_connection_at = segment_end
             if restart_boundary is not None and segment_end >= restart_boundary:
                 self._finish_restart_phase()
         if self._status_at() != STATUS_DISCONNECTED:
@@ -171,6 +176,8 @@ class SimulatedCharger:
         if self._restart_at is not None:
             elapsed_s = (self._last_at - self._restart_at).total_seconds()
             return STATUS_READY if elapsed_s < RESTART_READY_S else STATUS_DISCONNECTED
+        if self._offline:
+            return STATUS_DISCONNECTED
         if self._updating:
             return STATUS_UPDATING
         if self._error:
@@ -344,6 +351,14 @@ class SimulatedCharger:
         """Start (or finish) a firmware update, status 166."""
         self._now()
         self._updating = on
+
+    def set_offline(self, on: bool) -> None:
+        """Drop the charger off the network (status 0, ``last_sync`` frozen) or bring it back.
+
+        The simulator keeps it simple: an offline charger does not charge either.
+        """
+        self._now()
+        self._offline = on
 
     def set_schedule_hold(self, on: bool) -> None:
         """Say whether the charger's own schedule currently holds charging (status 179)."""

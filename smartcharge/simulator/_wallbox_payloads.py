@@ -95,7 +95,7 @@ def config_data(charger: SimulatedCharger, now: datetime) -> dict[str, Any]:
     config["icp_max_current"] = charger.icp_max_current_a
     config["energy_price"] = charger.energy_cost_eur_per_kwh
     config["energyCost"]["value"] = charger.energy_cost_eur_per_kwh
-    config["sync_timestamp"] = int(now.timestamp())
+    config["sync_timestamp"] = int(min(now, charger.last_connection_at).timestamp())
     config["group_id"] = GROUP_ID
     return config
 
@@ -106,7 +106,7 @@ def charger_status(charger: SimulatedCharger, now: datetime) -> dict[str, Any]:
     energy_kwh = round(charger.added_energy_kwh, 3)
     body["status_id"] = charger.status_id
     body["name"] = charger_name(charger.charger_id)
-    body["last_sync"] = _sql_time(now)
+    body["last_sync"] = _sql_time(min(now, charger.last_connection_at))
     body["charging_power"] = round(charger.charging_power_kw, 2)
     body["max_available_power"] = charger.max_available_current_a
     body["added_energy"] = energy_kwh
@@ -175,7 +175,7 @@ def groups(chargers: list[SimulatedCharger], now: datetime) -> Any:
         entry["chargingPower"] = round(charger.charging_power_kw, 2)
         entry["chargingTime"] = charger.charging_time_s
         entry["lastConnection"] = int(charger.last_connection_at.timestamp())
-        entry["lastSync"] = int(now.timestamp())
+        entry["lastSync"] = int(min(now, charger.last_connection_at).timestamp())
         entry["energyPrice"] = charger.energy_cost_eur_per_kwh
         entry["energyCost"]["value"] = charger.energy_cost_eur_per_kwh
         entries.append(entry)

@@ -27,7 +27,10 @@ anything the real one may not do:
 - A finished session's cost is its energy times the charger's energy cost at unplug time. The
   session filter keeps sessions whose start lies in ``[start_date, end_date]``.
 - The read limit (``set_read_limit``) counts only GETs on api paths that passed
-  authentication, per rolling 60 s of the clock; rejected ones answer 429 and do not count.
+  authentication, per rolling 60 s of the clock; rejected ones answer 429 (or 403 if asked)
+  and do not count.
+- An offline charger (``set_offline``, or the second phase of a restart) reports status 0 and
+  a ``last_sync`` frozen at its last contact, and does not charge.
 """
 
 from __future__ import annotations
@@ -202,6 +205,7 @@ class WallboxCloudSimulator:
         self._token_serial = 0
         self._faults: list[_FaultRule] = []
         self._read_limit = read_limit_per_minute
+        self._read_limit_status = 429
         self._reads: deque[datetime] = deque()
         self._stopped = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -290,9 +294,16 @@ class WallboxCloudSimulator:
         """Make ``users/refresh-token`` answer 401 for every refresh token issued so far."""
         self._refresh_tokens.clear()
 
-    def set_read_limit(self, per_minute: int | None) -> None:
-        """Answer 429 once api GETs exceed ``per_minute`` in a rolling 60 s; None = no limit."""
+    def set_read_limit(self, per_minute: int | None, *, status: int = 429) -> None:
+        """Refuse api GETs beyond ``per_minute`` in a rolling 60 s; None = no limit.
+
+        Args:
+            per_minute: GETs allowed per rolling minute of the clock, or None.
+            status: what the excess GETs get: 429, or 403 as the cloud answered over-polling
+                in 2026 (wallbox-api.md §8, §9).
+        """
         self._read_limit = per_minute
+        self._read_limit_status = status
         self._reads.clear()
 
     def sessions_between(self, start: datetime, end: datetime) -> list[FinishedSession]:
@@ -345,7 +356,14 @@ class WallboxCloudSimulator:
         rule = self._take_fault(request.method, request.path)
         response: web.StreamResponse | None = None
         if rule is None or rule.applied:
-            response = await self._answer(request, handler, body)
+            try:
+                response = await self._answer(request, handler, body)
+            except web.HTTPException as exc:
+                self.requests[index] = dataclasses.replace(record, status=exc.status)
+                raise
+            except Exception:
+                self.requests[index] = dataclasses.replace(record, status=500)
+                raise
         if rule is not None:
             response = await self._fault_response(request, rule)
         assert response is not None
@@ -367,8 +385,8 @@ class WallboxCloudSimulator:
         try:
             return await handler(request)
         except web.HTTPException as exc:
-            if exc.status == 404:
-                return _error(404, "Not Found")
+            if exc.status >= 400:
+                return _error(exc.status, exc.reason)
             raise
 
     def _take_fault(self, method: str, path: str) -> _FaultRule | None:
@@ -466,7 +484,7 @@ class WallboxCloudSimulator:
         while self._reads and self._reads[0] <= now - READ_LIMIT_WINDOW:
             self._reads.popleft()
         if len(self._reads) >= self._read_limit:
-            return _error(429)
+            return _error(self._read_limit_status)
         self._reads.append(now)
         return None
 
