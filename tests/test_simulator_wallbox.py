@@ -825,3 +825,56 @@ async def test_app_runs_under_test_server_and_releases_hangs_on_close(
     assert 200 == status
     assert closed_in_s < 0.9
     assert [0, 200] == [r.status for r in sim.requests]
+
+
+async def test_single_phase_installation(clock: SimulatedClock) -> None:
+    """Power follows current x phases x voltage; the available maximum bounds the current."""
+    sim = WallboxCloudSimulator(
+        clock,
+        charger_id=12345,
+        username="someone@example.com",
+        password="pw",  # noqa: S106 - fake account
+        token_lifetime_s=900.0,
+        refresh_lifetime_s=86400.0,
+        max_available_current_a=16,
+        phases=1,
+        voltage_v=230.0,
+        read_limit_per_minute=10,
+    )
+    url = await sim.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            resp = await http.get(
+                f"{url}/users/signin",
+                headers={
+                    "Authorization": _basic("someone@example.com", "pw"),
+                    "Partner": "wallbox",
+                },
+            )
+            attributes = (await resp.json())["data"]["attributes"]
+            c = Cloud(sim, url, http, clock, token=attributes["token"])
+            sim.charger.plug_in(car_max_power_kw=11.0)
+            _, status = await c.call("GET", "/chargers/status/12345")
+            too_high = (await c.call("PUT", "/v2/charger/12345", {"maxChargingCurrent": 20}))[0]
+    finally:
+        await sim.stop()
+
+    assert int(clock.now().timestamp() * 1000) + 900_000 == attributes["ttl"]
+    assert 12345 == sim.charger.charger_id
+    assert 3.68 == status["charging_power"]
+    assert 16 == status["max_available_power"]
+    assert 400 == too_high
+
+
+async def test_clock_set_backwards_adds_no_energy(cloud: Cloud) -> None:
+    """A step back neither removes energy nor counts the repeated minutes twice."""
+    cloud.sim.charger.plug_in(car_max_power_kw=11.0)
+    await cloud.clock.advance(1800)
+    await cloud.status()
+    cloud.clock.set(cloud.clock.now() - timedelta(minutes=10))
+    back = await cloud.status()
+    await cloud.clock.advance(1800)
+    forward = await cloud.status()
+
+    assert 5.5 == back["added_energy"]
+    assert round(11.0 * 3000 / 3600, 3) == forward["added_energy"]  # 12:00-12:50, once

@@ -351,7 +351,6 @@ class WallboxCloudSimulator:
             at=now,
             status=0,
         )
-        index = len(self.requests)
         self.requests.append(record)
         rule = self._take_fault(request.method, request.path)
         response: web.StreamResponse | None = None
@@ -359,17 +358,23 @@ class WallboxCloudSimulator:
             try:
                 response = await self._answer(request, handler, body)
             except web.HTTPException as exc:
-                self.requests[index] = dataclasses.replace(record, status=exc.status)
+                self._finish(record, exc.status)
                 raise
             except Exception:
-                self.requests[index] = dataclasses.replace(record, status=500)
+                self._finish(record, 500)
                 raise
         if rule is not None:
             response = await self._fault_response(request, rule)
         assert response is not None
-        status = 0 if isinstance(response, _Dropped) else response.status
-        self.requests[index] = dataclasses.replace(record, status=status)
+        self._finish(record, 0 if isinstance(response, _Dropped) else response.status)
         return response
+
+    def _finish(self, record: RecordedRequest, status: int) -> None:
+        """Store the status sent back, in place (tests may have cleared the list meanwhile)."""
+        for i in range(len(self.requests) - 1, -1, -1):
+            if self.requests[i] is record:
+                self.requests[i] = dataclasses.replace(record, status=status)
+                return
 
     async def _answer(
         self, request: web.Request, handler: _Handler, body: Any
