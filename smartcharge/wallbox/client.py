@@ -1,0 +1,706 @@
+"""WallboxClient: the Wallbox cloud, spoken exactly right (see ``shared/wallbox-api.md``).
+
+Every call goes through ``_request()``, the one place that talks aiohttp and turns its
+exceptions and the cloud's status codes into the ``WallboxError`` tree. Around it:
+
+- a shared per-account budget (``RateLimiter``): reads and writes wait for a slot, and a 429 or
+  a 403 on a read holds back the whole client, in every process (wallbox-api.md §9);
+- tokens from ``Authenticator``: a 401 renews the token once and retries the request once;
+- reads retry on 429, 5xx, timeouts and dropped connections, a bounded number of times, with
+  exponential back-off and jitter, sleeping on the injected clock;
+- writes are never retried blindly: when the outcome of a command is unknown (timeout or
+  dropped connection after sending, or a 5xx), the status is read again first and the command
+  is sent once more only if the charger is not already as asked;
+- a write's answer updates the stored snapshot, so no read follows a write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import math
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import structlog
+from pydantic import SecretStr
+
+from smartcharge import __version__
+from smartcharge.clock import Clock
+from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandKind
+from smartcharge.wallbox.auth import AuthCall, Authenticator, RefreshRejectedError
+from smartcharge.wallbox.errors import (
+    WallboxAuthError,
+    WallboxChargerNotFoundError,
+    WallboxError,
+    WallboxForbiddenError,
+    WallboxRateLimitedError,
+    WallboxResponseError,
+    WallboxUnavailableError,
+)
+from smartcharge.wallbox.limiter import CallKind, RateLimiter
+from smartcharge.wallbox.models import (
+    ChargerStatusResponse,
+    ChargerUpdateResponse,
+    ConfigResponse,
+    GroupsResponse,
+    RemoteAction,
+    RemoteActionResponse,
+    SessionsResponse,
+    WallboxSession,
+    WallboxStatusId,
+    parse,
+    status_from_id,
+)
+from smartcharge.wallbox.tokens import TokenStore
+
+log = structlog.get_logger(__name__)
+
+__all__ = [
+    "DEFAULT_TIMEOUT_S",
+    "MIN_CURRENT_A",
+    "WallboxClient",
+    "command_satisfied",
+]
+
+# The cloud normally answers in well under a second; the user-api host has had slow spells
+# (home-assistant/core#140059). 20 s lets a slow answer through yet bounds a daemon tick; it is
+# Settings.wallbox_timeout_s and applies to the whole exchange, body included.
+DEFAULT_TIMEOUT_S = 20.0
+# Tries for a read (the first included). Each try also waits for a read slot, so with the
+# default budget of 1 read a minute three tries span at least two minutes.
+READ_TRIES = 3
+# Back-off before a read is retried: 5 s, then 10 s (doubling, capped), plus up to 50% jitter
+# so processes that failed together do not come back together.
+BACKOFF_BASE_S = 5.0
+BACKOFF_MAX_S = 120.0
+# No source shows the cloud sending Retry-After (wallbox-api.md §8, §11). Without one, back off
+# for a minute: the window of the observed 1-read-a-minute limit (§9).
+DEFAULT_RETRY_AFTER_S = 60.0
+# A 403 on a read behaved like a rate limit and went away only after slowing down (§8:
+# cliviu74/wallbox#80; HOMEY moved to 123 s). Back off for longer than a 429's minute.
+FORBIDDEN_READ_BACKOFF_S = 180.0
+# Never honour a Retry-After beyond an hour: a broken header must not silence us for a day.
+MAX_RETRY_AFTER_S = 3600.0
+# The longest a call waits for a slot before giving up with WallboxRateLimitedError.
+MAX_WAIT_S = 300.0
+# Minimum settable charging current (wallbox-api.md §6: HA number min; DOC range 6-32 A).
+MIN_CURRENT_A = 6
+# The cloud rounds nothing we know of, but prices are compared at 0.1 cent to avoid float noise.
+_COST_DIGITS = 4
+
+_API = "api"
+_AUTH = "auth"
+
+
+@dataclass(frozen=True, slots=True)
+class _Endpoint:
+    method: str
+    host: str  # _API or _AUTH
+    path: str
+    kind: CallKind | None  # None for the user-api calls (sign-in and refresh)
+    action: str  # what it is for, for messages: "status", "pause", "sign-in", ...
+    query: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def is_write(self) -> bool:
+        return self.kind is CallKind.WRITE
+
+
+class _TokenRejectedError(WallboxError):
+    """401 from the api host: the access token expired or was revoked."""
+
+
+def command_satisfied(snapshot: ChargerSnapshot, command: Command) -> bool:
+    """Return whether ``snapshot`` already shows what ``command`` asks for.
+
+    A restart is never "already done".
+    """
+    kind = command.kind
+    if kind is CommandKind.PAUSE:
+        return snapshot.status is ChargerStatus.PAUSED
+    if kind is CommandKind.RESUME:
+        return snapshot.status in (
+            ChargerStatus.CHARGING,
+            ChargerStatus.DISCHARGING,
+            ChargerStatus.WAITING_FOR_CAR_DEMAND,
+            ChargerStatus.WAITING,
+        )
+    if kind is CommandKind.LOCK:
+        return snapshot.locked
+    if kind is CommandKind.UNLOCK:
+        return not snapshot.locked
+    if kind is CommandKind.SET_MAX_CURRENT:
+        return command.value is not None and snapshot.max_charging_current_a == int(command.value)
+    if kind is CommandKind.SET_ENERGY_COST:
+        return (
+            command.value is not None
+            and snapshot.energy_cost_eur_per_kwh is not None
+            and round(snapshot.energy_cost_eur_per_kwh, _COST_DIGITS)
+            == round(command.value, _COST_DIGITS)
+        )
+    return False
+
+
+def _retry_after_s(value: str | None, now: datetime) -> float | None:
+    """Return the wait a ``Retry-After`` header asks for (seconds or an HTTP date), capped."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - now).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+class WallboxClient:
+    """A Wallbox account and one of its chargers, on the cloud; implements ``ports.Charger``.
+
+    Args:
+        session: the process's one aiohttp session (never created here).
+        api_url: base URL of the api host (``https://api.wall-box.com``).
+        auth_url: base URL of the user-api host (``https://user-api.wall-box.com``).
+        username: the account's e-mail address.
+        password: the account's password.
+        clock: the time source for budgets, token expiry and back-off sleeps.
+        state_dir: where the token store and the shared call budget live.
+        charger_id: the charger to use; None to discover it (exactly one on the account).
+        timeout_s: the limit on one HTTP exchange.
+        reads_per_minute: the GET budget of the account.
+        writes_per_minute: the PUT/POST budget of the account.
+        signins_per_hour: the sign-in budget of the account.
+        rng: the source of back-off jitter (inject a seeded one in tests).
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        api_url: str,
+        auth_url: str,
+        username: str,
+        password: SecretStr,
+        clock: Clock,
+        state_dir: Path,
+        charger_id: int | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        reads_per_minute: float = 1.0,
+        writes_per_minute: float = 3.0,
+        signins_per_hour: int = 3,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._session = session
+        self._urls = {_API: api_url.rstrip("/"), _AUTH: auth_url.rstrip("/")}
+        self._username = username
+        self._clock = clock
+        self._charger_id = charger_id
+        self._timeout_s = timeout_s
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self.limiter = RateLimiter(
+            state_dir,
+            clock,
+            reads_per_minute=reads_per_minute,
+            writes_per_minute=writes_per_minute,
+            signins_per_hour=signins_per_hour,
+        )
+        self.auth = Authenticator(
+            username=username,
+            password=password,
+            store=TokenStore(state_dir),
+            limiter=self.limiter,
+            clock=clock,
+            send=self._auth_call,
+        )
+        self._status_lock = asyncio.Lock()
+        self._command_lock = asyncio.Lock()
+        self._discover_lock = asyncio.Lock()
+        self._unavailable = False
+        self._last_success_at: datetime | None = None
+
+    # --- public surface -----------------------------------------------------------------
+
+    @property
+    def last_success_at(self) -> datetime | None:
+        """Return when the cloud last answered a call successfully (None: not yet)."""
+        return self._last_success_at
+
+    @property
+    def charger_id(self) -> int | None:
+        """Return the charger in use, once known."""
+        return self._charger_id
+
+    @property
+    def read_interval_s(self) -> float:
+        """Return the average spacing of reads the budget allows."""
+        budget = self.limiter.budgets[CallKind.READ]
+        return budget.window_s / budget.capacity
+
+    async def discover_charger_id(self) -> int:
+        """Return the charger to use: the configured one, or the account's only charger.
+
+        Raises:
+            WallboxChargerNotFoundError: the account has no charger, or several (listed).
+        """
+        if self._charger_id is not None:
+            return self._charger_id
+        async with self._discover_lock:
+            if self._charger_id is not None:
+                return self._charger_id
+            known = self.limiter.known_chargers(self._username)
+            if known is not None and len(known) == 1:
+                self._charger_id = known[0]
+                return known[0]
+            endpoint = _Endpoint("GET", _API, "v3/chargers/groups", CallKind.READ, "discovery")
+            groups = parse(GroupsResponse, await self._call(endpoint), endpoint.name)
+            chargers = groups.chargers()
+            self.limiter.store_chargers(self._username, [c.id for c in chargers])
+            if not chargers:
+                raise WallboxChargerNotFoundError(
+                    f"Wallbox account {self._username} has no charger; add it in the Wallbox "
+                    "app, or check SMARTCHARGE_WALLBOX_USERNAME"
+                )
+            if len(chargers) > 1:
+                listed = ", ".join(f"{c.id} ({c.name or 'unnamed'})" for c in chargers)
+                raise WallboxChargerNotFoundError(
+                    f"Wallbox account {self._username} has {len(chargers)} chargers: {listed}; "
+                    "set SMARTCHARGE_WALLBOX_CHARGER_ID to the one smartcharge should control"
+                )
+            self._charger_id = chargers[0].id
+            log.info("wallbox_charger_discovered", charger_id=self._charger_id)
+            return self._charger_id
+
+    async def status(
+        self, *, max_age_s: float | None = None, fresh: bool = False
+    ) -> ChargerSnapshot:
+        """Return the charger's snapshot: fresh, or stored when a fresh read is not due.
+
+        Args:
+            max_age_s: accept a stored snapshot up to this old. By default a stored snapshot
+                is used only while the read budget has no free slot (inside the window).
+            fresh: always read from the cloud (waiting for a read slot if needed).
+
+        Raises:
+            WallboxError: a subclass saying what failed.
+        """
+        charger_id = await self.discover_charger_id()
+        async with self._status_lock:
+            if not fresh:
+                cached = self.limiter.cached_status(charger_id)
+                if cached is not None:
+                    now = self._clock.now()
+                    age_s = (now - cached.fetched_at).total_seconds()
+                    if max_age_s is not None and age_s <= max_age_s:
+                        return cached
+                    if max_age_s is None and self.limiter.next_slot(CallKind.READ) > now:
+                        log.debug("wallbox_status_from_cache", age_s=round(age_s, 1))
+                        return cached
+            return await self._read_status(charger_id)
+
+    async def apply(self, command: Command) -> ChargerSnapshot:
+        """Send ``command`` and return the snapshot its answer implies (``ports.Charger``)."""
+        kind = command.kind
+        if kind is CommandKind.RESUME:
+            return await self.resume()
+        if kind is CommandKind.PAUSE:
+            return await self.pause()
+        if kind is CommandKind.LOCK:
+            return await self.lock()
+        if kind is CommandKind.UNLOCK:
+            return await self.unlock()
+        if kind is CommandKind.RESTART:
+            return await self.restart()
+        if command.value is None:
+            raise ValueError(f"{kind.value} needs a value")
+        if kind is CommandKind.SET_MAX_CURRENT:
+            return await self.set_max_current(int(command.value))
+        return await self.set_energy_cost(command.value)
+
+    async def resume(self) -> ChargerSnapshot:
+        """Resume (start) charging: remote action 1."""
+        return await self._command(Command(CommandKind.RESUME))
+
+    async def pause(self) -> ChargerSnapshot:
+        """Pause charging: remote action 2."""
+        return await self._command(Command(CommandKind.PAUSE))
+
+    async def restart(self) -> ChargerSnapshot:
+        """Reboot the charger: remote action 3 (never re-sent when its outcome is unknown)."""
+        return await self._command(Command(CommandKind.RESTART))
+
+    async def lock(self) -> ChargerSnapshot:
+        """Lock the charger."""
+        return await self._command(Command(CommandKind.LOCK))
+
+    async def unlock(self) -> ChargerSnapshot:
+        """Unlock the charger."""
+        return await self._command(Command(CommandKind.UNLOCK))
+
+    async def set_max_current(self, amps: int) -> ChargerSnapshot:
+        """Set the maximum charging current, in whole amps (6 A up to the charger's maximum).
+
+        Raises:
+            ValueError: ``amps`` is not a whole number from 6 A up.
+        """
+        if isinstance(amps, bool) or int(amps) != amps or amps < MIN_CURRENT_A:
+            raise ValueError(f"max charging current must be a whole number >= {MIN_CURRENT_A} A")
+        return await self._command(Command(CommandKind.SET_MAX_CURRENT, float(amps)))
+
+    async def set_energy_cost(self, eur_per_kwh: float) -> ChargerSnapshot:
+        """Set the energy price the cloud uses for session costs, EUR/kWh.
+
+        Raises:
+            ValueError: the price is not a finite number.
+        """
+        if not math.isfinite(eur_per_kwh):
+            raise ValueError("energy cost must be a finite number of EUR/kWh")
+        return await self._command(Command(CommandKind.SET_ENERGY_COST, float(eur_per_kwh)))
+
+    async def session_history(self, start: datetime, end: datetime) -> tuple[WallboxSession, ...]:
+        """Return the sessions the cloud recorded that started in ``[start, end]``, oldest first."""
+        charger_id = await self.discover_charger_id()
+        endpoint = _Endpoint(
+            "GET",
+            _API,
+            "v4/sessions/stats",
+            CallKind.READ,
+            "history",
+            query=(
+                ("charger", str(charger_id)),
+                ("start_date", str(int(start.timestamp()))),
+                ("end_date", str(int(end.timestamp()))),
+            ),
+        )
+        return parse(SessionsResponse, await self._call(endpoint), endpoint.name).to_domain()
+
+    # --- commands -------------------------------------------------------------------------
+
+    def _write_for(self, command: Command, charger_id: int) -> tuple[_Endpoint, dict[str, Any]]:
+        kind = command.kind
+        action = kind.value
+        if kind in (CommandKind.RESUME, CommandKind.PAUSE, CommandKind.RESTART):
+            code = {
+                CommandKind.RESUME: RemoteAction.RESUME,
+                CommandKind.PAUSE: RemoteAction.PAUSE,
+                CommandKind.RESTART: RemoteAction.RESTART,
+            }[kind]
+            path = f"v3/chargers/{charger_id}/remote-action"
+            return _Endpoint("POST", _API, path, CallKind.WRITE, action), {"action": int(code)}
+        if kind in (CommandKind.LOCK, CommandKind.UNLOCK):
+            body = {"locked": 1 if kind is CommandKind.LOCK else 0}
+            return _Endpoint("PUT", _API, f"v2/charger/{charger_id}", CallKind.WRITE, action), body
+        assert command.value is not None
+        if kind is CommandKind.SET_MAX_CURRENT:
+            body = {"maxChargingCurrent": int(command.value)}
+            return _Endpoint("PUT", _API, f"v2/charger/{charger_id}", CallKind.WRITE, action), body
+        path = f"chargers/config/{charger_id}"
+        return _Endpoint("POST", _API, path, CallKind.WRITE, action), {"energyCost": command.value}
+
+    async def _command(self, command: Command) -> ChargerSnapshot:
+        """Send one command, at most once in effect, and return what the charger now is."""
+        charger_id = await self.discover_charger_id()
+        async with self._command_lock:  # one command to the charger at a time (STYLE.md §7)
+            before = self.limiter.cached_status(charger_id) or await self.status(fresh=True)
+            endpoint, body = self._write_for(command, charger_id)
+            try:
+                answer = await self._call(endpoint, body)
+            except WallboxUnavailableError as err:
+                if not err.outcome_unknown:
+                    raise
+                log.warning("wallbox_command_outcome_unknown", command=str(command))
+                if command.kind is CommandKind.RESTART:
+                    raise WallboxUnavailableError(
+                        f"Wallbox charger {charger_id}: restart may or may not have reached the "
+                        "charger; not sent again (check its status before restarting again)",
+                        outcome_unknown=True,
+                    ) from err
+                checked = await self.status(fresh=True)
+                if command_satisfied(checked, command):
+                    log.info("wallbox_command_confirmed", command=str(command))
+                    return checked
+                log.info("wallbox_command_resent", command=str(command))
+                before = checked
+                answer = await self._call(endpoint, body)
+            after = self._after(command, before, answer, endpoint)
+            self.limiter.store_status(after)
+            log.info(
+                "charger_command_sent",
+                charger_id=charger_id,
+                command=str(command),
+                status=after.status.value,
+            )
+            return after
+
+    def _after(
+        self, command: Command, before: ChargerSnapshot, answer: Any, endpoint: _Endpoint
+    ) -> ChargerSnapshot:
+        """Return the snapshot a successful write's answer implies.
+
+        The command went through (2xx), so an answer we cannot parse must not fail it: we then
+        infer the new state from the command itself and say so in the log.
+        """
+        now = self._clock.now()
+        kind = command.kind
+        try:
+            if kind in (CommandKind.LOCK, CommandKind.UNLOCK, CommandKind.SET_MAX_CURRENT):
+                return parse(ChargerUpdateResponse, answer, endpoint.name).to_domain(before, now)
+            if kind is CommandKind.SET_ENERGY_COST:
+                return parse(ConfigResponse, answer, endpoint.name).to_domain(before, now)
+            status_id = parse(RemoteActionResponse, answer, endpoint.name).status_id
+        except WallboxResponseError as err:
+            log.warning("wallbox_write_answer_unexpected", endpoint=endpoint.name, field=err.field)
+            status_id = None
+        if status_id is None:
+            status_id = self._inferred_status_id(command, before)
+        if kind is CommandKind.LOCK:
+            locked = True
+        elif kind is CommandKind.UNLOCK:
+            locked = False
+        else:
+            locked = before.locked
+        current = before.max_charging_current_a
+        if kind is CommandKind.SET_MAX_CURRENT and command.value is not None:
+            current = int(command.value)
+        cost = before.energy_cost_eur_per_kwh
+        if kind is CommandKind.SET_ENERGY_COST:
+            cost = command.value
+        status = status_from_id(status_id)
+        return ChargerSnapshot(
+            charger_id=before.charger_id,
+            status=status,
+            status_id=status_id,
+            charging_power_kw=before.charging_power_kw if status.is_charging else 0.0,
+            added_energy_kwh=before.added_energy_kwh,
+            max_charging_current_a=current,
+            max_available_current_a=before.max_available_current_a,
+            energy_cost_eur_per_kwh=cost,
+            locked=locked,
+            fetched_at=now,
+        )
+
+    @staticmethod
+    def _inferred_status_id(command: Command, before: ChargerSnapshot) -> int | None:
+        if command.kind is CommandKind.PAUSE:
+            return int(WallboxStatusId.PAUSED_BY_USER)
+        if command.kind is CommandKind.RESUME:
+            return int(WallboxStatusId.CHARGING)
+        return before.status_id
+
+    # --- reads ----------------------------------------------------------------------------
+
+    async def _read_status(self, charger_id: int) -> ChargerSnapshot:
+        endpoint = _Endpoint("GET", _API, f"chargers/status/{charger_id}", CallKind.READ, "status")
+        answer = parse(ChargerStatusResponse, await self._call(endpoint), endpoint.name)
+        snapshot = answer.to_domain(self._clock.now())
+        self.limiter.store_status(snapshot)
+        return snapshot
+
+    # --- the call pipeline ----------------------------------------------------------------
+
+    async def _call(self, endpoint: _Endpoint, body: dict[str, Any] | None = None) -> Any:
+        """Make one api call within the budget, authorised, retried if it is a read."""
+        assert endpoint.kind is not None
+        tries = READ_TRIES if endpoint.kind is CallKind.READ else 1
+        for attempt in range(1, tries + 1):
+            try:
+                answer = await self._authorized(endpoint, body)
+            except (WallboxRateLimitedError, WallboxUnavailableError) as err:
+                self._note_failure(endpoint, err)
+                if attempt >= tries:
+                    raise
+                delay = self._backoff_s(attempt)
+                log.info(
+                    "wallbox_request_retrying",
+                    endpoint=endpoint.name,
+                    attempt=attempt,
+                    delay_s=round(delay, 2),
+                )
+                await self._clock.sleep(delay)
+                continue
+            self._note_success()
+            return answer
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff_s(self, attempt: int) -> float:
+        base = min(BACKOFF_BASE_S * 2.0 ** (attempt - 1), BACKOFF_MAX_S)
+        return base + self._rng.uniform(0.0, base / 2)
+
+    async def _authorized(self, endpoint: _Endpoint, body: dict[str, Any] | None) -> Any:
+        """Take a slot and a token; on 401 renew the token once and retry once."""
+        assert endpoint.kind is not None
+        await self.limiter.acquire(endpoint.kind, max_wait_s=MAX_WAIT_S)
+        token = await self.auth.token()
+        try:
+            return await self._request(endpoint, {"Authorization": f"Bearer {token}"}, body)
+        except _TokenRejectedError:
+            log.info("wallbox_token_rejected", endpoint=endpoint.name)
+        token = await self.auth.renew_after_rejection(token)
+        await self.limiter.acquire(endpoint.kind, max_wait_s=MAX_WAIT_S)
+        try:
+            return await self._request(endpoint, {"Authorization": f"Bearer {token}"}, body)
+        except _TokenRejectedError:
+            raise WallboxAuthError(
+                f"Wallbox cloud: {endpoint.name} rejected a freshly renewed token; giving up "
+                "(check the account in the Wallbox app)"
+            ) from None
+
+    async def _auth_call(self, call: AuthCall, headers: dict[str, str]) -> Any:
+        path = "users/signin" if call is AuthCall.SIGNIN else "users/refresh-token"
+        action = "sign-in" if call is AuthCall.SIGNIN else "token refresh"
+        return await self._request(_Endpoint("GET", _AUTH, path, None, action), headers, None)
+
+    def _note_failure(self, endpoint: _Endpoint, err: WallboxError) -> None:
+        log.debug("wallbox_request_failed", endpoint=endpoint.name, error=str(err))
+        if isinstance(err, WallboxUnavailableError) and not self._unavailable:
+            self._unavailable = True
+            log.warning("wallbox_unavailable", endpoint=endpoint.name, error=str(err))
+
+    def _note_success(self) -> None:
+        self._last_success_at = self._clock.now()
+        if self._unavailable:
+            self._unavailable = False
+            log.info("wallbox_recovered")
+
+    async def _request(
+        self, endpoint: _Endpoint, headers: dict[str, str], body: dict[str, Any] | None
+    ) -> Any:
+        """Make one HTTP exchange and translate every failure into the WallboxError tree.
+
+        This is the only code that touches aiohttp. Messages name the call and what happens
+        next; they never contain a header, a token or a body.
+
+        Raises:
+            WallboxAuthError: sign-in refused (401/403 on users/signin).
+            RefreshRejectedError: refresh token refused (401/403 on users/refresh-token).
+            _TokenRejectedError: access token refused (401 on the api host).
+            WallboxRateLimitedError: 429, or 403 on a read (the whole client backs off).
+            WallboxForbiddenError: 403 on a command.
+            WallboxChargerNotFoundError: 404.
+            WallboxUnavailableError: timeout, connection failure, 5xx.
+            WallboxResponseError: another status, or a body that is not JSON.
+        """
+        url = f"{self._urls[endpoint.host]}/{endpoint.path}"
+        sent_headers = {
+            "Accept": "application/json",
+            "User-Agent": f"smartcharge/{__version__}",
+            **headers,
+        }
+        data: bytes | None = None
+        if body is not None:
+            sent_headers["Content-Type"] = "application/json;charset=UTF-8"
+            data = json.dumps(body).encode()
+        where = f"Wallbox cloud: {endpoint.name} ({endpoint.action})"
+        try:
+            # Two guards: aiohttp's own total timeout, and asyncio.timeout around the whole
+            # exchange (connect, send, headers and body), so nothing can outlive timeout_s.
+            async with asyncio.timeout(self._timeout_s):
+                async with self._session.request(
+                    endpoint.method,
+                    url,
+                    params=list(endpoint.query) or None,
+                    headers=sent_headers,
+                    data=data,
+                    timeout=aiohttp.ClientTimeout(total=self._timeout_s),
+                    allow_redirects=False,
+                ) as response:
+                    status = response.status
+                    retry_after = response.headers.get("Retry-After")
+                    raw = await response.read()
+        except TimeoutError as err:
+            raise WallboxUnavailableError(
+                f"{where} got no answer within {self._timeout_s:g} s",
+                outcome_unknown=endpoint.is_write,
+            ) from err
+        except aiohttp.ClientConnectorError as err:
+            raise WallboxUnavailableError(
+                f"{where}: cannot connect to {self._urls[endpoint.host]} ({type(err).__name__})",
+                outcome_unknown=False,
+            ) from err
+        except aiohttp.ClientError as err:
+            raise WallboxUnavailableError(
+                f"{where}: connection dropped ({type(err).__name__})",
+                outcome_unknown=endpoint.is_write,
+            ) from err
+        log.debug("wallbox_response", endpoint=endpoint.name, http_status=status)
+        if 200 <= status < 300:
+            return self._decode(raw, endpoint, where)
+        self._raise_for(status, retry_after, endpoint, where)
+
+    def _decode(self, raw: bytes, endpoint: _Endpoint, where: str) -> Any:
+        text = raw.decode("utf-8", errors="replace")
+        if not text.strip():
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            if endpoint.is_write:
+                return None  # the command went through; _after() infers the new state
+            raise WallboxResponseError(
+                f"{where} answered with a body that is not JSON", endpoint=endpoint.name
+            ) from None
+
+    def _raise_for(
+        self, status: int, retry_after: str | None, endpoint: _Endpoint, where: str
+    ) -> Any:
+        now = self._clock.now()
+        if endpoint.host == _AUTH:
+            if status in (401, 403) and endpoint.path == "users/signin":
+                raise WallboxAuthError(
+                    f"Wallbox sign-in rejected (HTTP {status}) for {self._username}: check "
+                    "SMARTCHARGE_WALLBOX_USERNAME and SMARTCHARGE_WALLBOX_PASSWORD (only e-mail "
+                    "and password accounts work, not Google or Apple sign-in)"
+                )
+            if status in (401, 403):
+                raise RefreshRejectedError(f"{where} refused the refresh token (HTTP {status})")
+        elif status == 401:
+            raise _TokenRejectedError(f"{where} refused the access token (HTTP 401)")
+        if status == 429 or (status == 403 and endpoint.method == "GET"):
+            wait_s = _retry_after_s(retry_after, now)
+            if wait_s is None:
+                wait_s = DEFAULT_RETRY_AFTER_S if status == 429 else FORBIDDEN_READ_BACKOFF_S
+            retry_at = now + timedelta(seconds=wait_s)
+            self.limiter.back_off(retry_at)
+            log.warning(
+                "wallbox_rate_limited",
+                endpoint=endpoint.name,
+                http_status=status,
+                retry_at=retry_at.isoformat(),
+            )
+            raise WallboxRateLimitedError(
+                f"{where} returned {status}; every call waits until "
+                f"{retry_at.isoformat(timespec='seconds')}",
+                retry_at=retry_at,
+            )
+        if status == 403:
+            raise WallboxForbiddenError(
+                f"{where} was refused (HTTP 403): the account may not own this charger, or the "
+                "charger is in OCPP mode or not in a state that allows it",
+                action=endpoint.action,
+            )
+        if status == 404:
+            raise WallboxChargerNotFoundError(
+                f"{where} returned 404: no such charger on this account; check "
+                "SMARTCHARGE_WALLBOX_CHARGER_ID"
+            )
+        if status >= 500:
+            raise WallboxUnavailableError(
+                f"{where} returned {status}; transient, will retry",
+                outcome_unknown=endpoint.is_write,
+            )
+        raise WallboxResponseError(f"{where} returned HTTP {status}", endpoint=endpoint.name)

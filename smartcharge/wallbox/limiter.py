@@ -1,0 +1,310 @@
+"""One call budget per Wallbox account, shared by every smartcharge process on the state dir.
+
+The cloud rate-limits per account, hard and by surprise (wallbox-api.md §9: announced 3 reads
+and 5 writes a minute, seen since about 1 read a minute, then 429 or 403). So every call to
+``api.wall-box.com`` first takes a slot here, and a ``smartcharge charger ...`` run beside the
+daemon spends the same budget: the times of recent calls live in ``wallbox-limiter.json`` in the
+state dir, read and written under an exclusive ``fcntl.flock`` on ``wallbox-limiter.lock``.
+
+Each budget is a token bucket of ``capacity = max(1, floor(rate))`` tokens that refills
+completely every ``capacity * 60 / rate`` seconds, kept as the log of the calls themselves: a
+call may go out when fewer than ``capacity`` calls were made in the last window. That never
+lets more than ``rate`` calls a minute through, in any minute, for any mix of processes.
+
+The same file holds the whole-client back-off (after a 429 or a polling 403 every process
+waits), the last charger status with the time it was read (so a status asked for inside the
+window is answered from it, with its age), and the charger ids found on the account. It never
+holds a secret. Time comes from the injected clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import fcntl
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from smartcharge.clock import Clock
+from smartcharge.domain import ChargerSnapshot, ChargerStatus
+from smartcharge.storage import ensure_private_dir, load_document, save_document
+from smartcharge.wallbox.errors import WallboxRateLimitedError
+
+log = structlog.get_logger(__name__)
+
+__all__ = ["LIMITER_FILE", "Budget", "CallKind", "RateLimiter"]
+
+LIMITER_FILE = "wallbox-limiter.json"
+LOCK_FILE = "wallbox-limiter.lock"
+_KIND = "wallbox_limiter"
+_VERSION = 1
+
+
+class CallKind(enum.StrEnum):
+    """What a budgeted call is."""
+
+    READ = "read"  # a GET on api.wall-box.com
+    WRITE = "write"  # a PUT/POST on api.wall-box.com
+    SIGNIN = "signin"  # a sign-in on user-api.wall-box.com (each opens a server session, §2.4)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """At most ``capacity`` calls in any ``window_s`` seconds."""
+
+    capacity: int
+    window_s: float
+
+    @classmethod
+    def per_minute(cls, rate: float) -> Budget:
+        """Return the budget for ``rate`` calls a minute (fractional rates allowed)."""
+        if rate <= 0:
+            raise ValueError("a rate must be positive")
+        capacity = max(1, math.floor(rate))
+        return cls(capacity, capacity * 60.0 / rate)
+
+    @classmethod
+    def per_hour(cls, count: int) -> Budget:
+        """Return the budget for ``count`` calls an hour."""
+        return cls(max(1, count), 3600.0)
+
+
+def _iso(instant: datetime) -> str:
+    return instant.isoformat()
+
+
+def _parse(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return instant if instant.tzinfo is not None else None
+
+
+def snapshot_to_json(snapshot: ChargerSnapshot) -> dict[str, Any]:
+    """Return ``snapshot`` as plain JSON data."""
+    return {
+        "charger_id": snapshot.charger_id,
+        "status": snapshot.status.value,
+        "status_id": snapshot.status_id,
+        "charging_power_kw": snapshot.charging_power_kw,
+        "added_energy_kwh": snapshot.added_energy_kwh,
+        "max_charging_current_a": snapshot.max_charging_current_a,
+        "max_available_current_a": snapshot.max_available_current_a,
+        "energy_cost_eur_per_kwh": snapshot.energy_cost_eur_per_kwh,
+        "locked": snapshot.locked,
+        "fetched_at": _iso(snapshot.fetched_at),
+    }
+
+
+def snapshot_from_json(data: Any) -> ChargerSnapshot | None:
+    """Return the snapshot stored by ``snapshot_to_json``, or None if it is not one."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        fetched_at = _parse(data["fetched_at"])
+        if fetched_at is None:
+            return None
+        cost = data.get("energy_cost_eur_per_kwh")
+        status_id = data.get("status_id")
+        return ChargerSnapshot(
+            charger_id=int(data["charger_id"]),
+            status=ChargerStatus(data["status"]),
+            status_id=None if status_id is None else int(status_id),
+            charging_power_kw=float(data["charging_power_kw"]),
+            added_energy_kwh=float(data["added_energy_kwh"]),
+            max_charging_current_a=int(data["max_charging_current_a"]),
+            max_available_current_a=int(data["max_available_current_a"]),
+            energy_cost_eur_per_kwh=None if cost is None else float(cost),
+            locked=bool(data["locked"]),
+            fetched_at=fetched_at,
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class RateLimiter:
+    """The call budgets of one account, persisted in ``state_dir`` and shared across processes.
+
+    Args:
+        state_dir: the folder shared by every smartcharge process of this installation.
+        clock: the time source (every instant recorded comes from it).
+        reads_per_minute: the GET budget (Settings.wallbox_reads_per_minute).
+        writes_per_minute: the PUT/POST budget (Settings.wallbox_writes_per_minute).
+        signins_per_hour: the sign-in budget (Settings.wallbox_signins_per_hour).
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        clock: Clock,
+        *,
+        reads_per_minute: float = 1.0,
+        writes_per_minute: float = 3.0,
+        signins_per_hour: int = 3,
+    ) -> None:
+        self._dir = state_dir
+        self.path = state_dir / LIMITER_FILE
+        self._lock_path = state_dir / LOCK_FILE
+        self._clock = clock
+        self.budgets = {
+            CallKind.READ: Budget.per_minute(reads_per_minute),
+            CallKind.WRITE: Budget.per_minute(writes_per_minute),
+            CallKind.SIGNIN: Budget.per_hour(signins_per_hour),
+        }
+        # One waiter at a time per kind inside this process, so waiters go out in order.
+        self._waiters = {kind: asyncio.Lock() for kind in CallKind}
+
+    # --- the shared file
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        """Hold the cross-process lock; yield the shared data; write it back if changed.
+
+        The lock is held only for a read-modify-write of a small file, never across an await,
+        so a blocking ``flock`` costs the event loop microseconds.
+        """
+        ensure_private_dir(self._dir)
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            result = load_document(self.path, _KIND, self._clock.now())
+            if result.problem:
+                log.warning("wallbox_limiter_file_corrupt", path=str(self.path))
+            data: dict[str, Any] = result.data if isinstance(result.data, dict) else {}
+            before = repr(data)
+            yield data
+            if repr(data) != before:
+                save_document(self.path, _KIND, _VERSION, data)
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    def _calls(self, data: dict[str, Any], kind: CallKind, now: datetime) -> list[datetime]:
+        """Return the recorded calls of ``kind`` still inside its window, oldest first."""
+        budget = self.budgets[kind]
+        window = timedelta(seconds=budget.window_s)
+        raw = data.get("calls", {}).get(kind.value, [])
+        calls = sorted(t for t in (_parse(x) for x in raw) if t is not None)
+        # Drop calls that left the window; also nonsense far in the future (a clock jump).
+        return [t for t in calls if now - window < t <= now + window]
+
+    def _next_slot(self, data: dict[str, Any], kind: CallKind, now: datetime) -> datetime:
+        budget = self.budgets[kind]
+        calls = self._calls(data, kind, now)
+        slot = now
+        if len(calls) >= budget.capacity:
+            slot = calls[-budget.capacity] + timedelta(seconds=budget.window_s)
+        if kind is not CallKind.SIGNIN:
+            backoff = _parse(data.get("backoff_until"))
+            if backoff is not None and backoff > slot:
+                slot = backoff
+        return max(slot, now)
+
+    def reserve(self, kind: CallKind) -> datetime | None:
+        """Take a slot for a call of ``kind`` now if one is free.
+
+        Returns:
+            None when the call may go out now (the slot is recorded), otherwise the instant
+            the next slot frees up (nothing recorded).
+        """
+        now = self._clock.now()
+        with self._locked() as data:
+            slot = self._next_slot(data, kind, now)
+            if slot > now:
+                return slot
+            calls = self._calls(data, kind, now)
+            calls.append(now)
+            data.setdefault("calls", {})[kind.value] = [_iso(t) for t in calls]
+            return None
+
+    def next_slot(self, kind: CallKind) -> datetime:
+        """Return when the next call of ``kind`` may go out (now if it may go now)."""
+        now = self._clock.now()
+        with self._locked() as data:
+            return self._next_slot(data, kind, now)
+
+    async def acquire(self, kind: CallKind, *, max_wait_s: float | None = None) -> None:
+        """Wait on the clock until a slot for ``kind`` is free, and take it.
+
+        Args:
+            kind: what the call is.
+            max_wait_s: give up rather than wait longer than this.
+
+        Raises:
+            WallboxRateLimitedError: the wait would exceed ``max_wait_s``.
+        """
+        async with self._waiters[kind]:
+            while True:
+                slot = self.reserve(kind)
+                if slot is None:
+                    return
+                wait_s = (slot - self._clock.now()).total_seconds()
+                if max_wait_s is not None and wait_s > max_wait_s:
+                    raise WallboxRateLimitedError(
+                        f"Wallbox cloud: the {kind.value} budget is spent; next call at "
+                        f"{slot.isoformat(timespec='seconds')}",
+                        retry_at=slot,
+                    )
+                log.debug("wallbox_call_delayed", kind=kind.value, wait_s=round(wait_s, 3))
+                await self._clock.sleep(max(wait_s, 0.0))
+
+    # --- whole-client back-off
+
+    def back_off(self, until: datetime) -> None:
+        """Hold every read and write, of every process, until ``until``."""
+        with self._locked() as data:
+            current = _parse(data.get("backoff_until"))
+            if current is None or until > current:
+                data["backoff_until"] = _iso(until)
+
+    def backoff_until(self) -> datetime | None:
+        """Return the end of the current back-off, or None when there is none."""
+        now = self._clock.now()
+        with self._locked() as data:
+            until = _parse(data.get("backoff_until"))
+        return until if until is not None and until > now else None
+
+    def note_signin(self, *, rejected: bool) -> None:
+        """Record whether the last sign-in was rejected (so later processes can say so)."""
+        with self._locked() as data:
+            data["signin_rejected"] = rejected
+
+    def last_signin_rejected(self) -> bool:
+        """Return whether the cloud rejected the credentials at the last sign-in."""
+        with self._locked() as data:
+            return bool(data.get("signin_rejected", False))
+
+    # --- the last status, and the chargers of the account
+
+    def store_status(self, snapshot: ChargerSnapshot) -> None:
+        """Remember ``snapshot`` as the latest known status of its charger."""
+        with self._locked() as data:
+            data.setdefault("status", {})[str(snapshot.charger_id)] = snapshot_to_json(snapshot)
+
+    def cached_status(self, charger_id: int) -> ChargerSnapshot | None:
+        """Return the latest stored status of ``charger_id``, whoever read it."""
+        with self._locked() as data:
+            return snapshot_from_json(data.get("status", {}).get(str(charger_id)))
+
+    def store_chargers(self, username: str, charger_ids: list[int]) -> None:
+        """Remember which chargers ``username``'s account has."""
+        with self._locked() as data:
+            data.setdefault("chargers", {})[username] = list(charger_ids)
+
+    def known_chargers(self, username: str) -> list[int] | None:
+        """Return the charger ids found earlier on ``username``'s account, if any."""
+        with self._locked() as data:
+            ids = data.get("chargers", {}).get(username)
+        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+            return None
+        return list(ids)
