@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    BeforeValidator,
     Field,
     SecretStr,
     ValidationError,
@@ -138,7 +139,10 @@ class Settings(BaseSettings):
     ready_by: time = time(7, 0)
     max_current_a: int = Field(default=16, ge=6, le=80)
     min_current_a: int = Field(default=6, ge=6, le=80)
-    phases: Literal[1, 3] = 3
+    # .env and the environment give text; Literal[1, 3] alone would refuse "1" and "3".
+    phases: Annotated[
+        Literal[1, 3], BeforeValidator(lambda v: int(v) if str(v).strip() in ("1", "3") else v)
+    ] = 3
     voltage_v: float = Field(default=230.0, ge=100, le=260)
 
     # --- Daemon
@@ -263,10 +267,12 @@ def _read_env_file(path: Path) -> dict[str, int]:
     """Return ``NAME -> line number`` for the assignments in a .env file."""
     lines: dict[str, int] = {}
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: a BOM (Notepad) must not hide the first name; split lines as python-dotenv
+        # does (splitlines() also breaks at \f, \x85, \u2028 ... and would shift the numbers).
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return lines
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#") or "=" not in stripped:
             continue
