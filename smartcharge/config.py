@@ -157,7 +157,7 @@ class Settings(BaseSettings):
     @field_validator("wallbox_api_url", "wallbox_auth_url", "entsoe_api_url", "energyzero_api_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", value):
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
             raise ValueError("expected an http(s) URL, e.g. https://api.wall-box.com")
         return value.rstrip("/")
 
@@ -357,6 +357,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"{ENV_FILE_VAR}={str(path)!r}: no such file; point it at a .env file")
     try:
         return Settings(_env_file=path if path.is_file() else None)
+    except (OSError, UnicodeDecodeError) as exc:  # e.g. a .env saved as Latin-1, or unreadable
+        why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
+        raise ConfigError(f"{path}: cannot read the .env file ({why}); save it as UTF-8") from None
     except ValidationError as exc:
         file_lines = _read_env_file(path) if path.is_file() else {}
         problems = []
