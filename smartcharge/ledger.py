@@ -14,7 +14,7 @@ one entry per session id, so recording a session twice (a restart while unpluggi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -315,3 +315,26 @@ class Ledger:
         kept = [e for e in self.entries() if e.session_id != entry.session_id]
         rows = [e.to_json() for e in sorted([*kept, entry], key=lambda e: e.plugged_in_at)]
         save_document(self.path, LEDGER_KIND, LEDGER_VERSION, rows)
+
+
+def ledger_text(entries: list[LedgerEntry], timezone: tzinfo) -> str:
+    """Return the ledger as a table with the totals (``smartcharge sessions``)."""
+    lines = [
+        "  plugged in        plugged out       energy      cost  immediate  saving  target met",
+    ]
+    for e in entries:
+        immediate = "     -   " if e.immediate_cost_eur is None else f"{e.immediate_cost_eur:9.2f}"
+        saving = "    -  " if e.saving_eur is None else f"{e.saving_eur:7.2f}"
+        lines.append(
+            f"  {e.plugged_in_at.astimezone(timezone):%Y-%m-%d %H:%M}  "
+            f"{e.plugged_out_at.astimezone(timezone):%Y-%m-%d %H:%M}  "
+            f"{e.energy_kwh:6.2f} kWh {e.cost_eur:7.2f} {immediate} {saving}  "
+            f"{'yes' if e.target_met else 'NO'}"
+        )
+    t = totals(entries)
+    lines.append(
+        f"  total: {t.sessions} session(s), {t.energy_kwh:.2f} kWh, EUR {t.cost_eur:.2f} "
+        f"(immediate charging: EUR {t.immediate_cost_eur:.2f}; saved EUR {t.saving_eur:.2f}); "
+        f"target met {t.targets_met}/{t.sessions}"
+    )
+    return "\n".join(lines)

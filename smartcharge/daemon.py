@@ -1,0 +1,965 @@
+"""The composition root and lifecycle: sessions, scheduler jobs, signals, shutdown.
+
+``Daemon`` holds everything mutable (settings, clock, charger, price feed, strategy, state). Its
+job methods (``prices_job``, ``poll_job``, ``boundary_job``) each take ``now`` from the injected
+clock, so the same methods run under APScheduler in ``smartcharge run`` and under
+``run_simulated()`` in the demo and the end-to-end tests.
+
+**Jobs** (APScheduler 3 ``AsyncIOScheduler``, one asyncio process; every job has
+``max_instances=1`` and ``coalesce=True``):
+
+- ``prices`` every 5 minutes: fetches only when the feed says prices are due (at start when the
+  cache is stale, daily when the next day's prices are published, and at the feed's back-off
+  times until they come); a change in the known prices triggers a re-plan.
+- ``poll`` every ``SMARTCHARGE_POLL_INTERVAL_S`` (default 90 s, never faster than the Wallbox
+  read budget allows): one tick; with no car plugged in it reads only every
+  ``SMARTCHARGE_POLL_INTERVAL_IDLE_S``.
+- ``slot_boundary`` at every quarter hour of the wall clock: one tick (reconcile).
+
+**Misfires.** A job that could not start within its ``misfire_grace_time`` of its due time (poll
+60 s, slot boundary 120 s, prices 300 s) is skipped, not run late, and ``coalesce=True`` turns a
+backlog (a host waking from suspend) into at most one run. Nothing is lost by skipping: every
+tick re-reads the charger and recomputes the whole decision (reconcile is idempotent), and the
+next run of any job catches up.
+
+**One tick**: read the charger, follow the session (plug-in, energy, plug-out), take the known
+prices, re-plan when needed, ``decide()``, ``apply()``, persist, and log ``tick_completed``.
+Re-plans happen on: a new session, new prices, energy delivered falling behind the plan, the
+measured power differing from the assumed power by more than
+``SMARTCHARGE_REPLAN_POWER_DEVIATION``, a current set by hand, and the charger coming back after
+a restart for an error.
+
+**Stopping** (SIGTERM, SIGINT): the scheduler stops, the tick in flight (and so the command in
+flight) finishes, and with ``SMARTCHARGE_ON_EXIT=resume`` (the default) a session whose need is
+not met yet is resumed so a stopped daemon never strands a car (unless the user paused by hand);
+the state is saved and the process exits 0 within 10 s.
+
+The simulated clock and the APScheduler: APScheduler reads the real clock for its own timing,
+so under simulation ``run_simulated()`` replaces the scheduler: it moves the clock to the next
+due time of each job (the same ``JOB_SPECS``) and calls the job. Everything the daemon does is
+then simulated; only the scheduler's own timer is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from smartcharge.clock import Clock
+from smartcharge.config import ManualOverride, OnExit, Settings
+from smartcharge.controller import (
+    COMMAND_SETTLE,
+    Baseline,
+    Hold,
+    Limits,
+    after_command,
+    decide,
+    detect_manual_change,
+    is_enabled,
+    observed_baseline,
+    should_restart,
+)
+from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandKind, PriceCurve
+from smartcharge.errors import SmartchargeError
+from smartcharge.ledger import (
+    TARGET_TOLERANCE_KWH,
+    Ledger,
+    LedgerEntry,
+    attribute_energy,
+    finish_session,
+    immediate_cost,
+    merge_slot_energy,
+)
+from smartcharge.ports import Charger
+from smartcharge.state import DaemonState, PlanRecord, SentCommand, SessionState, StateStore
+from strategies.base import Plan, PlanRequest, PlanSlot, Strategy
+
+log = structlog.get_logger(__name__)
+
+# The whole shutdown must fit in the container's stop timeout (docker's default is 10 s).
+SHUTDOWN_BUDGET_S = 9.0
+# Of that, the commands sent on exit (resume) get this much; the rest is for saving state.
+ON_EXIT_COMMAND_BUDGET_S = 5.0
+# Energy behind plan: re-plan when the delivered energy lags the plan by more than this share of
+# the need, or this many kWh, whichever is larger (a 90 s poll at 11 kW is 0.27 kWh).
+BEHIND_SHARE = 0.05
+BEHIND_MIN_KWH = 0.5
+# A plan must run this long before "energy behind" may judge it (ramp-up, the first poll).
+BEHIND_GRACE = timedelta(minutes=15)
+# The session ends only on a clear "no car" reading; never in the first minutes after the
+# daemon restarted the charger (it reports Ready for ~10 s while rebooting, wallbox-api.md §4.4).
+RESTART_QUIET = timedelta(minutes=5)
+# The poll counts as recent for /healthz for this many poll intervals (plus a minute of slack).
+HEALTH_POLL_INTERVALS = 3
+# A price fetch counts as recent for this long: prices are published once a day; one missed
+# publication is tolerated as long as prices for the current slot are still known.
+HEALTH_PRICES_MAX_AGE = timedelta(hours=36)
+
+_NO_CAR = frozenset({ChargerStatus.READY, ChargerStatus.LOCKED})
+
+
+class RefreshOutcome(Protocol):
+    """What a price refresh reports (``smartcharge.prices``)."""
+
+    @property
+    def complete(self) -> bool:
+        """Whether every price that is due is now known."""
+        ...
+
+    @property
+    def retry_at(self) -> datetime | None:
+        """When to try again, if the refresh was not complete."""
+        ...
+
+    @property
+    def error(self) -> object:
+        """What went wrong, if anything."""
+        ...
+
+
+class PriceFeed(Protocol):
+    """The daemon's view of the price feed (``smartcharge.prices.build_price_feed``)."""
+
+    @property
+    def curve(self) -> PriceCurve:
+        """Return the known all-in prices."""
+        ...
+
+    @property
+    def last_success_at(self) -> datetime | None:
+        """Return when prices were last fetched successfully."""
+        ...
+
+    def next_due(self, now: datetime) -> datetime:
+        """Return when the next fetch is due."""
+        ...
+
+    async def refresh(self, now: datetime) -> RefreshOutcome:
+        """Fetch what is due and merge it into ``curve``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """One scheduler job: shared by APScheduler and the simulated driver.
+
+    Attributes:
+        name: the job id.
+        every: the interval.
+        wall_aligned: run at whole multiples of ``every`` on the wall clock (slot boundaries).
+        misfire_grace_s: how late a run may still start; later runs are skipped.
+    """
+
+    name: str
+    every: timedelta
+    wall_aligned: bool
+    misfire_grace_s: int
+
+    def next_after(self, instant: datetime) -> datetime:
+        """Return the next due time strictly after ``instant``."""
+        if not self.wall_aligned:
+            return instant + self.every
+        epoch = datetime(2000, 1, 1, tzinfo=UTC)
+        steps = (instant - epoch) // self.every + 1
+        return epoch + steps * self.every
+
+
+PRICES_CHECK = timedelta(minutes=5)
+SLOT = timedelta(minutes=15)
+
+
+def job_specs(settings: Settings) -> tuple[JobSpec, ...]:
+    """Return the daemon's jobs for ``settings``."""
+    return (
+        JobSpec("prices", PRICES_CHECK, wall_aligned=False, misfire_grace_s=300),
+        JobSpec(
+            "poll",
+            timedelta(seconds=poll_interval_s(settings)),
+            wall_aligned=False,
+            misfire_grace_s=60,
+        ),
+        JobSpec("slot_boundary", SLOT, wall_aligned=True, misfire_grace_s=120),
+    )
+
+
+def poll_interval_s(settings: Settings) -> float:
+    """Return the plugged-in poll interval: the setting, never under the read budget's."""
+    return max(float(settings.poll_interval_s), 60.0 / settings.wallbox_reads_per_minute)
+
+
+def ready_by_after(instant: datetime, ready_by: time, timezone: ZoneInfo) -> datetime:
+    """Return the first local ``ready_by`` strictly after ``instant``, in UTC."""
+    local = instant.astimezone(timezone)
+    candidate = datetime.combine(local.date(), ready_by, tzinfo=timezone)
+    if candidate <= local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), ready_by, tzinfo=timezone)
+    return candidate.astimezone(UTC)
+
+
+def power_kw(current_a: float, settings: Settings) -> float:
+    """Return the power at ``current_a`` for the configured phases and voltage."""
+    return current_a * settings.phases * settings.voltage_v / 1000.0
+
+
+def _slot_summary(plan: Plan) -> list[dict[str, Any]]:
+    """Return the plan's charging stretches (consecutive slots merged) for the log."""
+    out: list[dict[str, Any]] = []
+    for s in plan.slots:
+        if not s.is_charging:
+            continue
+        if out and out[-1]["end"] == s.start.isoformat():
+            out[-1]["end"] = s.end.isoformat()
+            out[-1]["energy_kwh"] = round(out[-1]["energy_kwh"] + s.energy_kwh, 3)
+            continue
+        out.append(
+            {
+                "start": s.start.isoformat(),
+                "end": s.end.isoformat(),
+                "energy_kwh": round(s.energy_kwh, 3),
+            }
+        )
+    return out
+
+
+_EVENTS = {
+    CommandKind.RESUME: "charger_resumed",
+    CommandKind.PAUSE: "charger_paused",
+    CommandKind.SET_MAX_CURRENT: "charger_current_set",
+    CommandKind.SET_ENERGY_COST: "energy_cost_set",
+    CommandKind.RESTART: "charger_restarted",
+    CommandKind.LOCK: "charger_locked",
+    CommandKind.UNLOCK: "charger_unlocked",
+}
+
+
+class Daemon:
+    """The smart-charging loop for one charger.
+
+    Args:
+        settings: the settings.
+        clock: the time source for every decision.
+        charger: the charger (``WallboxClient``).
+        feed: the price feed.
+        strategy: the planning strategy.
+        on_event: an optional observer called with every decision event (the demo prints it).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        charger: Charger,
+        feed: PriceFeed,
+        strategy: Strategy,
+        *,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.charger = charger
+        self.feed = feed
+        self.strategy = strategy
+        self.store = StateStore(settings.state_dir, clock)
+        self.ledger = Ledger(settings.state_dir, clock)
+        self.state: DaemonState = self.store.load()
+        self.on_event = on_event
+        self.started_at: datetime | None = None
+        self.last_snapshot: ChargerSnapshot | None = None
+        self._tz = ZoneInfo(settings.timezone)
+        self._lock = asyncio.Lock()
+        self._prices_changed = False
+        self._wallbox_down = False
+        self._restarted_at: datetime | None = None
+        self._ticks = 0
+        self._replan_for_user_current = False
+        self._measured_power_kw: float | None = None
+
+    # --- events
+
+    def _event(self, event: str, level: str = "info", **data: Any) -> None:
+        getattr(log, level)(event, **data)
+        if self.on_event is not None:
+            self.on_event(event, data)
+
+    # --- lifecycle
+
+    async def start(self) -> None:
+        """Start up: bring the charger to the plan, fetch prices when stale, first tick.
+
+        A session carried over from a previous run keeps its plan; only the baseline and the
+        user's hold are forgotten, so the charger is brought to the plan (and only what it does
+        not already reflect is sent).
+        """
+        now = self.clock.now()
+        self.started_at = now
+        session = self.state.session
+        if session is not None:
+            session.baseline = Baseline(command_at=session.baseline.command_at)
+            if session.hold is not None:
+                self._event("manual_override_ended", reason="daemon_started")
+            session.hold = None
+        self._event(
+            "daemon_started",
+            session=None if session is None else session.session_id,
+            strategy=self.strategy.name,
+            state_dir=str(self.settings.state_dir),
+        )
+        await self.prices_job()
+        await self.tick("start")
+
+    async def prices_job(self) -> None:
+        """Fetch prices when the feed says they are due; re-plan when they changed."""
+        now = self.clock.now()
+        if self.feed.next_due(now) > now:
+            return
+        before = self.feed.curve
+        result = await self.feed.refresh(now)
+        if self.feed.last_success_at is not None:
+            self.state.last_price_fetch_at = self.feed.last_success_at
+        if result.error is not None or not result.complete:
+            self._event(
+                "price_fetch_deferred",
+                level="warning" if result.error is not None else "info",
+                retry_at=None if result.retry_at is None else result.retry_at.isoformat(),
+                error=None if result.error is None else str(result.error),
+            )
+        if self.feed.curve != before:
+            curve = self.feed.curve
+            self._event(
+                "prices_updated",
+                slots=len(curve),
+                known_until=None if curve.known_until is None else curve.known_until.isoformat(),
+            )
+            self._prices_changed = True
+            if self.state.session is not None:
+                await self.tick("prices")
+
+    async def poll_job(self) -> None:
+        """Read the charger and reconcile (less often with no car plugged in)."""
+        now = self.clock.now()
+        last = self.state.last_poll_at
+        if (
+            self.state.session is None
+            and last is not None
+            and now - last < timedelta(seconds=self.settings.poll_interval_idle_s - 1)
+        ):
+            return
+        await self.tick("poll")
+
+    async def boundary_job(self) -> None:
+        """Reconcile at a slot boundary."""
+        await self.tick("slot_boundary")
+
+    def jobs(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        """Return the job methods by name (see ``job_specs``)."""
+        return {
+            "prices": self.prices_job,
+            "poll": self.poll_job,
+            "slot_boundary": self.boundary_job,
+        }
+
+    # --- the tick
+
+    async def tick(self, trigger: str) -> None:
+        """Run one reconcile step; never raises for a charger or price problem."""
+        async with self._lock:
+            self._ticks += 1
+            with structlog.contextvars.bound_contextvars(tick=self._ticks, trigger=trigger):
+                await self._tick(trigger)
+
+    async def _tick(self, trigger: str) -> None:
+        now = self.clock.now()
+        try:
+            snapshot = await self.charger.status()
+        except SmartchargeError as exc:
+            if not self._wallbox_down:
+                self._wallbox_down = True
+                self._event("wallbox_unavailable", level="warning", error=str(exc))
+            self._save()
+            return
+        if self._wallbox_down:
+            self._wallbox_down = False
+            self._event("wallbox_recovered")
+        self.last_snapshot = snapshot
+        self.state.last_poll_at = max(
+            self.state.last_poll_at or snapshot.fetched_at, snapshot.fetched_at
+        )
+        self.state.last_status = {
+            "status": snapshot.status.value,
+            "status_id": snapshot.status_id,
+            "charging_power_kw": snapshot.charging_power_kw,
+            "added_energy_kwh": snapshot.added_energy_kwh,
+            "max_charging_current_a": snapshot.max_charging_current_a,
+            "energy_cost_eur_per_kwh": snapshot.energy_cost_eur_per_kwh,
+            "fetched_at": snapshot.fetched_at.isoformat(),
+        }
+        if snapshot.status is ChargerStatus.UNKNOWN:
+            self._event("wallbox_status_unknown", level="warning", status_id=snapshot.status_id)
+
+        session = self._follow_session(snapshot, now)
+        commands: tuple[Command, ...] = ()
+        if session is not None:
+            self._account_energy(session, snapshot, now)
+            self._track_error(session, snapshot, now)
+            reason = self._replan_reason(session, snapshot, now)
+            if reason is not None:
+                self._make_plan(session, now, reason)
+            commands = self._decide(session, snapshot, now)
+            if commands:
+                await self._send(session, commands, now)
+            else:
+                session.baseline = observed_baseline(snapshot, session.baseline, now)
+        self.state.next_action = self._next_action(now)
+        self._save()
+        self._event(
+            "tick_completed",
+            status=snapshot.status.value,
+            status_id=snapshot.status_id,
+            power_kw=snapshot.charging_power_kw,
+            session=None if session is None else session.session_id,
+            delivered_kwh=None if session is None else round(session.delivered_kwh, 3),
+            commands=[str(c) for c in commands],
+        )
+
+    # --- session lifecycle
+
+    def _follow_session(self, snapshot: ChargerSnapshot, now: datetime) -> SessionState | None:
+        session = self.state.session
+        if session is None and snapshot.status.is_car_connected:
+            session = self._start_session(snapshot, now)
+        elif (
+            session is not None
+            and snapshot.status in _NO_CAR
+            and (self._restarted_at is None or now - self._restarted_at > RESTART_QUIET)
+        ):
+            self._finish_session(session, snapshot, now)
+            session = None
+        return session
+
+    def _start_session(self, snapshot: ChargerSnapshot, now: datetime) -> SessionState:
+        ready_by = ready_by_after(now, self.settings.ready_by, self._tz)
+        session = SessionState(
+            session_id=now.isoformat(),
+            plugged_in_at=now,
+            ready_by=ready_by,
+            target_kwh=self.settings.target_kwh,
+            last_added_kwh=0.0,
+            last_energy_at=now,
+        )
+        self.state.session = session
+        self._event(
+            "session_started",
+            session=session.session_id,
+            status=snapshot.status.value,
+            target_kwh=session.target_kwh,
+            ready_by=ready_by.isoformat(),
+        )
+        return session
+
+    def _finish_session(
+        self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
+    ) -> None:
+        full_kw = session.max_power_seen_kw or power_kw(self.settings.max_current_a, self.settings)
+        entry = finish_session(session, now, self.feed.curve, full_kw)
+        self.ledger.record(entry)
+        self.state.session = None
+        self._log_finished(entry)
+
+    def _log_finished(self, entry: LedgerEntry) -> None:
+        self._event(
+            "session_finished",
+            session=entry.session_id,
+            energy_kwh=round(entry.energy_kwh, 3),
+            cost_eur=round(entry.cost_eur, 4),
+            immediate_cost_eur=None
+            if entry.immediate_cost_eur is None
+            else round(entry.immediate_cost_eur, 4),
+            saving_eur=None if entry.saving_eur is None else round(entry.saving_eur, 4),
+            target_met=entry.target_met,
+        )
+
+    def _account_energy(
+        self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
+    ) -> None:
+        added = snapshot.added_energy_kwh
+        last = session.last_added_kwh or 0.0
+        # The counter is per session; a drop means it was reset (a new session on the charger).
+        delta = added - last if added >= last else added
+        start = session.last_energy_at or now
+        if delta > 0:
+            pieces = attribute_energy(min(start, now), now, delta, self.feed.curve)
+            session.slot_energy = merge_slot_energy(session.slot_energy, pieces)
+            session.delivered_kwh += delta
+        session.last_added_kwh = added
+        session.last_energy_at = now
+        if snapshot.status is ChargerStatus.CHARGING:
+            session.max_power_seen_kw = max(session.max_power_seen_kw, snapshot.charging_power_kw)
+        if (
+            session.target_met_at is None
+            and session.delivered_kwh >= session.target_kwh - TARGET_TOLERANCE_KWH
+        ):
+            session.target_met_at = now
+            self._event(
+                "target_met",
+                session=session.session_id,
+                delivered_kwh=round(session.delivered_kwh, 3),
+                ready_by=session.ready_by.isoformat(),
+                on_time=now <= session.ready_by,
+            )
+
+    def _track_error(self, session: SessionState, snapshot: ChargerSnapshot, now: datetime) -> None:
+        if snapshot.status is ChargerStatus.ERROR:
+            if session.error_since is None:
+                session.error_since = now
+                self._event("charger_in_error", level="warning", status_id=snapshot.status_id)
+            return
+        if session.error_since is not None and snapshot.status not in (
+            ChargerStatus.OFFLINE,
+            ChargerStatus.UNKNOWN,
+        ):
+            session.error_since = None
+            self._event("charger_error_cleared", status=snapshot.status.value)
+            if self._restarted_at is not None and session.plan is not None:
+                self._prices_changed = True  # force the re-plan below
+                self._restarted_at = None
+
+    # --- planning
+
+    def _limits(self, session: SessionState) -> Limits:
+        top = self.settings.max_current_a
+        if session.user_max_current_a is not None:
+            top = max(self.settings.min_current_a, min(top, session.user_max_current_a))
+        return Limits(self.settings.min_current_a, top)
+
+    def _replan_reason(
+        self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
+    ) -> str | None:
+        record = session.plan
+        self._note_manual_change(session, snapshot, now)
+        if record is None:
+            return "session_started"
+        if self._replan_for_user_current:
+            self._replan_for_user_current = False
+            return "user_changed_current"
+        if self._prices_changed:
+            return "prices_changed"
+        if session.hold is not None or session.remaining_kwh <= TARGET_TOLERANCE_KWH:
+            # The user's own pause is why energy falls behind; the need met ends planning.
+            return None
+        plan_end = record.plan.slots[-1].end if record.plan.slots else record.made_at
+        if now - record.made_at >= BEHIND_GRACE and now < plan_end:
+            behind = record.expected_delivered_kwh(now) - session.delivered_kwh
+            if behind > max(BEHIND_MIN_KWH, BEHIND_SHARE * session.target_kwh):
+                return "energy_behind"
+        if self._power_deviates(session, snapshot, now):
+            return "power_deviated"
+        return None
+
+    def _power_deviates(
+        self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
+    ) -> bool:
+        record = session.plan
+        if record is None or snapshot.status is not ChargerStatus.CHARGING:
+            return False
+        if (
+            session.baseline.command_at is not None
+            and now - session.baseline.command_at < COMMAND_SETTLE
+        ):
+            return False
+        current = snapshot.max_charging_current_a
+        if current <= 0:
+            return False
+        assumed = power_kw(current, self.settings)
+        if record.measured_power_kw is not None:
+            assumed = min(assumed, record.measured_power_kw)
+        measured = snapshot.charging_power_kw
+        if (
+            assumed <= 0
+            or abs(measured - assumed) / assumed <= self.settings.replan_power_deviation
+        ):
+            return False
+        self._measured_power_kw = measured
+        return True
+
+    def _note_manual_change(
+        self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
+    ) -> None:
+        if session.plan is None:
+            return
+        change = detect_manual_change(snapshot, session.baseline, now)
+        if change is None:
+            return
+        respect = self.settings.manual_override is ManualOverride.RESPECT
+        if change.enabled is not None:
+            if respect:
+                session.hold = Hold(change.enabled, now, session.plan.plan_id)
+                self._event(
+                    "manual_override_detected",
+                    charge=change.enabled,
+                    status=snapshot.status.value,
+                    status_id=snapshot.status_id,
+                    holds_until="the next plan change",
+                )
+            else:
+                self._event(
+                    "manual_change_overruled",
+                    charge=change.enabled,
+                    status=snapshot.status.value,
+                    setting="SMARTCHARGE_MANUAL_OVERRIDE=ignore",
+                )
+            session.baseline = Baseline(
+                change.enabled, session.baseline.current_a, session.baseline.command_at
+            )
+        if change.current_a is not None:
+            if respect:
+                session.user_max_current_a = change.current_a
+                self._replan_for_user_current = True
+                self._event("manual_current_detected", current_a=change.current_a)
+            else:
+                self._event("manual_change_overruled", current_a=change.current_a)
+            session.baseline = Baseline(
+                session.baseline.enabled, change.current_a, session.baseline.command_at
+            )
+
+    def _make_plan(self, session: SessionState, now: datetime, reason: str) -> None:
+        self._prices_changed = False
+        limits = self._limits(session)
+        measured = self._measured_power_kw
+        if measured is None and session.plan is not None:
+            measured = session.plan.measured_power_kw
+        self._measured_power_kw = None
+        curve = self.feed.curve
+        request = PlanRequest(
+            now=now,
+            ready_by=session.ready_by,
+            energy_needed_kwh=session.remaining_kwh,
+            prices=curve,
+            min_current_a=float(limits.min_current_a),
+            max_current_a=float(limits.max_current_a),
+            phases=self.settings.phases,
+            voltage_v=self.settings.voltage_v,
+            measured_power_kw=measured,
+            max_interruptions=self.settings.max_interruptions,
+            deadline_margin=timedelta(minutes=self.settings.deadline_margin_min),
+        )
+        plan = self.strategy.plan(request)
+        full_kw = power_kw(limits.max_current_a, self.settings)
+        if measured is not None:
+            full_kw = min(full_kw, measured)
+        immediate = immediate_cost(now, plan.energy_kwh, full_kw, curve)
+        session.plans_made += 1
+        plan_id = f"{now.isoformat()}#{session.plans_made}"
+        session.plan = PlanRecord(
+            plan_id=plan_id,
+            plan=plan,
+            made_at=now,
+            reason=reason,
+            delivered_kwh=session.delivered_kwh,
+            measured_power_kw=measured,
+            immediate_cost_eur=immediate,
+        )
+        if session.hold is not None:
+            self._event("manual_override_ended", reason="new_plan", plan_id=plan_id)
+            session.hold = None
+        # A new plan brings the charger to the plan: forget what was last seen.
+        session.baseline = Baseline(command_at=session.baseline.command_at)
+        self._event(
+            "plan_made",
+            reason=reason,
+            plan_id=plan_id,
+            strategy=plan.strategy,
+            slots=_slot_summary(plan),
+            energy_kwh=round(plan.energy_kwh, 3),
+            cost_eur=round(plan.cost_eur, 4),
+            immediate_cost_eur=None if immediate is None else round(immediate, 4),
+            saving_eur=None if immediate is None else round(immediate - plan.cost_eur, 4),
+            is_reachable=plan.is_reachable,
+            blocks=plan.blocks,
+            deadline=request.deadline.isoformat(),
+        )
+
+    def current_slot(self, session: SessionState, now: datetime) -> PlanSlot:
+        """Return what the charger should do now: the plan's slot, or a fallback.
+
+        The need met: paused. Outside the plan (past its deadline with the need not met, or no
+        plan): charge at full current ("when in doubt, charge").
+        """
+        if session.remaining_kwh <= TARGET_TOLERANCE_KWH:
+            return PlanSlot(now, now + SLOT, 0.0, 0.0, None)
+        slot = None if session.plan is None else session.plan.plan.slot_at(now)
+        if slot is not None:
+            return slot
+        top = float(self._limits(session).max_current_a)
+        return PlanSlot(now, now + SLOT, top, power_kw(top, self.settings) / 4, None)
+
+    def _decide(
+        self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
+    ) -> tuple[Command, ...]:
+        if should_restart(
+            snapshot.status,
+            session.error_since,
+            self.state.last_restart_at,
+            now,
+            enabled=self.settings.restart_on_error,
+            in_session=True,
+        ):
+            return (Command(CommandKind.RESTART),)
+        hold = session.hold if self.settings.manual_override is ManualOverride.RESPECT else None
+        return decide(
+            snapshot,
+            self.current_slot(session, now),
+            self.feed.curve.price_at(now),
+            self._limits(session),
+            hold,
+        )
+
+    async def _send(
+        self,
+        session: SessionState | None,
+        commands: tuple[Command, ...],
+        now: datetime,
+        reason: str = "plan",
+    ) -> None:
+        for command in commands:
+            try:
+                result = await self.charger.apply(command)
+            except SmartchargeError as exc:
+                self._event("command_failed", level="warning", command=str(command), error=str(exc))
+                return
+            at = self.clock.now()
+            sent = SentCommand(at, command, reason)
+            self.state.last_command = sent
+            self.last_snapshot = result
+            if session is not None:
+                session.commands.append(sent)
+                session.baseline = after_command(session.baseline, command, at)
+            if command.kind is CommandKind.RESTART:
+                self.state.last_restart_at = at
+                self._restarted_at = at
+            self._save()
+            self._log_command(session, command, at, reason)
+
+    def _log_command(
+        self, session: SessionState | None, command: Command, at: datetime, reason: str
+    ) -> None:
+        price_slot = self.feed.curve.slot_at(at)
+        data: dict[str, Any] = {"reason": reason}
+        if price_slot is not None:
+            data["slot_start"] = price_slot.start.isoformat()
+            data["slot_end"] = price_slot.end.isoformat()
+            data["price_eur_per_kwh"] = round(price_slot.price_eur_per_kwh, 5)
+        if session is not None:
+            data["delivered_kwh"] = round(session.delivered_kwh, 3)
+            data["remaining_kwh"] = round(session.remaining_kwh, 3)
+        if command.kind is CommandKind.SET_MAX_CURRENT:
+            data["current_a"] = command.value
+        elif command.kind is CommandKind.SET_ENERGY_COST:
+            data["energy_cost_eur_per_kwh"] = command.value
+        elif command.kind is CommandKind.RESTART:
+            data["status"] = self.state.last_status.get("status")
+            data["status_id"] = self.state.last_status.get("status_id")
+        self._event(_EVENTS[command.kind], **data)
+
+    def _next_action(self, now: datetime) -> dict[str, Any]:
+        session = self.state.session
+        if session is None or session.plan is None:
+            return {}
+        charging = self.current_slot(session, now).is_charging
+        for s in session.plan.plan.slots:
+            if s.end <= now:
+                continue
+            if s.start > now and s.is_charging != charging:
+                return {"at": s.start.isoformat(), "action": "resume" if s.is_charging else "pause"}
+        return {}
+
+    def _save(self) -> None:
+        try:
+            self.store.save(self.state)
+        except SmartchargeError as exc:
+            log.error("state_save_failed", error=str(exc))
+
+    # --- stopping
+
+    async def shutdown(self) -> None:
+        """Finish the tick in flight, resume an unfinished session (on_exit=resume), save."""
+        try:
+            async with asyncio.timeout(SHUTDOWN_BUDGET_S - ON_EXIT_COMMAND_BUDGET_S):
+                await self._lock.acquire()
+        except TimeoutError:
+            log.warning("shutdown_tick_abandoned")
+        else:
+            self._lock.release()
+        session = self.state.session
+        resumed = False
+        if (
+            session is not None
+            and self.settings.on_exit is OnExit.RESUME
+            and session.remaining_kwh > TARGET_TOLERANCE_KWH
+            and not (session.hold is not None and not session.hold.charge)
+            and self.last_snapshot is not None
+            and is_enabled(self.last_snapshot.status) is False
+        ):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ON_EXIT_COMMAND_BUDGET_S):
+                    await self._send(
+                        session, (Command(CommandKind.RESUME),), self.clock.now(), "on_exit"
+                    )
+                    resumed = True
+        self._save()
+        self._event(
+            "daemon_stopped",
+            session=None if session is None else session.session_id,
+            resumed_on_exit=resumed,
+            on_exit=self.settings.on_exit.value,
+        )
+
+
+async def run_simulated(
+    daemon: Daemon,
+    clock: Any,
+    until: datetime,
+    *,
+    between: Callable[[datetime], Awaitable[None] | None] | None = None,
+) -> None:
+    """Drive ``daemon``'s jobs on a simulated clock until ``until``.
+
+    The scheduler's stand-in: for each job of ``job_specs`` it moves ``clock`` (anything with
+    ``now()`` and ``set()``) to the next due time and calls the job, in time order (ties in the
+    order prices, poll, slot boundary). ``between`` is called with each due time before the jobs
+    run (the demo and the tests plug cars in there).
+    """
+    specs = job_specs(daemon.settings)
+    jobs = daemon.jobs()
+    start = clock.now()
+    due = {s.name: s.next_after(start) if s.wall_aligned else start + s.every for s in specs}
+    order = {s.name: i for i, s in enumerate(specs)}
+    while True:
+        name = min(due, key=lambda n: (due[n], order[n]))
+        at = due[name]
+        if at > until:
+            return
+        if clock.now() < at:
+            clock.set(at)
+        if between is not None:
+            result = between(at)
+            if result is not None:
+                await result
+        spec = specs[order[name]]
+        await jobs[name]()
+        due[name] = spec.next_after(at)
+        # A job that ran long (a limiter wait on an auto-advancing clock) coalesces its backlog.
+        while due[name] <= clock.now() - timedelta(seconds=spec.misfire_grace_s):
+            due[name] = spec.next_after(due[name])
+
+
+def build_strategy(settings: Settings) -> Strategy:
+    """Return the strategy ``SMARTCHARGE_STRATEGY`` names (ConfigError for an unknown one)."""
+    from strategies import get_strategy  # noqa: PLC0415 - the registry imports every strategy
+
+    return get_strategy(settings.strategy, max_price=settings.max_price)
+
+
+async def run(settings: Settings, clock: Clock) -> int:
+    """Run the daemon until SIGTERM or SIGINT; return the exit status (0).
+
+    The composition root: one aiohttp session for the process, the Wallbox client and the
+    price feed on it, the strategy, the health endpoint and the scheduler.
+
+    Raises:
+        ConfigError: a setting is missing or wrong (credentials, strategy).
+        SmartchargeError: the charger cannot be found on the account.
+    """
+    import aiohttp  # noqa: PLC0415
+
+    from smartcharge.health import HealthServer  # noqa: PLC0415
+    from smartcharge.prices import build_price_feed  # noqa: PLC0415
+    from smartcharge.wallbox import build_wallbox_client  # noqa: PLC0415
+
+    stop = asyncio.Event()
+    install_signal_handlers(stop)
+    strategy = build_strategy(settings)
+    # A bound on every exchange on top of the clients' own timeouts (STYLE.md §7).
+    timeout = aiohttp.ClientTimeout(total=settings.wallbox_timeout_s + 10.0)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        charger = build_wallbox_client(settings, http, clock)
+        feed = build_price_feed(settings, http, clock)
+        daemon = Daemon(settings, clock, charger, feed, strategy)
+        health = HealthServer(daemon, clock, settings.health_port)
+        await health.start()
+        scheduler: Any = None
+        try:
+            starting = asyncio.create_task(daemon.start())
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if starting.done():
+                starting.result()
+                scheduler = schedule(daemon)
+                log.info("scheduler_started", jobs=[s.name for s in job_specs(settings)])
+                await stopping
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(starting), SHUTDOWN_BUDGET_S / 2)
+            log.info("daemon_stopping")
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            await daemon.shutdown()
+            await health.stop()
+    return 0
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    """Set ``stop`` on SIGTERM or SIGINT."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+def schedule(daemon: Daemon) -> Any:
+    """Return a started APScheduler ``AsyncIOScheduler`` running ``daemon``'s jobs."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler  # noqa: PLC0415
+    from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415
+    from apscheduler.triggers.interval import IntervalTrigger  # noqa: PLC0415
+
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    jobs = daemon.jobs()
+    for spec in job_specs(daemon.settings):
+        trigger: Any
+        if spec.wall_aligned:
+            minutes = int(spec.every.total_seconds() // 60)
+            trigger = CronTrigger(minute=f"*/{minutes}", timezone=UTC)
+        else:
+            trigger = IntervalTrigger(seconds=spec.every.total_seconds(), timezone=UTC)
+        scheduler.add_job(
+            jobs[spec.name],
+            trigger,
+            id=spec.name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=spec.misfire_grace_s,
+        )
+    scheduler.start()
+    return scheduler
+
+
+__all__ = [
+    "Daemon",
+    "build_strategy",
+    "run",
+    "JobSpec",
+    "PriceFeed",
+    "install_signal_handlers",
+    "job_specs",
+    "poll_interval_s",
+    "ready_by_after",
+    "run_simulated",
+    "schedule",
+]

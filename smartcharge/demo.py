@@ -1,0 +1,299 @@
+"""``smartcharge demo``: a whole night of the daemon's real code, simulated, in seconds.
+
+The daemon (``smartcharge.daemon.Daemon``: the real Wallbox client, price feed, planner,
+controller, state and ledger) runs against the simulated Wallbox cloud and a simulated ENTSO-E
+serving real recorded NL day-ahead prices shipped in the package, both on real HTTP on
+127.0.0.1, on a simulated clock: a car is plugged in at 18:00 and needs 20 kWh by 07:00. It
+needs no account, no API key and no ``.env``: the state lives in a temporary folder.
+
+``SimulatedWorld`` is the same set-up for the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from aiohttp import web
+
+from smartcharge.config import LogLevel, Settings
+from smartcharge.daemon import Daemon, build_strategy, run_simulated
+from smartcharge.ledger import LedgerEntry, ledger_text
+from smartcharge.logsetup import configure_logging
+from smartcharge.prices import build_price_feed
+from smartcharge.simulator.clock import SimulatedClock
+from smartcharge.simulator.entsoe_server import EntsoeFakeServer
+from smartcharge.simulator.wallbox_cloud import WallboxCloudSimulator
+from smartcharge.wallbox import build_wallbox_client
+from strategies.base import Plan
+
+DATA = Path(__file__).resolve().parent / "simulator" / "data"
+PRICES_CSV = DATA / "prices_nl_sample.csv"
+TZ = ZoneInfo("Europe/Amsterdam")
+# A December night with 15-minute prices in the shipped sample (SOURCE.md in simulator/data).
+DEMO_DAY = date(2025, 12, 16)
+PLUG_IN = time(18, 0)
+UNPLUG = time(7, 30)
+DEMO_USER = "demo.user@example.com"
+DEMO_PASSWORD = "demo-password-not-a-secret"  # noqa: S105 - the simulated account's
+DEMO_KEY = "demo-entsoe-key"
+
+
+def local(day: date, at: time) -> datetime:
+    """Return local ``day at`` (Europe/Amsterdam) in UTC."""
+    return datetime.combine(day, at, tzinfo=TZ).astimezone(UTC)
+
+
+@dataclass
+class SimulatedWorld:
+    """The fakes, the settings and the daemon on one simulated clock.
+
+    Attributes:
+        clock: the simulated clock (auto-advancing: a rate-limit wait jumps ahead).
+        cloud: the simulated Wallbox cloud.
+        entsoe: the simulated ENTSO-E.
+        settings: the daemon's settings (pointing at the fakes).
+        http: the one aiohttp session.
+        daemon: the daemon.
+        events: every decision event, with its simulated time.
+    """
+
+    clock: SimulatedClock
+    cloud: WallboxCloudSimulator
+    entsoe: EntsoeFakeServer
+    settings: Settings
+    http: aiohttp.ClientSession
+    on_event: Callable[[str, dict[str, Any]], None] | None = None
+    events: list[tuple[datetime, str, dict[str, Any]]] = field(default_factory=list)
+    daemon: Daemon = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.new_daemon()
+
+    def new_daemon(self) -> Daemon:
+        """Build a fresh daemon on the same state dir (a restart), replacing ``daemon``."""
+        self.daemon = _build_daemon(self.settings, self.clock, self.http, self._record)
+        return self.daemon
+
+    def _record(self, event: str, data: dict[str, Any]) -> None:
+        self.events.append((self.clock.now(), event, data))
+        if self.on_event is not None:
+            self.on_event(event, data)
+
+
+def demo_settings(state_dir: Path, cloud_url: str, entsoe_url: str, **overrides: Any) -> Settings:
+    """Return settings for the simulated world (explicit values, no .env read)."""
+    values: dict[str, Any] = {
+        "wallbox_username": DEMO_USER,
+        "wallbox_password": DEMO_PASSWORD,
+        "wallbox_api_url": cloud_url,
+        "wallbox_auth_url": cloud_url,
+        "wallbox_charger_id": 999001,
+        "entsoe_api_key": DEMO_KEY,
+        "entsoe_api_url": f"{entsoe_url}/api",
+        "price_sources": ("entsoe",),
+        "bidding_zone": "NL",
+        "timezone": "Europe/Amsterdam",
+        "state_dir": state_dir,
+        "target_kwh": 20.0,
+        "ready_by": time(7, 0),
+        "strategy": "cheapest",
+        "max_interruptions": 3,
+        "deadline_margin_min": 30,
+        "max_current_a": 16,
+        "min_current_a": 6,
+        "phases": 3,
+        "voltage_v": 230.0,
+        "poll_interval_s": 90,
+        "poll_interval_idle_s": 300,
+        "health_port": 0,
+        "log_level": LogLevel.WARNING,
+        "max_price": None,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+def _build_daemon(
+    settings: Settings,
+    clock: SimulatedClock,
+    http: aiohttp.ClientSession,
+    on_event: Callable[[str, dict[str, Any]], None] | None,
+) -> Daemon:
+    charger = build_wallbox_client(settings, http, clock)
+    feed = build_price_feed(settings, http, clock)
+    return Daemon(settings, clock, charger, feed, build_strategy(settings), on_event=on_event)
+
+
+@contextlib.asynccontextmanager
+async def simulated_world(
+    state_dir: Path,
+    start: datetime,
+    *,
+    on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    **overrides: Any,
+) -> AsyncIterator[SimulatedWorld]:
+    """Start the fakes on 127.0.0.1 and build the daemon on a clock at ``start``."""
+    clock = SimulatedClock(start, auto_advance=True)
+    cloud = WallboxCloudSimulator(clock, username=DEMO_USER, password=DEMO_PASSWORD)
+    entsoe = EntsoeFakeServer(valid_keys=[DEMO_KEY])
+    entsoe.serve_csv("NL", PRICES_CSV, start - timedelta(days=2), start + timedelta(days=3))
+    cloud_url = await cloud.start()
+    runner = web.AppRunner(
+        entsoe.app(), handle_signals=False, access_log=None, shutdown_timeout=1.0
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    settings = demo_settings(state_dir, cloud_url, f"http://{host}:{port}", **overrides)
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+            yield SimulatedWorld(clock, cloud, entsoe, settings, http, on_event)
+    finally:
+        await runner.cleanup()
+        await cloud.stop()
+
+
+# --- printing ---------------------------------------------------------------------------
+
+_BARS = " ▁▂▃▄▅▆▇█"
+
+
+def _hhmm(instant: datetime) -> str:
+    return instant.astimezone(TZ).strftime("%H:%M")
+
+
+def plan_table(plan: Plan) -> str:
+    """Return the plan as a table with a terminal chart of the price (charging slots marked)."""
+    priced = [s.price_eur_per_kwh for s in plan.slots if s.price_eur_per_kwh is not None]
+    lo, hi = (min(priced), max(priced)) if priced else (0.0, 1.0)
+    span = (hi - lo) or 1.0
+    lines = ["  time   EUR/kWh  price                       charge"]
+    for s in plan.slots:
+        price = s.price_eur_per_kwh
+        if price is None:
+            bar, text = "?", "   ?   "
+        else:
+            bar = "█" * (1 + round((price - lo) / span * 24))
+            text = f"{price:7.4f}"
+        mark = f"  ◀ {s.current_a:4.1f} A {s.energy_kwh:5.2f} kWh" if s.is_charging else ""
+        lines.append(f"  {_hhmm(s.start)}  {text}  {bar:<26}{mark}")
+    return "\n".join(lines)
+
+
+class _Printer:
+    def __init__(self, out: TextIO, clock: SimulatedClock) -> None:
+        self.out = out
+        self.clock = clock
+        self.daemon: Daemon | None = None
+
+    def __call__(self, event: str, data: dict[str, Any]) -> None:
+        at = _hhmm(self.clock.now())
+        if event == "plan_made":
+            self.out.write(
+                f"{at}  plan made ({data['reason']}): {data['energy_kwh']:.2f} kWh for "
+                f"EUR {data['cost_eur']:.2f}"
+                + (
+                    f", immediate charging would cost EUR {data['immediate_cost_eur']:.2f} "
+                    f"(saving EUR {data['saving_eur']:.2f})"
+                    if data.get("immediate_cost_eur") is not None
+                    else ""
+                )
+                + "\n"
+            )
+            session = None if self.daemon is None else self.daemon.state.session
+            if session is not None and session.plan is not None:
+                self.out.write(plan_table(session.plan.plan) + "\n")
+        elif event in ("charger_resumed", "charger_paused"):
+            verb = "resume" if event == "charger_resumed" else "pause"
+            price = data.get("price_eur_per_kwh")
+            self.out.write(
+                f"{at}  {verb:<6} charging"
+                + (f" (slot price EUR {price:.4f}/kWh)" if price is not None else "")
+                + f", {data.get('delivered_kwh', 0):.2f} kWh delivered\n"
+            )
+        elif event == "charger_current_set":
+            self.out.write(f"{at}  set the current to {data['current_a']:g} A\n")
+        elif event == "energy_cost_set":
+            self.out.write(
+                f"{at}  set the energy cost to EUR {data['energy_cost_eur_per_kwh']:.2f}/kWh\n"
+            )
+        elif event in ("session_started", "target_met", "prices_updated", "price_fetch_deferred"):
+            details = ", ".join(f"{k}={v}" for k, v in data.items())
+            self.out.write(f"{at}  {event.replace('_', ' ')}: {details}\n")
+        elif event == "session_finished":
+            self.out.write(f"{at}  car unplugged: {data['energy_kwh']:.2f} kWh delivered\n")
+        self.out.flush()
+
+
+async def run_demo(out: TextIO, state_dir: Path) -> list[LedgerEntry]:
+    """Run the simulated night, printing as it goes; return the ledger."""
+    start = local(DEMO_DAY, time(17, 45))
+    plug_in = local(DEMO_DAY, PLUG_IN)
+    unplug = local(DEMO_DAY + timedelta(days=1), UNPLUG)
+    printer: _Printer | None = None
+
+    def on_event(event: str, data: dict[str, Any]) -> None:
+        if printer is not None:
+            printer(event, data)
+
+    async with simulated_world(state_dir, start, on_event=on_event) as world:
+        printer = _Printer(out, world.clock)
+        printer.daemon = world.daemon
+        out.write(
+            "smartcharge demo: the daemon's real code against a simulated Wallbox cloud and a "
+            "simulated ENTSO-E\nserving real NL day-ahead prices of "
+            f"{DEMO_DAY:%d %B %Y}, on a simulated clock. A car is plugged in at 18:00\n"
+            "and needs 20 kWh by 07:00 (Europe/Amsterdam).\n\n"
+        )
+        await world.daemon.start()
+
+        plugged = False
+
+        def between(at: datetime) -> None:
+            nonlocal plugged
+            charger = world.cloud.charger
+            if at >= plug_in and not plugged:
+                plugged = True
+                charger.plug_in(car_max_power_kw=11.0)
+                out.write(f"{_hhmm(at)}  the car is plugged in (it starts charging at once)\n")
+            if at >= unplug and charger.is_car_connected:
+                charger.unplug()
+                out.write(f"{_hhmm(at)}  the car is unplugged\n")
+
+        await run_simulated(
+            world.daemon, world.clock, unplug + timedelta(minutes=10), between=between
+        )
+        await world.daemon.shutdown()
+        entries = world.daemon.ledger.entries()
+        commands = [r for r in world.cloud.requests if r.method in ("POST", "PUT")]
+        out.write(
+            f"\nThe night took {len(commands)} commands to the charger and "
+            f"{sum(1 for r in world.cloud.requests if r.method == 'GET')} reads of the cloud.\n"
+        )
+    out.write("\nLedger\n" + ledger_text(entries, TZ) + "\n")
+    out.write(
+        "\nTo run for real: copy .env.example to .env, fill in your Wallbox account and "
+        "ENTSO-E key, then `smartcharge run` (or the container, see the README).\n"
+    )
+    return entries
+
+
+def main(out: TextIO | None = None) -> int:
+    """Run the demo; return 0 when the simulated car was charged by the deadline."""
+    stream = out or sys.stdout
+    with tempfile.TemporaryDirectory(prefix="smartcharge-demo-") as tmp:
+        settings = demo_settings(Path(tmp), "http://127.0.0.1", "http://127.0.0.1")
+        configure_logging(settings, stream=sys.stderr, force_console=True)
+        entries = asyncio.run(run_demo(stream, Path(tmp)))
+    return 0 if entries and all(e.target_met for e in entries) else 1
