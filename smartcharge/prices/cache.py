@@ -26,9 +26,10 @@ log = structlog.get_logger(__name__)
 CACHE_FILE = "prices.json"
 CACHE_KIND = "smartcharge.prices"
 CACHE_VERSION = 1
-# Keep a week of history: enough for `smartcharge prices --date` on recent days and for the
-# ledger to price a session that started before a restart; older slots are dropped on save.
-KEEP_HISTORY = timedelta(days=7)
+# Slots fetched more than this long ago are dropped on save: enough for the ledger to price a
+# session across a restart and for `smartcharge prices --date` on a day looked at recently,
+# while the file stays small (a month of quarter-hours is about 3,000 slots).
+KEEP_FETCHED = timedelta(days=31)
 
 
 def _iso(instant: datetime) -> str:
@@ -122,12 +123,12 @@ class PriceCache:
     def save(
         self, curve: PriceCurve, fetched_at: Mapping[datetime, datetime], now: datetime
     ) -> None:
-        """Write ``curve`` (minus what is older than a week) atomically.
+        """Write ``curve`` (minus slots fetched over a month ago) atomically.
 
         Raises:
             StateError: when the file cannot be written (the old one stays).
         """
-        oldest = now - KEEP_HISTORY
+        oldest = now - KEEP_FETCHED
         data = {
             "zone": self._zone,
             "saved_at": _iso(now),
@@ -140,7 +141,7 @@ class PriceCache:
                     "fetched_at": _iso(fetched_at.get(s.start, now)),
                 }
                 for s in curve
-                if s.end > oldest
+                if fetched_at.get(s.start, now) > oldest
             ],
         }
         save_document(self.path, CACHE_KIND, CACHE_VERSION, data)

@@ -53,6 +53,7 @@ SDAC_QUARTER_GOLIVE = datetime(2025, 9, 30, 22, 0, tzinfo=UTC)
 _DEFAULT_RETRY_AFTER = timedelta(minutes=5)
 _RESOLUTIONS = {"15min": 15, "30min": 30, "60min": 60}
 _REASON = re.compile(r"<text>([^<]*)</text>", re.IGNORECASE)
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _CURRENCY = re.compile(r"<currency_Unit\.name>\s*([A-Z]{3})\s*<", re.IGNORECASE)
 
 
@@ -123,7 +124,9 @@ def parse_day_ahead(
     from entsoe.parsers import parse_prices  # noqa: PLC0415 - pandas is heavy; import on demand
 
     try:
-        by_freq = parse_prices(text)  # type: ignore[no-untyped-call]  # entsoe-py: untyped
+        # Without its XML declaration, bs4's html.parser (which entsoe-py uses) parses the
+        # document the same way but does not warn that it looks like XML.
+        by_freq = parse_prices(_XML_DECL.sub("", text, count=1))  # type: ignore[no-untyped-call]
     except (AttributeError, ValueError, TypeError, KeyError, IndexError) as err:
         raise PriceDataError(
             source, f"cannot read the price series ({type(err).__name__}); keeping the last prices"
@@ -216,11 +219,15 @@ class EntsoePriceSource:
             )
         try:
             async with asyncio.timeout(self._timeout_s * 2 + _THREAD_GRACE_S):
-                text = await asyncio.to_thread(self._query, start, end)
+                return await asyncio.to_thread(self._fetch_blocking, start, end)
         except TimeoutError:
             raise PriceUnavailableError(
                 self.name, f"no answer within {self._timeout_s:g} s; will retry later"
             ) from None
+
+    def _fetch_blocking(self, start: datetime, end: datetime) -> tuple[PriceSlot, ...]:
+        """Query and parse in the worker thread (parsing a day takes tens of ms)."""
+        text = self._query(start, end)
         return parse_day_ahead(text, start, end, tariff=self._tariff, source=self.name)
 
     def _query(self, start: datetime, end: datetime) -> str:

@@ -68,22 +68,22 @@ def read_price_csv(
 ) -> list[tuple[datetime, float, int]]:
     """Read ``start_utc,price_eur_per_mwh`` rows as ``(start, EUR/MWh, minutes)``.
 
-    Each row lasts until the next row's start (the last row as long as the one before it), the
-    format of ``/work/shared/data/*.csv``. Rows outside ``[start, end)`` are left out.
+    Each row lasts until the next row's start, 15 or 60 minutes (the last row, and a row before
+    a gap, as long as the one before it): the format of ``/work/shared/data/*.csv``. Rows
+    outside ``[start, end)`` are left out.
     """
     rows: list[tuple[datetime, float]] = []
     with path.open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             rows.append((_parse_utc(row["start_utc"]), float(row["price_eur_per_mwh"])))
     out: list[tuple[datetime, float, int]] = []
+    minutes = 60
     for i, (at, price) in enumerate(rows):
-        if i + 1 < len(rows):
-            step = rows[i + 1][0] - at
-        elif i > 0:
-            step = at - rows[i - 1][0]
-        else:
-            step = timedelta(hours=1)
-        minutes = 60 if step >= timedelta(hours=1) else 15
+        step = rows[i + 1][0] - at if i + 1 < len(rows) else None
+        # A step other than 15 or 60 minutes is a gap between excerpts (or the last row):
+        # such a row keeps the resolution of the row before it.
+        if step in (timedelta(minutes=15), timedelta(minutes=60)):
+            minutes = int(step.total_seconds() // 60)
         if (start is None or at >= start) and (end is None or at < end):
             out.append((at, price, minutes))
     return out
@@ -406,7 +406,9 @@ class EntsoeFakeServer:
             body = no_data_acknowledgement(eic, start, end)
         elif fault is EntsoeFault.MALFORMED:
             body = body[: len(body) // 2]
-        return web.Response(text=body, content_type="text/xml", charset="utf-8")
+        # Exactly "text/xml", no charset: entsoe-py recognises the no-data acknowledgement on
+        # HTTP 200 only for that exact Content-Type (the live API sends it so).
+        return web.Response(body=body.encode("utf-8"), headers={"Content-Type": "text/xml"})
 
     def _published(self, block_start: datetime) -> bool:
         return self.published_until is None or block_start < self.published_until
