@@ -1,0 +1,336 @@
+"""The exact optimiser behind ``cheapest`` (and ``threshold``): pure numbers in, energies out.
+
+The model (see the project's planning model): slots with price ``p``, capacity ``cap`` and
+interior minimum ``lo``; at most ``max_blocks`` blocks; an interior slot of a block takes
+``[lo, cap]``, an edge slot ``[0, cap]``; minimise ``sum(p * e)`` with ``sum(e) = energy``.
+Ties (cost within ``TIE_EUR``): fewer blocks, then the earlier finish (at slot granularity:
+the earliest slot in which a plan within the tie tolerance can end), then the lower cost.
+
+Algorithm:
+
+1. **LP fast path.** Fill the cheapest slots first (equal prices: earlier first). This is the
+   optimum of the relaxation without the block limit and the interior minimum, so when its
+   runs number at most ``max_blocks`` and its one partial slot is not an interior slot below
+   the minimum, it is optimal. With the LP's marginal price ``lam`` the cost of any plan is
+   ``LP + sum(penalty)`` (``(lam - p) * missing`` on cheap slots, ``(p - lam) * e`` on dear ones),
+   which certifies the tie-breaks cheaply: fewer blocks need a whole run emptied or a whole gap
+   bridged at ``lo``; an earlier finish needs the LP restricted to the earlier window.
+2. **Exact dynamic programme** otherwise. A fixed block set is solved by filling (interior
+   minimums, then cheapest upgrades), so some optimum has every slot at a bound (``cap``, or
+   ``lo`` inside a block) except one marginal slot. The DP runs over slots with states
+   (blocks used, inside a block, marginal chosen) and keys the energy at bounds; the marginal is
+   a full slot later reduced by the overshoot, kept as a Pareto set of (cost, price, room).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+#: Plans whose costs differ by at most this (EUR) are ties: fewer blocks, then the earlier finish.
+TIE_EUR = 1e-4
+
+_TOL = 1e-9
+_SCALE = 1e6  # energy keys in micro-kWh
+
+
+@dataclass(frozen=True, slots=True)
+class Solution:
+    """The optimiser's answer.
+
+    Attributes:
+        energies: kWh per slot.
+        blocks: the blocks ``(first, last)`` the energies are planned in.
+        cost: ``sum(price * energy)`` with the prices the optimiser was given.
+    """
+
+    energies: tuple[float, ...]
+    blocks: tuple[tuple[int, int], ...]
+    cost: float
+
+
+def _runs(energies: Sequence[float]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    start = -1
+    for i, e in enumerate(energies):
+        if e > _TOL:
+            if start < 0:
+                start = i
+        elif start >= 0:
+            out.append((start, i - 1))
+            start = -1
+    if start >= 0:
+        out.append((start, len(energies) - 1))
+    return out
+
+
+def _lp_fill(
+    order: Sequence[int], caps: Sequence[float], energy: float, limit: int
+) -> tuple[list[float], int, float] | None:
+    """Fill cheapest-first over slots below ``limit``; return energies, marginal, leftover."""
+    e = [0.0] * len(caps)
+    left = energy
+    marginal = -1
+    for i in order:
+        if i >= limit:
+            continue
+        cap = caps[i]
+        marginal = i
+        if left <= cap + _TOL:
+            e[i] = min(left, cap)
+            left = 0.0
+            break
+        e[i] = cap
+        left -= cap
+    if left > _TOL:
+        return None
+    return e, marginal, left
+
+
+def _fast_path(
+    prices: Sequence[float],
+    caps: Sequence[float],
+    los: Sequence[float],
+    energy: float,
+    max_blocks: int,
+) -> Solution | None:
+    """Return the LP solution when it is provably the answer under the tie rules, else None."""
+    n = len(prices)
+    order = sorted(range(n), key=prices.__getitem__)
+    filled = _lp_fill(order, caps, energy, n)
+    if filled is None:
+        return None
+    e, m, _ = filled
+    blocks = _runs(e)
+    if len(blocks) > max_blocks:
+        return None
+    # The partial slot must not be an interior slot below the minimum.
+    if 0 < m < n - 1 and e[m - 1] > _TOL and e[m + 1] > _TOL and e[m] < los[m] - _TOL:
+        return None
+    cost = sum(prices[i] * e[i] for i in range(n) if e[i] > 0)
+    lam = prices[m]
+    # Fewer blocks: empty a whole run or bridge a whole gap at the minimum.
+    if len(blocks) > 1:
+        cheapest_change = min(
+            min(sum((lam - prices[i]) * caps[i] for i in range(a, b + 1)) for a, b in blocks),
+            min(
+                sum((prices[i] - lam) * los[i] for i in range(blocks[j][1] + 1, blocks[j + 1][0]))
+                for j in range(len(blocks) - 1)
+            ),
+        )
+        if cheapest_change <= TIE_EUR + _TOL:
+            return None
+    # Earlier finish: the LP of the window that ends before the last charged slot.
+    last = blocks[-1][1]
+    earlier = _lp_fill(order, caps, energy, last)
+    if earlier is not None:
+        ee = earlier[0]
+        if sum(prices[i] * ee[i] for i in range(n) if ee[i] > 0) <= cost + TIE_EUR + _TOL:
+            return None
+    return Solution(tuple(e), tuple(blocks), cost)
+
+
+# A DP back-pointer: (parent, slot, energy at bound, is_marginal, role) with role one of
+# "l" lone, "f" first, "m" middle, "e" last (end).
+_Node = tuple[object, int, float, bool, str]
+
+
+def _exact_dp(
+    prices: Sequence[float],
+    caps: Sequence[float],
+    los: Sequence[float],
+    energy: float,
+    max_blocks: int,
+) -> Solution:
+    """Solve exactly by dynamic programming (see the module docstring)."""
+    n = len(prices)
+    big_room = max(caps) + _TOL
+    # Suffix capacity: a state that cannot reach the target any more is dropped.
+    suffix = [0.0] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        suffix[i] = suffix[i + 1] + caps[i]
+    # Phase 0 (no marginal yet): key -> (cost, e_bound, node).
+    # Phase 1 (marginal chosen): key -> list of (cost, e_bound, price_m, room_m, node).
+    p0: dict[tuple[int, int], dict[int, tuple[float, float, _Node | None]]] = {(0, 0): {0: (0.0, 0.0, None)}}
+    p1: dict[tuple[int, int], dict[int, list[tuple[float, float, float, float, _Node]]]] = {}
+    # Best complete plan over the window [0, t): per block count, (cost, t, node, e_b, p, room).
+    best_at: list[dict[int, tuple[float, _Node | None, float, float]]] = []
+
+    def add0(
+        table: dict[tuple[int, int], dict[int, tuple[float, float, _Node | None]]],
+        state: tuple[int, int],
+        eb: float,
+        cost: float,
+        node: _Node,
+    ) -> None:
+        key = round(eb * _SCALE)
+        bucket = table.setdefault(state, {})
+        old = bucket.get(key)
+        if old is None or cost < old[0] - 1e-12:
+            bucket[key] = (cost, eb, node)
+
+    def add1(
+        table: dict[tuple[int, int], dict[int, list[tuple[float, float, float, float, _Node]]]],
+        state: tuple[int, int],
+        eb: float,
+        cost: float,
+        price: float,
+        room: float,
+        node: _Node,
+    ) -> None:
+        if eb - energy > room + _TOL:
+            return
+        key = round(eb * _SCALE)
+        bucket = table.setdefault(state, {})
+        entries = bucket.get(key)
+        if entries is None:
+            bucket[key] = [(cost, eb, price, room, node)]
+            return
+        for c, _, p, r, _ in entries:
+            if r >= room - _TOL and c <= cost + 1e-12 and c - p * room <= cost - price * room + 1e-12:
+                return
+        kept = [
+            x
+            for x in entries
+            if not (
+                room >= x[3] - _TOL
+                and cost <= x[0] + 1e-12
+                and cost - price * x[3] <= x[0] - x[2] * x[3] + 1e-12
+            )
+        ]
+        kept.append((cost, eb, price, room, node))
+        bucket[key] = kept
+
+    def record(t: int) -> None:
+        best: dict[int, tuple[float, _Node | None, float, float]] = {}
+        for (k, is_open), bucket in p1.items():
+            if is_open:
+                continue
+            for entries in bucket.values():
+                for c, eb, p, r, node in entries:
+                    over = eb - energy
+                    if over < -_TOL or over > r + _TOL:
+                        continue
+                    final = c - p * max(over, 0.0)
+                    cur = best.get(k)
+                    if cur is None or final < cur[0] - 1e-12:
+                        best[k] = (final, node, eb, p)
+        best_at.append(best)
+
+    record(0)
+    for t in range(n):
+        p = prices[t]
+        cap = caps[t]
+        lo = los[t]
+        need = energy - suffix[t] - _TOL  # states at or below this can no longer reach the target
+        mid_room = cap - lo
+        n0: dict[tuple[int, int], dict[int, tuple[float, float, _Node | None]]] = {}
+        n1: dict[tuple[int, int], dict[int, list[tuple[float, float, float, float, _Node]]]] = {}
+        for (k, is_open), bucket0 in p0.items():
+            for c, eb, node in bucket0.values():
+                if eb < need or eb - energy > big_room:
+                    continue
+                if is_open:
+                    add0(n0, (k, 1), eb + lo, c + p * lo, (node, t, lo, False, "m"))
+                    full = c + p * cap
+                    add0(n0, (k, 1), eb + cap, full, (node, t, cap, False, "m"))
+                    add1(n1, (k, 1), eb + cap, full, p, mid_room, (node, t, cap, True, "m"))
+                    add0(n0, (k, 0), eb + cap, full, (node, t, cap, False, "e"))
+                    add1(n1, (k, 0), eb + cap, full, p, cap, (node, t, cap, True, "e"))
+                else:
+                    if eb + suffix[t + 1] >= energy - _TOL:
+                        add0(n0, (k, 0), eb, c, node)
+                    if k < max_blocks:
+                        full = c + p * cap
+                        for role, nxt in (("l", 0), ("f", 1)):
+                            add0(n0, (k + 1, nxt), eb + cap, full, (node, t, cap, False, role))
+                            add1(n1, (k + 1, nxt), eb + cap, full, p, cap, (node, t, cap, True, role))
+        for (k, is_open), bucket1 in p1.items():
+            for entries in bucket1.values():
+                for c, eb, pm, rm, node in entries:
+                    if eb < need:
+                        continue
+                    if is_open:
+                        add1(n1, (k, 1), eb + lo, c + p * lo, pm, rm, (node, t, lo, False, "m"))
+                        full = c + p * cap
+                        add1(n1, (k, 1), eb + cap, full, pm, rm, (node, t, cap, False, "m"))
+                        add1(n1, (k, 0), eb + cap, full, pm, rm, (node, t, cap, False, "e"))
+                    else:
+                        add1(n1, (k, 0), eb, c, pm, rm, node)
+                        if k < max_blocks:
+                            full = c + p * cap
+                            for role, nxt in (("l", 0), ("f", 1)):
+                                add1(n1, (k + 1, nxt), eb + cap, full, pm, rm, (node, t, cap, False, role))
+        p0, p1 = n0, n1
+        record(t + 1)
+
+    # Tie rules: the optimum, then the fewest blocks within TIE_EUR, then the earliest window end.
+    def upto(best: dict[int, tuple[float, _Node | None, float, float]], kmax: int) -> tuple[float, int] | None:
+        found: tuple[float, int] | None = None
+        for k in sorted(best):
+            if k <= kmax and (found is None or best[k][0] < found[0] - 1e-12):
+                found = (best[k][0], k)
+        return found
+
+    final = best_at[n]
+    overall = upto(final, max_blocks)
+    assert overall is not None, "a feasible request always has a one-block plan"
+    limit = overall[0] + TIE_EUR + _TOL
+    k_star = next(k for k in range(max_blocks + 1) if (u := upto(final, k)) is not None and u[0] <= limit)
+    for t in range(n + 1):
+        got = upto(best_at[t], k_star)
+        if got is not None and got[0] <= limit:
+            cost, k = got
+            _, node, eb, pm = best_at[t][k]
+            return _rebuild(node, n, energy, eb, cost)
+    raise AssertionError("unreachable: the full window holds the optimum")
+
+
+def _rebuild(node: _Node | None, n: int, energy: float, eb: float, cost: float) -> Solution:
+    e = [0.0] * n
+    marginal = -1
+    roles: dict[int, str] = {}
+    cur = node
+    while cur is not None:
+        parent, t, val, is_marg, role = cur
+        e[t] = val
+        roles[t] = role
+        if is_marg:
+            marginal = t
+        cur = parent  # type: ignore[assignment]
+    over = eb - energy
+    if marginal >= 0 and over > 0:
+        e[marginal] = max(e[marginal] - over, 0.0)
+    blocks: list[tuple[int, int]] = []
+    start = -1
+    for t in sorted(roles):
+        r = roles[t]
+        if r == "l":
+            blocks.append((t, t))
+        elif r == "f":
+            start = t
+        elif r == "e":
+            blocks.append((start, t))
+    return Solution(tuple(e), tuple(blocks), cost)
+
+
+def optimise(
+    prices: Sequence[float],
+    caps: Sequence[float],
+    los: Sequence[float],
+    energy: float,
+    max_blocks: int,
+) -> Solution:
+    """Return the exact optimum under the tie rules.
+
+    Args:
+        prices: EUR/kWh per slot (the values to minimise against).
+        caps: the most kWh per slot.
+        los: the least kWh in an interior slot of a block.
+        energy: the kWh to deliver; must be positive and at most ``sum(caps)``.
+        max_blocks: the most blocks allowed (at least 1).
+    """
+    fast = _fast_path(prices, caps, los, energy, max_blocks)
+    if fast is not None:
+        return fast
+    return _exact_dp(prices, caps, los, energy, max_blocks)

@@ -1,0 +1,272 @@
+"""Shared pure helpers: the planner's slot grid, power, and turning energies into PlanSlots.
+
+The planning window is ``[request.now, request.deadline)``. It is cut into planner slots: every
+price slot is split into ``slot_minutes`` pieces when it is a whole multiple of that length
+(a 60-minute price becomes four 15-minute slots) and clipped to the window, so the first and the
+last slot may be shorter.
+
+**Unknown prices.** Where the curve has a gap or ends before the deadline (tomorrow's prices not
+published yet), the time is cut on the UTC ``slot_minutes`` grid into slots whose price is
+unknown (``None``). The rule every strategy follows: *the energy that the unknown-price time
+could deliver at full power is left to it; the known slots buy only the remainder that the
+unknown time cannot carry.* Unknown slots are therefore planned as if they were cheaper than any
+known slot (``UNKNOWN_PRICE``); when the whole need fits into the unknown time, nothing is bought
+at a known price and the unknown time is planned from its start (earliest first), at full power.
+Because the plan delivers the full target before the deadline in every case, the deadline is
+still met when the prices are published and the daemon re-plans, or when they never come and the
+plan is simply executed. Plan slots with an unknown price carry ``price_eur_per_kwh=None`` and
+count 0 in ``cost_eur``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from strategies.base import Plan, PlanRequest, PlanSlot
+
+#: Energies closer than this (kWh) are equal.
+TOL_KWH = 1e-9
+
+#: The stand-in price of unknown-price time (EUR/kWh): below every real price, so unknown time
+#: is used first; large enough to dominate, small enough to keep costs exact in a double.
+UNKNOWN_PRICE = -1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The planner slots of one request, as plain numbers.
+
+    Attributes:
+        now: the window's first instant.
+        deadline: the window's end.
+        bounds_s: slot boundaries in seconds after ``now`` (``len(hours) + 1`` values).
+        hours: the length of each slot in hours.
+        prices: the all-in EUR/kWh of each slot, None where unknown.
+        p_max_kw: power at full current (capped at the measured power).
+        p_min_kw: the lowest power while charging: ``min(P(min_current_a), p_max_kw)``.
+        kw_per_amp: ``phases * voltage_v / 1000``.
+        max_current_a: the current meaning "full power".
+        min_current_a: the lowest current allowed while charging.
+        caps: ``p_max_kw * hours`` per slot.
+        los: ``p_min_kw * hours`` per slot (the interior-slot minimum).
+    """
+
+    now: datetime
+    deadline: datetime
+    bounds_s: tuple[float, ...]
+    hours: tuple[float, ...]
+    prices: tuple[float | None, ...]
+    p_max_kw: float
+    p_min_kw: float
+    kw_per_amp: float
+    max_current_a: float
+    min_current_a: float
+    caps: tuple[float, ...]
+    los: tuple[float, ...]
+
+    @property
+    def capacity_kwh(self) -> float:
+        """Return the energy one block at full power over the whole window delivers."""
+        return math.fsum(self.caps)
+
+    def effective_prices(self) -> list[float]:
+        """Return the prices to optimise with: unknown slots at ``UNKNOWN_PRICE``."""
+        return [UNKNOWN_PRICE if p is None else p for p in self.prices]
+
+
+def power_kw(current_a: float, phases: int, voltage_v: float) -> float:
+    """Return the power ``P(I) = I * phases * voltage_v / 1000`` in kW."""
+    return current_a * phases * voltage_v / 1000.0
+
+
+def build_window(request: PlanRequest) -> Window:
+    """Cut the request's window into planner slots (see the module docstring)."""
+    now = request.now
+    deadline = request.deadline
+    kw_per_amp = request.phases * request.voltage_v / 1000.0
+    p_max = request.max_current_a * kw_per_amp
+    measured = request.measured_power_kw
+    if measured is not None and 0 < measured < p_max:
+        p_max = measured
+    p_min = min(request.min_current_a * kw_per_amp, p_max)
+    width = (deadline - now).total_seconds()
+    bounds: list[float] = [0.0]
+    prices: list[float | None] = []
+    if width > 0:
+        step = request.slot_minutes * 60.0
+        now_ts = now.timestamp()
+
+        def fill_unknown(upto: float) -> None:
+            at = bounds[-1]
+            while at < upto:
+                grid = (math.floor((now_ts + at) / step) + 1) * step - now_ts
+                nxt = min(grid, upto)
+                bounds.append(nxt)
+                prices.append(None)
+                at = nxt
+
+        for slot in request.prices.between(now, deadline):
+            s = (slot.start - now).total_seconds()
+            e = (slot.end - now).total_seconds()
+            if s > bounds[-1]:
+                fill_unknown(min(s, width))
+            dur = e - s
+            pieces = int(dur // step)
+            if pieces > 1 and pieces * step == dur:
+                cuts = [s + k * step for k in range(1, pieces)]
+            else:
+                cuts = []
+            price = slot.price_eur_per_kwh
+            for cut in (*cuts, e):
+                end = min(cut, width)
+                if end > bounds[-1]:
+                    bounds.append(end)
+                    prices.append(price)
+                if end >= width:
+                    break
+        fill_unknown(width)
+    hours = tuple((b - a) / 3600.0 for a, b in zip(bounds, bounds[1:], strict=False))
+    return Window(
+        now=now,
+        deadline=deadline,
+        bounds_s=tuple(bounds),
+        hours=hours,
+        prices=tuple(prices),
+        p_max_kw=p_max,
+        p_min_kw=p_min,
+        kw_per_amp=kw_per_amp,
+        max_current_a=float(request.max_current_a),
+        min_current_a=float(request.min_current_a),
+        caps=tuple(p_max * h for h in hours),
+        los=tuple(p_min * h for h in hours),
+    )
+
+
+def full_power(window: Window, energy_kwh: float) -> list[float]:
+    """Return the energies of charging at full power from the start until ``energy_kwh``."""
+    out: list[float] = []
+    left = energy_kwh
+    for cap in window.caps:
+        take = cap if left > cap else max(left, 0.0)
+        out.append(take)
+        left -= take
+    return out
+
+
+def runs(energies: Sequence[float]) -> list[tuple[int, int]]:
+    """Return the maximal runs ``(first, last)`` of slots with energy."""
+    out: list[tuple[int, int]] = []
+    start = -1
+    for i, e in enumerate(energies):
+        if e > TOL_KWH:
+            if start < 0:
+                start = i
+        elif start >= 0:
+            out.append((start, i - 1))
+            start = -1
+    if start >= 0:
+        out.append((start, len(energies) - 1))
+    return out
+
+
+def realise(
+    window: Window,
+    strategy: str,
+    energies: Sequence[float],
+    blocks: Sequence[tuple[int, int]] | None,
+    *,
+    is_reachable: bool,
+) -> Plan:
+    """Turn per-slot energies into a Plan covering the whole window.
+
+    Within a block, an edge slot charges at full current for the part of the slot adjacent to
+    the block's interior (a first slot at its end, a last or lone slot at its start); an
+    interior slot runs the whole slot, at a reduced current when its energy is below full.
+
+    Args:
+        window: the planner slots.
+        strategy: the name written into the plan.
+        energies: kWh per planner slot.
+        blocks: the blocks ``(first, last)`` the energies were planned in; None means the
+            maximal runs of charged slots.
+        is_reachable: whether the target is met.
+    """
+    if blocks is None:
+        blocks = runs(energies)
+    role: dict[int, str] = {}
+    for a, b in blocks:
+        if a == b:
+            role[a] = "lone"
+            continue
+        role[a] = "first"
+        role[b] = "last"
+        for i in range(a + 1, b):
+            role[i] = "mid"
+    now = window.now
+    bounds = window.bounds_s
+    p_max = window.p_max_kw
+    i_max = window.max_current_a
+    i_min = window.min_current_a
+    out: list[PlanSlot] = []
+    cost = 0.0
+    total = 0.0
+    for i, hours in enumerate(window.hours):
+        e = energies[i]
+        price = window.prices[i]
+        start = now + timedelta(seconds=bounds[i])
+        end = now + timedelta(seconds=bounds[i + 1]) if i + 1 < len(bounds) - 1 else window.deadline
+        if e <= TOL_KWH:
+            out.append(PlanSlot(start, end, 0.0, 0.0, price))
+            continue
+        total += e
+        if price is not None:
+            cost += price * e
+        cap = p_max * hours
+        r = role.get(i, "lone")
+        if e >= cap - TOL_KWH:
+            out.append(PlanSlot(start, end, i_max, e, price))
+        elif r == "mid":
+            current = e / hours / window.kw_per_amp
+            current = min(max(current, i_min), i_max)
+            out.append(PlanSlot(start, end, current, e, price))
+        else:
+            run = timedelta(hours=e / p_max)
+            if r == "first":
+                cut = end - run
+                if cut > start:
+                    out.append(PlanSlot(start, cut, 0.0, 0.0, price))
+                out.append(PlanSlot(cut, end, i_max, e, price))
+            else:
+                cut = start + run
+                out.append(PlanSlot(start, cut, i_max, e, price))
+                if cut < end:
+                    out.append(PlanSlot(cut, end, 0.0, 0.0, price))
+    return Plan(
+        strategy=strategy,
+        slots=tuple(out),
+        cost_eur=cost,
+        energy_kwh=total,
+        is_reachable=is_reachable,
+    )
+
+
+def infeasible_plan(window: Window, strategy: str) -> Plan:
+    """Return the fallback plan: full power over the whole window, target unreachable."""
+    return realise(window, strategy, list(window.caps), None, is_reachable=False)
+
+
+def trivial_plan(window: Window, strategy: str, energy_kwh: float) -> Plan | None:
+    """Return the plan for the cases every strategy handles alike, or None.
+
+    Those are: nothing needed (all paused, reachable), an empty window (nothing planned;
+    reachable only when nothing is needed) and a target beyond the window's capacity (full power
+    from now, unreachable).
+    """
+    if energy_kwh <= TOL_KWH:
+        return realise(window, strategy, [0.0] * len(window.hours), [], is_reachable=True)
+    if not window.hours or energy_kwh > window.capacity_kwh + TOL_KWH:
+        return infeasible_plan(window, strategy)
+    return None
