@@ -25,6 +25,7 @@ BASE_TAG=docker.io/library/python:3.11-slim
 # Bump when the stand-in recipe below changes, so the cached tar is rebuilt.
 BASE_RECIPE=1
 BASE_TAR=$CACHE/python-3.11-slim-standin-v$BASE_RECIPE.tar
+CACHE_TAG=localhost/smartcharge-ci:layer-cache
 PROJECT=$(cd "$(dirname "$0")/.." && pwd)
 
 STORE=(--root "$CACHE/storage" --runroot "$RUNROOT" --storage-driver overlay)
@@ -136,8 +137,10 @@ prepare() {
 build() {
     local tag=${1:?usage: build TAG}
     need_root
+    # The second tag keeps the newest layer chain (above all the pip install of the
+    # dependencies) alive after the caller removes its own tag, for the next build.
     buildah "${STORE[@]}" bud --quiet --format docker --isolation chroot --pull=never \
-        --layers -f "$PROJECT/docker/Dockerfile" -t "$tag" "$PROJECT"
+        --layers -f "$PROJECT/docker/Dockerfile" -t "$tag" -t "$CACHE_TAG" "$PROJECT"
 }
 
 case "${1:-}" in
