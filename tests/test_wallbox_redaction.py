@@ -123,7 +123,7 @@ async def test_no_secret_in_debug_logs_errors_or_state_files(
     """At DEBUG, the JSON log output, error messages and state files never hold a secret."""
     stream = io.StringIO()
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg] # pydantic-settings init kwarg
+        _env_file=None,
         log_level=LogLevel.DEBUG,
         log_format=LogFormat.JSON,
         wallbox_password=SecretStr(PASSWORD),
