@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     # --- Wallbox cloud
     wallbox_username: str | None = None
     wallbox_password: SecretStr | None = None
-    wallbox_charger_id: int | None = Field(default=None, gt=0)
+    wallbox_charger_id: int | None = Field(default=None, gt=0, le=2**63 - 1)  # an int64 id
     wallbox_api_url: str = "https://api.wall-box.com"
     wallbox_auth_url: str = "https://user-api.wall-box.com"
     wallbox_reads_per_minute: float = Field(default=1.0, gt=0, le=3)

@@ -1,0 +1,1 @@
+"""Helpers for the resilience tests: CLI runner, seeded fault scheduler, secret scanner."""
