@@ -268,7 +268,8 @@ async def test_401_names_the_setting_and_never_the_key(fake, clock) -> None:
     assert "SMARTCHARGE_ENTSOE_API_KEY" in str(info.value)
     assert "401" in str(info.value)
     assert KEY not in str(info.value)
-    assert KEY not in repr(info.value.__cause__) and KEY not in repr(logs)
+    assert KEY not in repr(info.value.__cause__)
+    assert KEY not in repr(logs)
     assert logging.getLogger("entsoe").getEffectiveLevel() >= logging.INFO
 
 
