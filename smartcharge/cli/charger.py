@@ -108,11 +108,12 @@ def _run(body: _Body) -> int:
     return asyncio.run(main())
 
 
-def _age_text(snapshot: ChargerSnapshot, now: datetime) -> str:
-    age_s = max(0.0, (now - snapshot.fetched_at).total_seconds())
-    if age_s < 2:
+def _age_text(snapshot: ChargerSnapshot, asked_at: datetime) -> str:
+    """Say whether the snapshot was read for this command or is the stored one, and its age."""
+    if snapshot.fetched_at >= asked_at:
         return "just read"
-    return f"stored, {age_s:.0f} s old (the cloud allows few reads a minute)"
+    age_s = max(0.0, (SystemClock().now() - snapshot.fetched_at).total_seconds())
+    return f"stored status, {age_s:.0f} s old (the account's read budget allows no new read yet)"
 
 
 def _describe(snapshot: ChargerSnapshot) -> str:
@@ -120,8 +121,9 @@ def _describe(snapshot: ChargerSnapshot) -> str:
     return f"{snapshot.status.value.replace('_', ' ')} (status {status_id})"
 
 
-def snapshot_json(snapshot: ChargerSnapshot, now: datetime) -> dict[str, Any]:
+def snapshot_json(snapshot: ChargerSnapshot, asked_at: datetime) -> dict[str, Any]:
     """Return what ``status --json`` prints."""
+    now = SystemClock().now()
     return {
         "charger_id": snapshot.charger_id,
         "state": snapshot.status.value,
@@ -134,6 +136,7 @@ def snapshot_json(snapshot: ChargerSnapshot, now: datetime) -> dict[str, Any]:
         "locked": snapshot.locked,
         "fetched_at": snapshot.fetched_at.isoformat(),
         "age_s": round(max(0.0, (now - snapshot.fetched_at).total_seconds()), 1),
+        "from_cache": snapshot.fetched_at < asked_at,
     }
 
 
@@ -141,13 +144,15 @@ def run_status(args: argparse.Namespace) -> int:
     """Print the charger's state (stored when inside the read window, with its age)."""
 
     async def body(client: WallboxClient, settings: Settings) -> int:
+        asked_at = SystemClock().now()
         snapshot = await client.status()
-        now = SystemClock().now()
         if args.json:
-            print(json.dumps(snapshot_json(snapshot, now)))
+            print(json.dumps(snapshot_json(snapshot, asked_at)))
             return 0
         cost = snapshot.energy_cost_eur_per_kwh
-        print(f"Charger {snapshot.charger_id}: {_describe(snapshot)}, {_age_text(snapshot, now)}")
+        print(
+            f"Charger {snapshot.charger_id}: {_describe(snapshot)}, {_age_text(snapshot, asked_at)}"
+        )
         print(f"  charging power  {snapshot.charging_power_kw:.2f} kW")
         print(f"  added energy    {snapshot.added_energy_kwh:.2f} kWh")
         print(
@@ -163,12 +168,13 @@ def run_status(args: argparse.Namespace) -> int:
 
 async def _send(client: WallboxClient, command: Command) -> int:
     """Read the status; send ``command`` unless the charger already is so."""
+    asked_at = SystemClock().now()
     snapshot = await client.status()
     what = str(command)
     if command_satisfied(snapshot, command):
         print(
             f"Charger {snapshot.charger_id} is already {_done(command)} "
-            f"({_describe(snapshot)}, {_age_text(snapshot, SystemClock().now())}); nothing sent"
+            f"({_describe(snapshot)}, {_age_text(snapshot, asked_at)}); nothing sent"
         )
         return 0
     if command.kind in (CommandKind.PAUSE, CommandKind.RESUME) and (
