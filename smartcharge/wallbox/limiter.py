@@ -255,7 +255,9 @@ class RateLimiter:
                         f"{slot.isoformat(timespec='seconds')}",
                         retry_at=slot,
                     )
-                log.debug("wallbox_call_delayed", kind=kind.value, wait_s=round(wait_s, 3))
+                # Worth an info line when a person may be waiting (e.g. the CLI after discovery).
+                level = log.info if wait_s >= 5 else log.debug
+                level("wallbox_call_delayed", kind=kind.value, wait_s=round(wait_s, 3))
                 await self._clock.sleep(max(wait_s, 0.0))
 
     # --- whole-client back-off
