@@ -24,6 +24,7 @@ Algorithm:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,8 @@ TIE_EUR = 1e-4
 
 _TOL = 1e-9
 _SCALE = 1e6  # energy keys in micro-kWh
+#: The first penalty budget (EUR) the exact search explores; it grows until the optimum is in.
+_FIRST_BUDGET_EUR = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,22 +96,21 @@ def _fast_path(
     los: Sequence[float],
     energy: float,
     max_blocks: int,
-) -> Solution | None:
-    """Return the LP solution when it is provably the answer under the tie rules, else None."""
+) -> tuple[Solution | None, float, float]:
+    """Return the LP solution when it is provably the answer, its marginal price and its cost."""
     n = len(prices)
     order = sorted(range(n), key=prices.__getitem__)
     filled = _lp_fill(order, caps, energy, n)
-    if filled is None:
-        return None
+    assert filled is not None, "the caller checks feasibility"
     e, m, _ = filled
+    cost = math.fsum(prices[i] * e[i] for i in range(n) if e[i] > 0)
+    lam = prices[m]
     blocks = _runs(e)
     if len(blocks) > max_blocks:
-        return None
+        return None, lam, cost
     # The partial slot must not be an interior slot below the minimum.
     if 0 < m < n - 1 and e[m - 1] > _TOL and e[m + 1] > _TOL and e[m] < los[m] - _TOL:
-        return None
-    cost = sum(prices[i] * e[i] for i in range(n) if e[i] > 0)
-    lam = prices[m]
+        return None, lam, cost
     # Fewer blocks: empty a whole run or bridge a whole gap at the minimum.
     if len(blocks) > 1:
         cheapest_change = min(
@@ -119,15 +121,14 @@ def _fast_path(
             ),
         )
         if cheapest_change <= TIE_EUR + _TOL:
-            return None
+            return None, lam, cost
     # Earlier finish: the LP of the window that ends before the last charged slot.
-    last = blocks[-1][1]
-    earlier = _lp_fill(order, caps, energy, last)
+    earlier = _lp_fill(order, caps, energy, blocks[-1][1])
     if earlier is not None:
         ee = earlier[0]
-        if sum(prices[i] * ee[i] for i in range(n) if ee[i] > 0) <= cost + TIE_EUR + _TOL:
-            return None
-    return Solution(tuple(e), tuple(blocks), cost)
+        if math.fsum(prices[i] * ee[i] for i in range(n) if ee[i] > 0) <= cost + TIE_EUR + _TOL:
+            return None, lam, cost
+    return Solution(tuple(e), tuple(blocks), cost), lam, cost
 
 
 # A DP back-pointer: (parent, slot, energy at bound, is_marginal, role) with role one of
@@ -141,147 +142,249 @@ def _exact_dp(
     los: Sequence[float],
     energy: float,
     max_blocks: int,
-) -> Solution:
-    """Solve exactly by dynamic programming (see the module docstring)."""
+    lam: float,
+    budget: float,
+) -> tuple[Solution | None, float]:
+    """Solve exactly among plans whose LP penalty stays within ``budget``.
+
+    Every plan costs ``LP + sum(penalty)`` with non-negative per-slot penalties relative to the
+    LP's marginal price ``lam``; partial plans whose penalty already exceeds ``budget`` are cut.
+
+    Returns:
+        The plan chosen under the tie rules among those explored (None if none was), and the
+        smallest penalty of a complete plan seen (``inf`` if none).
+    """
     n = len(prices)
     big_room = max(caps) + _TOL
-    # Suffix capacity: a state that cannot reach the target any more is dropped.
     suffix = [0.0] * (n + 1)
     for i in range(n - 1, -1, -1):
         suffix[i] = suffix[i + 1] + caps[i]
-    # Phase 0 (no marginal yet): key -> (cost, e_bound, node).
-    # Phase 1 (marginal chosen): key -> list of (cost, e_bound, price_m, room_m, node).
-    p0: dict[tuple[int, int], dict[int, tuple[float, float, _Node | None]]] = {(0, 0): {0: (0.0, 0.0, None)}}
-    p1: dict[tuple[int, int], dict[int, list[tuple[float, float, float, float, _Node]]]] = {}
-    # Best complete plan over the window [0, t): per block count, (cost, t, node, e_b, p, room).
-    best_at: list[dict[int, tuple[float, _Node | None, float, float]]] = []
+    # Penalty of a slot at 0, lo and cap (relative to lam).
+    p0: dict[tuple[int, int], dict[int, tuple[float, float, float, _Node | None]]]
+    p0 = {(0, 0): {0: (0.0, 0.0, 0.0, None)}}
+    p1: dict[tuple[int, int], dict[int, list[tuple[float, float, float, float, float, _Node]]]]
+    p1 = {}
+    best_at: list[dict[int, tuple[float, _Node | None, float]]] = []
+    limit_pen = budget + _TOL
 
-    def add0(
-        table: dict[tuple[int, int], dict[int, tuple[float, float, _Node | None]]],
-        state: tuple[int, int],
-        eb: float,
-        cost: float,
-        node: _Node,
-    ) -> None:
-        key = round(eb * _SCALE)
-        bucket = table.setdefault(state, {})
-        old = bucket.get(key)
-        if old is None or cost < old[0] - 1e-12:
-            bucket[key] = (cost, eb, node)
-
-    def add1(
-        table: dict[tuple[int, int], dict[int, list[tuple[float, float, float, float, _Node]]]],
-        state: tuple[int, int],
-        eb: float,
-        cost: float,
-        price: float,
-        room: float,
-        node: _Node,
-    ) -> None:
-        if eb - energy > room + _TOL:
-            return
-        key = round(eb * _SCALE)
-        bucket = table.setdefault(state, {})
-        entries = bucket.get(key)
-        if entries is None:
-            bucket[key] = [(cost, eb, price, room, node)]
-            return
-        for c, _, p, r, _ in entries:
-            if r >= room - _TOL and c <= cost + 1e-12 and c - p * room <= cost - price * room + 1e-12:
-                return
-        kept = [
-            x
-            for x in entries
-            if not (
-                room >= x[3] - _TOL
-                and cost <= x[0] + 1e-12
-                and cost - price * x[3] <= x[0] - x[2] * x[3] + 1e-12
-            )
-        ]
-        kept.append((cost, eb, price, room, node))
-        bucket[key] = kept
-
-    def record(t: int) -> None:
-        best: dict[int, tuple[float, _Node | None, float, float]] = {}
+    def record() -> None:
+        best: dict[int, tuple[float, _Node | None, float]] = {}
         for (k, is_open), bucket in p1.items():
             if is_open:
                 continue
             for entries in bucket.values():
-                for c, eb, p, r, node in entries:
+                for c, eb, _, p, r, node in entries:
                     over = eb - energy
                     if over < -_TOL or over > r + _TOL:
                         continue
                     final = c - p * max(over, 0.0)
                     cur = best.get(k)
                     if cur is None or final < cur[0] - 1e-12:
-                        best[k] = (final, node, eb, p)
+                        best[k] = (final, node, eb)
         best_at.append(best)
 
-    record(0)
+    record()
     for t in range(n):
         p = prices[t]
         cap = caps[t]
         lo = los[t]
-        need = energy - suffix[t] - _TOL  # states at or below this can no longer reach the target
+        d = p - lam
+        base = -d * cap if d < 0 else 0.0  # penalty of leaving the slot empty
+        pen_lo = d * lo + base
+        pen_cap = d * cap + base
+        # The marginal's final energy lies in [cap - room, cap]: its penalty is at least this.
+        marg_mid = min(pen_cap, d * lo + base)
+        marg_edge = min(pen_cap, base)
+        need = energy - suffix[t] - _TOL
+        reach_out = energy - suffix[t + 1] - _TOL
         mid_room = cap - lo
-        n0: dict[tuple[int, int], dict[int, tuple[float, float, _Node | None]]] = {}
-        n1: dict[tuple[int, int], dict[int, list[tuple[float, float, float, float, _Node]]]] = {}
+        n0: dict[tuple[int, int], dict[int, tuple[float, float, float, _Node | None]]] = {}
+        n1: dict[tuple[int, int], dict[int, list[tuple[float, float, float, float, float, _Node]]]]
+        n1 = {}
+
+        def add0(
+            state: tuple[int, int], eb: float, c: float, pen: float, node: _Node | None
+        ) -> None:
+            if pen > limit_pen or eb - energy > big_room:
+                return
+            key = round(eb * _SCALE)
+            bucket = n0.get(state)  # noqa: B023 (called only in this iteration)
+            if bucket is None:
+                n0[state] = {key: (c, eb, pen, node)}  # noqa: B023
+                return
+            old = bucket.get(key)
+            if old is None or c < old[0] - 1e-12:
+                bucket[key] = (c, eb, pen, node)
+
+        def add1(
+            state: tuple[int, int],
+            eb: float,
+            c: float,
+            pen: float,
+            price: float,
+            room: float,
+            node: _Node,
+        ) -> None:
+            if pen > limit_pen or eb - energy > room + _TOL:
+                return
+            key = round(eb * _SCALE)
+            bucket = n1.get(state)  # noqa: B023 (called only in this iteration)
+            if bucket is None:
+                n1[state] = {key: [(c, eb, pen, price, room, node)]}  # noqa: B023
+                return
+            entries = bucket.get(key)
+            if entries is None:
+                bucket[key] = [(c, eb, pen, price, room, node)]
+                return
+            for oc, _, _, op, orm, _ in entries:
+                if (
+                    orm >= room - _TOL
+                    and oc <= c + 1e-12
+                    and oc - op * room <= c - price * room + 1e-12
+                ):
+                    return
+            kept = [
+                x
+                for x in entries
+                if not (
+                    room >= x[4] - _TOL
+                    and c <= x[0] + 1e-12
+                    and c - price * x[4] <= x[0] - x[3] * x[4] + 1e-12
+                )
+            ]
+            kept.append((c, eb, pen, price, room, node))
+            bucket[key] = kept
+
         for (k, is_open), bucket0 in p0.items():
-            for c, eb, node in bucket0.values():
-                if eb < need or eb - energy > big_room:
+            for c, eb, pen, node in bucket0.values():
+                if eb < need:
                     continue
                 if is_open:
-                    add0(n0, (k, 1), eb + lo, c + p * lo, (node, t, lo, False, "m"))
+                    add0((k, 1), eb + lo, c + p * lo, pen + pen_lo, (node, t, lo, False, "m"))
                     full = c + p * cap
-                    add0(n0, (k, 1), eb + cap, full, (node, t, cap, False, "m"))
-                    add1(n1, (k, 1), eb + cap, full, p, mid_room, (node, t, cap, True, "m"))
-                    add0(n0, (k, 0), eb + cap, full, (node, t, cap, False, "e"))
-                    add1(n1, (k, 0), eb + cap, full, p, cap, (node, t, cap, True, "e"))
+                    add0((k, 1), eb + cap, full, pen + pen_cap, (node, t, cap, False, "m"))
+                    add1(
+                        (k, 1),
+                        eb + cap,
+                        full,
+                        pen + marg_mid,
+                        p,
+                        mid_room,
+                        (node, t, cap, True, "m"),
+                    )
+                    add0((k, 0), eb + cap, full, pen + pen_cap, (node, t, cap, False, "e"))
+                    add1((k, 0), eb + cap, full, pen + marg_edge, p, cap, (node, t, cap, True, "e"))
                 else:
-                    if eb + suffix[t + 1] >= energy - _TOL:
-                        add0(n0, (k, 0), eb, c, node)
+                    if eb >= reach_out:
+                        add0((k, 0), eb, c, pen + base, node)
                     if k < max_blocks:
                         full = c + p * cap
                         for role, nxt in (("l", 0), ("f", 1)):
-                            add0(n0, (k + 1, nxt), eb + cap, full, (node, t, cap, False, role))
-                            add1(n1, (k + 1, nxt), eb + cap, full, p, cap, (node, t, cap, True, role))
+                            add0(
+                                (k + 1, nxt),
+                                eb + cap,
+                                full,
+                                pen + pen_cap,
+                                (node, t, cap, False, role),
+                            )
+                            add1(
+                                (k + 1, nxt),
+                                eb + cap,
+                                full,
+                                pen + marg_edge,
+                                p,
+                                cap,
+                                (node, t, cap, True, role),
+                            )
         for (k, is_open), bucket1 in p1.items():
             for entries in bucket1.values():
-                for c, eb, pm, rm, node in entries:
+                for c, eb, pen, pm, rm, node in entries:
                     if eb < need:
                         continue
                     if is_open:
-                        add1(n1, (k, 1), eb + lo, c + p * lo, pm, rm, (node, t, lo, False, "m"))
+                        add1(
+                            (k, 1),
+                            eb + lo,
+                            c + p * lo,
+                            pen + pen_lo,
+                            pm,
+                            rm,
+                            (node, t, lo, False, "m"),
+                        )
                         full = c + p * cap
-                        add1(n1, (k, 1), eb + cap, full, pm, rm, (node, t, cap, False, "m"))
-                        add1(n1, (k, 0), eb + cap, full, pm, rm, (node, t, cap, False, "e"))
+                        add1(
+                            (k, 1),
+                            eb + cap,
+                            full,
+                            pen + pen_cap,
+                            pm,
+                            rm,
+                            (node, t, cap, False, "m"),
+                        )
+                        add1(
+                            (k, 0),
+                            eb + cap,
+                            full,
+                            pen + pen_cap,
+                            pm,
+                            rm,
+                            (node, t, cap, False, "e"),
+                        )
                     else:
-                        add1(n1, (k, 0), eb, c, pm, rm, node)
+                        add1((k, 0), eb, c, pen + base, pm, rm, node)
                         if k < max_blocks:
                             full = c + p * cap
                             for role, nxt in (("l", 0), ("f", 1)):
-                                add1(n1, (k + 1, nxt), eb + cap, full, pm, rm, (node, t, cap, False, role))
+                                add1(
+                                    (k + 1, nxt),
+                                    eb + cap,
+                                    full,
+                                    pen + pen_cap,
+                                    pm,
+                                    rm,
+                                    (node, t, cap, False, role),
+                                )
         p0, p1 = n0, n1
-        record(t + 1)
-
-    # Tie rules: the optimum, then the fewest blocks within TIE_EUR, then the earliest window end.
-    def upto(best: dict[int, tuple[float, _Node | None, float, float]], kmax: int) -> tuple[float, int] | None:
-        found: tuple[float, int] | None = None
-        for k in sorted(best):
-            if k <= kmax and (found is None or best[k][0] < found[0] - 1e-12):
-                found = (best[k][0], k)
-        return found
+        record()
 
     final = best_at[n]
-    overall = upto(final, max_blocks)
-    assert overall is not None, "a feasible request always has a one-block plan"
-    limit = overall[0] + TIE_EUR + _TOL
-    k_star = next(k for k in range(max_blocks + 1) if (u := upto(final, k)) is not None and u[0] <= limit)
+    overall = _upto(final, max_blocks)
+    if overall is None:
+        return None, math.inf
+    return _choose(best_at, overall[0], max_blocks, n, energy), overall[0]
+
+
+def _upto(
+    best: dict[int, tuple[float, _Node | None, float]], kmax: int
+) -> tuple[float, int] | None:
+    found: tuple[float, int] | None = None
+    for k in sorted(best):
+        if k <= kmax and (found is None or best[k][0] < found[0] - 1e-12):
+            found = (best[k][0], k)
+    return found
+
+
+def _choose(
+    best_at: list[dict[int, tuple[float, _Node | None, float]]],
+    optimum: float,
+    max_blocks: int,
+    n: int,
+    energy: float,
+) -> Solution:
+    """Apply the tie rules: fewest blocks within TIE_EUR, then the earliest window end."""
+    limit = optimum + TIE_EUR + _TOL
+    final = best_at[n]
+    k_star = max_blocks
+    for k in range(1, max_blocks + 1):
+        got = _upto(final, k)
+        if got is not None and got[0] <= limit:
+            k_star = k
+            break
     for t in range(n + 1):
-        got = upto(best_at[t], k_star)
+        got = _upto(best_at[t], k_star)
         if got is not None and got[0] <= limit:
             cost, k = got
-            _, node, eb, pm = best_at[t][k]
+            _, node, eb = best_at[t][k]
             return _rebuild(node, n, energy, eb, cost)
     raise AssertionError("unreachable: the full window holds the optimum")
 
@@ -330,7 +433,12 @@ def optimise(
         energy: the kWh to deliver; must be positive and at most ``sum(caps)``.
         max_blocks: the most blocks allowed (at least 1).
     """
-    fast = _fast_path(prices, caps, los, energy, max_blocks)
+    fast, lam, lp_cost = _fast_path(prices, caps, los, energy, max_blocks)
     if fast is not None:
         return fast
-    return _exact_dp(prices, caps, los, energy, max_blocks)
+    budget = _FIRST_BUDGET_EUR
+    while True:
+        found, best = _exact_dp(prices, caps, los, energy, max_blocks, lam, budget)
+        if found is not None and best - lp_cost + TIE_EUR <= budget:
+            return found
+        budget = budget * 4 if math.isinf(best) else max(budget * 4, best - lp_cost + 2 * TIE_EUR)

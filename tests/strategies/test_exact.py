@@ -1,0 +1,143 @@
+"""The exact optimiser equals a brute force over every block set on small inputs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from strategies._exact import TIE_EUR, Solution, optimise
+
+Blocks = tuple[tuple[int, int], ...]
+
+
+def block_sets(n: int, k: int, start: int = 0) -> Iterator[Blocks]:
+    """Every non-empty set of at most ``k`` disjoint intervals over ``start..n-1``."""
+    if k == 0:
+        return
+    for a in range(start, n):
+        for b in range(a, n):
+            yield ((a, b),)
+            for rest in block_sets(n, k - 1, b + 1):
+                yield ((a, b), *rest)
+
+
+def fixed_set_optimum(
+    prices: Sequence[float], caps: Sequence[float], los: Sequence[float], energy: float, bs: Blocks
+) -> float | None:
+    """Exact for a fixed block set: interior minimums, then the cheapest upgrades."""
+    need = energy
+    cost = 0.0
+    items: list[tuple[float, float]] = []
+    for a, b in bs:
+        for i in range(a, b + 1):
+            if a < i < b:
+                need -= los[i]
+                cost += prices[i] * los[i]
+                items.append((prices[i], caps[i] - los[i]))
+            else:
+                items.append((prices[i], caps[i]))
+    if need < -1e-9:
+        return None
+    for price, room in sorted(items):
+        take = min(room, need)
+        cost += price * take
+        need -= take
+    return None if need > 1e-9 else cost
+
+
+def brute_force(
+    prices: Sequence[float], caps: Sequence[float], los: Sequence[float], energy: float, k: int
+) -> tuple[float, int]:
+    """Return the optimum cost and the fewest blocks reaching it within the tie tolerance."""
+    found = [
+        (c, len(bs))
+        for bs in block_sets(len(prices), k)
+        if (c := fixed_set_optimum(prices, caps, los, energy, bs)) is not None
+    ]
+    best = min(c for c, _ in found)
+    fewest = min(nb for c, nb in found if c <= best + TIE_EUR + 1e-9)
+    return best, fewest
+
+
+def assert_valid(
+    sol: Solution, caps: Sequence[float], los: Sequence[float], energy: float, k: int
+) -> None:
+    """The solution lies in the model: block count, bounds, interior minimum, energy."""
+    assert len(sol.blocks) <= k
+    inside: set[int] = set()
+    last = -2
+    for a, b in sol.blocks:
+        assert last < a <= b
+        last = b
+        for i in range(a, b + 1):
+            inside.add(i)
+            assert -1e-9 <= sol.energies[i] <= caps[i] + 1e-9
+            if a < i < b:
+                assert sol.energies[i] >= los[i] - 1e-9
+    assert all(e == 0 for i, e in enumerate(sol.energies) if i not in inside)
+    assert math.isclose(sum(sol.energies), energy, rel_tol=1e-9, abs_tol=1e-9)
+
+
+@st.composite
+def problems(draw: st.DrawFn) -> tuple[list[float], list[float], list[float], float, int]:
+    n = draw(st.integers(1, 8))
+    level = st.sampled_from([-0.3, -0.02, 0.0, 0.1, 0.18, 0.18, 0.25, 0.4, 1.5])
+    prices = draw(st.lists(st.one_of(level, st.floats(-0.5, 1.0)), min_size=n, max_size=n))
+    cap = draw(st.sampled_from([2.76, 1.0, 0.9, 3.7]))
+    caps = [cap] * n
+    caps[0] *= draw(st.sampled_from([1.0, 1.0, 0.3, 0.75]))  # "now" inside the first slot
+    caps[-1] *= draw(st.sampled_from([1.0, 1.0, 0.5]))  # the margin cuts the last slot
+    share = draw(st.sampled_from([0.375, 0.5, 1.0, 0.2]))
+    los = [c * share for c in caps]
+    energy = draw(st.floats(0.001, 1.0)) * sum(caps)
+    return prices, caps, los, energy, draw(st.integers(1, 3))
+
+
+@settings(max_examples=600, deadline=None)
+@given(problem=problems())
+def test_optimise_equals_brute_force(
+    problem: tuple[list[float], list[float], list[float], float, int],
+) -> None:
+    """Cost within the tie tolerance of the brute force, never below it, fewest blocks."""
+    prices, caps, los, energy, k = problem
+    best, fewest = brute_force(prices, caps, los, energy, k)
+
+    sol = optimise(prices, caps, los, energy, k)
+
+    assert_valid(sol, caps, los, energy, k)
+    cost = sum(p * e for p, e in zip(prices, sol.energies, strict=True))
+    assert math.isclose(cost, sol.cost, abs_tol=1e-9)
+    assert best - 1e-9 <= cost <= best + TIE_EUR + 1e-9
+    assert fewest == len(sol.blocks)
+
+
+def test_greedy_is_not_enough_under_the_block_limit() -> None:
+    """plan 1-9-1-9-1 with one block: bridge one dear slot (above its minimum) between two cheap."""
+    prices = [0.1, 0.9, 0.1, 0.9, 0.1]
+    caps = [1.0] * 5
+    los = [0.375] * 5
+
+    sol = optimise(prices, caps, los, 2.5, 1)
+
+    assert ((0, 2),) == sol.blocks
+    assert [1.0, 0.5, 1.0, 0.0, 0.0] == [round(e, 9) for e in sol.energies]
+    assert math.isclose(sol.cost, brute_force(prices, caps, los, 2.5, 1)[0])
+
+
+def test_equal_prices_take_the_earliest_single_block() -> None:
+    """plan 2-2-2-2-2-2: one block, as early as possible."""
+    sol = optimise([0.2] * 6, [1.0] * 6, [0.4] * 6, 2.5, 3)
+
+    assert ((0, 2),) == sol.blocks
+    assert [1.0, 1.0, 0.5, 0.0, 0.0, 0.0] == list(sol.energies)
+
+
+def test_a_near_tie_prefers_fewer_blocks() -> None:
+    """Two blocks that save less than 0.01 ct lose to one block."""
+    prices = [0.10000, 0.5, 0.10001, 0.10003]
+    sol = optimise(prices, [1.0] * 4, [0.4] * 4, 2.0, 3)
+
+    assert ((2, 3),) == sol.blocks
