@@ -212,11 +212,13 @@ async def test_no_source_has_prices_nothing_is_invented(world) -> None:
     feed = world.feed()
     retries = []
 
-    for _ in range(3):
-        result = await feed.refresh(world.clock.now())
-        retries.append(result.retry_at - world.clock.now())
-        world.clock.set(feed.next_due(world.clock.now()))
+    with capture_logs() as logs:
+        for _ in range(3):
+            result = await feed.refresh(world.clock.now())
+            retries.append(result.retry_at - world.clock.now())
+            world.clock.set(feed.next_due(world.clock.now()))
 
+    assert 1 == [e["event"] for e in logs].count("prices_missing")
     assert not result.complete
     assert 0 == len(feed.curve)
     assert feed.curve.price_at(world.clock.now()) is None
@@ -282,3 +284,24 @@ async def test_hanging_entsoe_times_out_and_energyzero_serves(world) -> None:
     assert result.complete
     assert "no answer within" in (result.error or "")
     assert 96 == len(feed.curve)
+
+
+async def test_5xx_backs_off_then_recovers(world) -> None:
+    """ENTSO-E answering 503 twice: retries after 5 then 10 minutes, then prices arrive."""
+    world.entsoe.serve_points("NL", rows(*DAY25), 15)
+    world.entsoe.fail(EntsoeFault.UNAVAILABLE, times=2)
+    world.entsoe.published_until = DAY26[0]
+    feed = world.feed(price_sources="entsoe")
+    t0 = world.clock.now()
+
+    first = await feed.refresh(t0)
+    world.clock.set(feed.next_due(t0))
+    second = await feed.refresh(world.clock.now())
+    world.clock.set(feed.next_due(world.clock.now()))
+    third = await feed.refresh(world.clock.now())
+
+    assert t0 + BACKOFF[0] == first.retry_at
+    assert t0 + BACKOFF[0] + BACKOFF[1] == second.retry_at
+    assert (96, True, None) == (third.new_slots, third.complete, third.retry_at)
+    assert 3 == len(world.entsoe.requests)
+    assert world.clock.now() == feed.last_success_at
