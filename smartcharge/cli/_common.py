@@ -9,9 +9,13 @@ from smartcharge.logsetup import configure_logging
 
 
 def settings_and_logging(*, quiet: bool = False) -> Settings:
-    """Load the settings (raising ConfigError), warn about typos, and configure logging."""
+    """Load the settings (raising ConfigError), warn about typos, and configure logging.
+
+    Log lines go to stderr, so a command's own output on stdout (tables, ``--json``) stays
+    clean; a container runtime collects both streams.
+    """
     settings = load_settings()
-    configure_logging(settings)
+    configure_logging(settings, stream=sys.stderr)
     if not quiet:
         for line in unknown_names():
             print(f"smartcharge: warning: {line}", file=sys.stderr)

@@ -25,7 +25,6 @@ from smartcharge.cli._common import settings_and_logging
 from smartcharge.clock import SystemClock
 from smartcharge.config import Settings
 from smartcharge.domain import ChargerSnapshot, Command, CommandKind
-from smartcharge.logsetup import configure_logging
 from smartcharge.wallbox import (
     MIN_CURRENT_A,
     WallboxClient,
@@ -95,8 +94,6 @@ def _bad_input(message: str) -> int:
 def _run(body: _Body) -> int:
     """Load settings, open the one HTTP session, build the client and run ``body``."""
     settings = settings_and_logging()
-    # Logs go to stderr here: stdout carries the command's output (``status --json``).
-    configure_logging(settings, stream=sys.stderr)
 
     async def main() -> int:
         # The client also bounds each call with asyncio.timeout; this is the session default.
