@@ -127,7 +127,7 @@ class Settings(BaseSettings):
     price_sources: Annotated[tuple[str, ...], NoDecode] = ("entsoe", "energyzero")
     tariff_markup_eur_kwh: float = Field(default=0.0, ge=-1, le=1)
     # Dutch energy tax on electricity for 2026, first bracket, excl. VAT (see .env.example).
-    tariff_tax_eur_kwh: float = Field(default=0.09157, ge=0, le=1)
+    tariff_tax_eur_kwh: float = Field(default=0.09161, ge=0, le=1)
     tariff_vat_percent: float = Field(default=21.0, ge=0, le=100)
 
     # --- Planning
