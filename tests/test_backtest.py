@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from datetime import date, time, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from smartcharge.backtest import (
     simulate_session,
     whole_amp_current,
 )
+from smartcharge.cli import main
 from smartcharge.domain import PriceCurve, utc
 from smartcharge.optimum import optimal_cost, planner_slots
 from smartcharge.pricing import Tariff
@@ -415,3 +417,106 @@ def test_percentile_interpolates() -> None:
     assert 3.0 == percentile([5, 1, 3, 2, 4], 50)
     assert 99.0 == pytest.approx(percentile([0, 100], 99))
     assert percentile([], 50) != percentile([], 50)
+
+
+# --- The command line.
+
+KEYS = {
+    "sessions",
+    "strategy",
+    "cost_eur",
+    "immediate_cost_eur",
+    "optimal_cost_eur",
+    "missed_deadlines",
+    "switches_per_session",
+    "plan_ms_p50",
+    "plan_ms_p99",
+}
+
+
+def test_cli_json_for_one_strategy_is_an_object(capsys: pytest.CaptureFixture[str]) -> None:
+    """--json prints one object with exactly the documented keys; cheapest costs the optimum."""
+    status = main(["backtest", "--prices", str(MIXED), "--strategy", "cheapest", "--json"])
+
+    payload = json.loads(capsys.readouterr().out)
+    assert 0 == status
+    assert KEYS == set(payload)
+    assert 3 == payload["sessions"]
+    assert payload["optimal_cost_eur"] == pytest.approx(payload["cost_eur"], abs=1e-4)
+
+
+def test_cli_json_for_all_is_a_list(capsys: pytest.CaptureFixture[str]) -> None:
+    """--strategy all prints a list with one object per strategy, threshold included."""
+    status = main(
+        ["backtest", "--prices", str(MIXED), "--strategy", "all", "--max-price", "p30", "--json"]
+    )
+
+    payload = json.loads(capsys.readouterr().out)
+    assert 0 == status
+    assert ["cheapest", "contiguous", "threshold", "immediate"] == [p["strategy"] for p in payload]
+    assert all(KEYS == set(p) for p in payload)
+
+
+def test_cli_all_without_a_price_limit_skips_threshold(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without SMARTCHARGE_MAX_PRICE, threshold is skipped with a note; the table still prints."""
+    status = main(["backtest", "--prices", str(FALL_BACK), "--strategy", "all"])
+
+    out, err = capsys.readouterr()
+    assert 0 == status
+    assert "threshold skipped" in err
+    assert "cost/opt" in out
+    assert "cheapest" in out
+
+
+def test_cli_bad_csv_exits_2_naming_file_and_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """A malformed row: exit 2, the file and line in the message, no traceback."""
+    path = write(
+        Path.cwd(), "start_utc,price_eur_per_mwh\n2025-01-01T00:00:00Z,1\n2025-01-01T01:00,2\n"
+    )
+
+    status = main(["backtest", "--prices", str(path)])
+
+    err = capsys.readouterr().err
+    assert 2 == status
+    assert f"{path}:3: bad start_utc" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--plug-in", "25:00"], "argument --plug-in: expected HH:MM"),
+        (["--energy-kwh", "-1"], "argument --energy-kwh: expected a number of kWh above 0"),
+        (["--power-kw", "lots"], "argument --power-kw: expected a number of kW"),
+        (["--tz", "Mars/Base"], "unknown time zone 'Mars/Base'"),
+    ],
+)
+def test_cli_bad_arguments_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad flags are refused by argparse with exit status 2 and a clear message."""
+    with pytest.raises(SystemExit) as info:
+        main(["backtest", "--prices", str(MIXED), *args])
+
+    assert 2 == info.value.code
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--strategy", "cheapo"], "--strategy 'cheapo': unknown strategy; expected one of"),
+        (["--power-kw", "2"], "--power-kw 2 is below the power at the minimum current"),
+        (["--plug-in", "07:00"], "--plug-in and --ready-by are the same time"),
+    ],
+)
+def test_cli_inconsistent_arguments_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Arguments that parse but make no sense: exit 2 with a message naming the flag."""
+    status = main(["backtest", "--prices", str(MIXED), *args])
+
+    assert 2 == status
+    assert message in capsys.readouterr().err

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import re
@@ -22,9 +21,9 @@ from smartcharge.backtest import (
     run_backtest,
 )
 from smartcharge.cli._common import settings_and_logging
-from smartcharge.config import Settings
 from smartcharge.errors import ConfigError
 from smartcharge.pricing import Tariff
+from strategies import available_strategies, get_strategy
 from strategies.base import Strategy
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -118,24 +117,34 @@ def register(sub: Any) -> None:
         metavar="ZONE",
         help="local time zone of --plug-in and --ready-by; default Europe/Amsterdam",
     )
+    p.add_argument(
+        "--max-price",
+        default=None,
+        metavar="LIMIT",
+        help="the threshold strategy's limit, e.g. 0.18 or p30 (default: SMARTCHARGE_MAX_PRICE; "
+        "without one, --strategy all skips threshold)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(handler=run)
 
 
-def _strategies(name: str, settings: Settings) -> list[Strategy]:
-    # Imported here until the strategy registry lands (it is written in parallel).
-    registry: Any = importlib.import_module("strategies")
-    available_strategies, get_strategy = registry.available_strategies, registry.get_strategy
-    names = list(available_strategies()) if name == _ALL else [name]
+def _strategies(name: str, max_price: str | None, *, from_flag: bool) -> list[Strategy]:
+    """Resolve the strategies to run; with ``all``, one that cannot be built is skipped."""
+    known = available_strategies()
+    if from_flag and name != _ALL and ":" not in name and name.strip().lower() not in known:
+        raise ConfigError(
+            f"--strategy {name!r}: unknown strategy; expected one of "
+            f"{', '.join([*known, _ALL])}, or package.module:ClassName"
+        )
+    if name != _ALL:
+        return [get_strategy(name, max_price=max_price)]
     out = []
-    for each in names:
+    for each in known:
         try:
-            out.append(get_strategy(each, max_price=settings.max_price))
-        except ConfigError:
-            raise
-        except (KeyError, ValueError, ImportError) as exc:
-            known = ", ".join([*available_strategies(), _ALL])
-            raise ConfigError(f"--strategy {each!r}: {exc}; expected one of {known}") from None
+            out.append(get_strategy(each, max_price=max_price))
+        except ConfigError as exc:
+            # threshold needs a limit; without one, the other strategies still run.
+            print(f"smartcharge: note: {each} skipped: {exc}", file=sys.stderr)
     return out
 
 
@@ -163,7 +172,11 @@ def run(args: argparse.Namespace) -> int:
             f"({config.min_current_a:g} A x {config.phases} x {config.voltage_v:g} V = "
             f"{min_kw:.2f} kW); expected at least that"
         )
-    strategies = _strategies(args.strategy or settings.strategy, settings)
+    strategies = _strategies(
+        args.strategy or settings.strategy,
+        args.max_price if args.max_price is not None else settings.max_price,
+        from_flag=args.strategy is not None,
+    )
     tariff = Tariff.from_settings(settings)
     try:
         truth = read_price_csv(args.prices, tariff)
