@@ -16,7 +16,7 @@ import collections
 import json
 import math
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -171,7 +171,7 @@ def _check_error(err: WallboxError, mutant: Mutant, endpoint_text: str) -> str:
     return "response_error"
 
 
-_ENDPOINTS = {
+_ENDPOINTS: dict[str, tuple[str, Callable[[], Any]]] = {
     "status": ("chargers/status", lambda: _status_body()),
     "groups": ("v3/chargers/groups", lambda: _fixture("chargers_groups.json")),
     "history": ("v4/sessions/stats", lambda: _fixture("sessions_stats.json")),
@@ -258,7 +258,7 @@ async def test_nan_and_infinity_in_the_status_are_refused(fuzz: tuple[FuzzCloud,
             _check_error(error, mutant, "chargers/status")
 
 
-_WRITES = {
+_WRITES: dict[str, tuple[str, Callable[[WallboxClient], Awaitable[ChargerSnapshot]], str]] = {
     "put": ("v2/charger", lambda c: c.set_max_current(10), "charger_update.json"),
     "config": ("chargers/config", lambda c: c.set_energy_cost(0.31), "config_energy_cost.json"),
     "action": ("remote-action", lambda c: c.pause(), "remote_action.json"),

@@ -137,8 +137,8 @@ class JsonMutator:
                 _parent(doc, path)[path[-1]] = value
             return self._json(kind, doc, _dotted(ids[0]) if ids else None)
         if kind == "truncated_json":
-            text = json.dumps(doc).encode()
-            return Mutant(kind, 200, text[: rng.randrange(1, len(text) - 1)])
+            raw = json.dumps(doc).encode()
+            return Mutant(kind, 200, raw[: rng.randrange(1, len(raw) - 1)])
         if kind == "html_error_page":
             status = rng.choice([502, 503, 504, 500])
             return Mutant(kind, status, HTML_PAGE.encode(), "text/html")
@@ -153,9 +153,9 @@ class JsonMutator:
                 kind, 200, json.dumps(rng.choice([[], [doc], "ok", 42, None, True])).encode()
             )
         if kind == "not_utf8":
-            text = json.dumps(doc).encode()
-            cut = rng.randrange(1, len(text) - 1)
-            return Mutant(kind, 200, text[:cut] + b"\xff\xfe\xc3" + text[cut:])
+            raw = json.dumps(doc).encode()
+            cut = rng.randrange(1, len(raw) - 1)
+            return Mutant(kind, 200, raw[:cut] + b"\xff\xfe\xc3" + raw[cut:])
         raise ValueError(f"unknown mutation kind {kind}")
 
     @staticmethod
