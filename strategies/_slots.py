@@ -20,11 +20,13 @@ count 0 in ``cost_eur``.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from smartcharge.domain import PriceSlot
 from strategies.base import Plan, PlanRequest, PlanSlot
 
 #: Energies closer than this (kWh) are equal.
@@ -43,6 +45,7 @@ class Window:
         now: the window's first instant.
         deadline: the window's end.
         bounds_s: slot boundaries in seconds after ``now`` (``len(hours) + 1`` values).
+        starts: the first instant of each slot (the last slot ends at ``deadline``).
         hours: the length of each slot in hours.
         prices: the all-in EUR/kWh of each slot, None where unknown.
         p_max_kw: power at full current (capped at the measured power).
@@ -57,6 +60,7 @@ class Window:
     now: datetime
     deadline: datetime
     bounds_s: tuple[float, ...]
+    starts: tuple[datetime, ...]
     hours: tuple[float, ...]
     prices: tuple[float | None, ...]
     p_max_kw: float
@@ -77,6 +81,10 @@ class Window:
         return [UNKNOWN_PRICE if p is None else p for p in self.prices]
 
 
+def _slot_start(slot: PriceSlot) -> datetime:
+    return slot.start
+
+
 def power_kw(current_a: float, phases: int, voltage_v: float) -> float:
     """Return the power ``P(I) = I * phases * voltage_v / 1000`` in kW."""
     return current_a * phases * voltage_v / 1000.0
@@ -94,9 +102,11 @@ def build_window(request: PlanRequest) -> Window:
     p_min = min(request.min_current_a * kw_per_amp, p_max)
     width = (deadline - now).total_seconds()
     bounds: list[float] = [0.0]
+    starts: list[datetime] = []
     prices: list[float | None] = []
     if width > 0:
         step = request.slot_minutes * 60.0
+        step_td = timedelta(seconds=step)
         now_ts = now.timestamp()
 
         def fill_unknown(upto: float) -> None:
@@ -104,35 +114,47 @@ def build_window(request: PlanRequest) -> Window:
             while at < upto:
                 grid = (math.floor((now_ts + at) / step) + 1) * step - now_ts
                 nxt = min(grid, upto)
+                starts.append(now + timedelta(seconds=at))
                 bounds.append(nxt)
                 prices.append(None)
                 at = nxt
 
-        for slot in request.prices.between(now, deadline):
+        curve = request.prices.slots
+        first = max(0, bisect.bisect_right(curve, now, key=_slot_start) - 1)
+        for slot in curve[first:]:
+            if slot.start >= deadline:
+                break
+            if slot.end <= now:
+                continue
             s = (slot.start - now).total_seconds()
             e = (slot.end - now).total_seconds()
             if s > bounds[-1]:
                 fill_unknown(min(s, width))
             dur = e - s
             pieces = int(dur // step)
-            if pieces > 1 and pieces * step == dur:
-                cuts = [s + k * step for k in range(1, pieces)]
-            else:
-                cuts = []
             price = slot.price_eur_per_kwh
-            for cut in (*cuts, e):
-                end = min(cut, width)
-                if end > bounds[-1]:
-                    bounds.append(end)
+            at = slot.start
+            cut = s
+            for k in range(1, pieces if pieces > 1 and pieces * step == dur else 1):
+                cut = s + k * step
+                if cut > bounds[-1]:
+                    starts.append(at if at >= now else now)
+                    bounds.append(min(cut, width))
                     prices.append(price)
-                if end >= width:
+                at = slot.start + k * step_td
+                if cut >= width:
                     break
+            if cut < width and e > bounds[-1]:
+                starts.append(at if at >= now else now)
+                bounds.append(min(e, width))
+                prices.append(price)
         fill_unknown(width)
     hours = tuple((b - a) / 3600.0 for a, b in zip(bounds, bounds[1:], strict=False))
     return Window(
         now=now,
         deadline=deadline,
         bounds_s=tuple(bounds),
+        starts=tuple(starts),
         hours=hours,
         prices=tuple(prices),
         p_max_kw=p_max,
@@ -205,45 +227,54 @@ def realise(
         role[b] = "last"
         for i in range(a + 1, b):
             role[i] = "mid"
-    now = window.now
-    bounds = window.bounds_s
+    starts = window.starts
+    n = len(starts)
     p_max = window.p_max_kw
     i_max = window.max_current_a
     i_min = window.min_current_a
-    out: list[PlanSlot] = []
+    # (start, end, current, energy, price) before merging equal neighbours.
+    raw: list[tuple[datetime, datetime, float, float, float | None]] = []
     cost = 0.0
     total = 0.0
     for i, hours in enumerate(window.hours):
         e = energies[i]
         price = window.prices[i]
-        start = now + timedelta(seconds=bounds[i])
-        end = now + timedelta(seconds=bounds[i + 1]) if i + 1 < len(bounds) - 1 else window.deadline
+        start = starts[i]
+        end = starts[i + 1] if i + 1 < n else window.deadline
         if e <= TOL_KWH:
-            out.append(PlanSlot(start, end, 0.0, 0.0, price))
+            raw.append((start, end, 0.0, 0.0, price))
             continue
         total += e
         if price is not None:
             cost += price * e
-        cap = p_max * hours
         r = role.get(i, "lone")
-        if e >= cap - TOL_KWH:
-            out.append(PlanSlot(start, end, i_max, e, price))
+        if e >= p_max * hours - TOL_KWH:
+            raw.append((start, end, i_max, e, price))
         elif r == "mid":
-            current = e / hours / window.kw_per_amp
-            current = min(max(current, i_min), i_max)
-            out.append(PlanSlot(start, end, current, e, price))
+            current = min(max(e / hours / window.kw_per_amp, i_min), i_max)
+            raw.append((start, end, current, e, price))
         else:
             run = timedelta(hours=e / p_max)
             if r == "first":
                 cut = end - run
                 if cut > start:
-                    out.append(PlanSlot(start, cut, 0.0, 0.0, price))
-                out.append(PlanSlot(cut, end, i_max, e, price))
+                    raw.append((start, cut, 0.0, 0.0, price))
+                raw.append((cut, end, i_max, e, price))
             else:
                 cut = start + run
-                out.append(PlanSlot(start, cut, i_max, e, price))
+                raw.append((start, cut, i_max, e, price))
                 if cut < end:
-                    out.append(PlanSlot(cut, end, 0.0, 0.0, price))
+                    raw.append((cut, end, 0.0, 0.0, price))
+    out: list[PlanSlot] = []
+    k = 0
+    while k < len(raw):
+        start, end, current, e, price = raw[k]
+        k += 1
+        while k < len(raw) and raw[k][2] == current and raw[k][4] == price:
+            end = raw[k][1]
+            e += raw[k][3]
+            k += 1
+        out.append(PlanSlot(start, end, current, e, price))
     return Plan(
         strategy=strategy,
         slots=tuple(out),

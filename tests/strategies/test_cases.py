@@ -157,7 +157,7 @@ def test_a_gap_in_the_prices_is_unknown_time() -> None:
 
 def test_partial_edge_slots_and_a_reduced_interior_slot() -> None:
     """A dear slot bridged inside one block runs the whole slot at a current >= the minimum."""
-    req = request([0.1, 0.9, 0.1], 2.6 * KW, blocks=1)
+    req = request([0.1, 0.9, 0.1], 2.2 * KW, blocks=1)
 
     plan = get_strategy("cheapest").plan(req)
 
