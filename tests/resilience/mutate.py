@@ -188,9 +188,10 @@ class XmlMutator:
         "entity_bomb",
     )
 
-    def __init__(self, recording: str, rng: random.Random) -> None:
+    def __init__(self, recording: str, rng: random.Random, *, huge_positions: bool = True) -> None:
         self._text = recording
         self._rng = rng
+        self._huge_positions = huge_positions
 
     def make(self, kind: str | None = None) -> tuple[str, str]:
         """Return ``(kind, text)``."""
@@ -221,6 +222,8 @@ class XmlMutator:
             i = rng.choice(starts) + len(tag)
             j = text.find("<", i)
             junk = rng.choice(["abc", "", "1e999", "NaN", "-", "1,5", "99999999999999999999"])
+            if tag == "<position>" and not self._huge_positions and junk.isdigit():
+                junk = "0"
             return kind, text[:i] + junk + text[j:]
         if kind == "tag_renamed":
             tag = rng.choice(["TimeSeries", "Period", "Point", "timeInterval"])
