@@ -5,7 +5,7 @@ health-check script against a local server) run wherever the dev extra is instal
 
 The image tests build the unmodified ``docker/Dockerfile`` with rootful buildah and run it with
 podman, through ``docker/build-test.sh``, which installs the tools with apt-get when missing and
-makes a stand-in for ``python:3.11-slim`` with debootstrap, because no container registry is
+makes a stand-in for ``python:3.11-slim`` with mmdebstrap, because no container registry is
 reachable on our machines: Debian bookworm's Python 3.11.2 in ``/usr/bin`` instead of the
 official image's ``/usr/local``. A pass proves the Dockerfile, the packaging, the entrypoint, the
 user, the volume and the health check, not compatibility with the exact upstream base. They
@@ -55,8 +55,8 @@ PODMAN = (str(BUILD_TEST), "podman")
 # The image's user (docker/Dockerfile USER, docker/compose.yaml user).
 APP_UID = 10001
 
-# Generous bounds: a cold machine installs packages and runs debootstrap (~60 s) and the first
-# build downloads the dependencies (~20 s); a warm run takes seconds.
+# Generous bounds: a cold machine installs packages and makes the base with mmdebstrap (~1 min)
+# and the first build downloads the dependencies (~30 s); a warm run takes seconds.
 PREPARE_TIMEOUT_S = 600.0
 BUILD_TIMEOUT_S = 600.0
 PODMAN_TIMEOUT_S = 60.0
@@ -79,12 +79,16 @@ def _image_skip_reason() -> str | None:
         return "the image tests need Linux (rootful buildah and podman)"
     if os.geteuid() != 0:
         return (
-            "the image tests need root (rootful buildah/podman, debootstrap for the "
+            "the image tests need root (rootful buildah/podman, mmdebstrap for the "
             "python:3.11-slim stand-in); CI runs them as root"
         )
-    tools = ("buildah", "podman", "debootstrap", "runc")
-    if not all(shutil.which(t) for t in tools) and shutil.which("apt-get") is None:
-        return f"{', '.join(tools)} are not all installed and there is no apt-get to install them"
+    tools = ("buildah", "podman", "runc")
+    bootstrap = shutil.which("mmdebstrap") or shutil.which("debootstrap")
+    if not (all(shutil.which(t) for t in tools) and bootstrap) and shutil.which("apt-get") is None:
+        return (
+            "buildah, podman, runc and mmdebstrap (or debootstrap) are not all installed and "
+            "there is no apt-get to install them"
+        )
     if shutil.which("flock") is None or shutil.which("bash") is None:
         return "docker/build-test.sh needs bash and flock"
     return None
