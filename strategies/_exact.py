@@ -35,7 +35,7 @@ TIE_EUR = 1e-4
 _TOL = 1e-9
 _SCALE = 1e6  # energy keys in micro-kWh
 #: The first penalty budget (EUR) the exact search explores; it grows until the optimum is in.
-_FIRST_BUDGET_EUR = 0.02
+_FIRST_BUDGET_EUR = 0.002
 
 
 @dataclass(frozen=True, slots=True)
