@@ -394,6 +394,13 @@ def _daemon_missing() -> str | None:
     return "the CLI has no `run` command yet"
 
 
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
 async def _logs(name: str) -> str:
     result = await _arun([*PODMAN, "logs", "--tail", "80", name], check=False)
     state = await _arun([*PODMAN, "inspect", "--format", "{{json .State}}", name], check=False)
@@ -437,8 +444,9 @@ async def test_container_runs_the_daemon_healthy_as_non_root_and_stops_cleanly(
     """The container, hardened as in compose, runs `smartcharge run` against the fakes.
 
     /healthz answers 200 (from the host and through the image's HEALTHCHECK), every process
-    runs as uid 10001, the password never reaches the logs, `podman stop` ends it with exit
-    code 0, and the state in the volume is private to that user.
+    runs as uid 10001, the log is one JSON object per line and holds neither the password nor
+    the API key, it signs in once, `podman stop` ends it with exit code 0 within the grace
+    period, and the state in the volume is private to that user.
     """
     missing = _daemon_missing()
     if missing is not None:
@@ -500,10 +508,11 @@ async def test_container_runs_the_daemon_healthy_as_non_root_and_stops_cleanly(
         health = await _arun([*PODMAN, "healthcheck", "run", name], check=False)
         uid = await _arun([*PODMAN, "exec", name, "id", "-u"])
         top = await _arun([*PODMAN, "top", name, "huser", "user", "args"])
-        logs = await _arun([*PODMAN, "logs", name])
         started = time.monotonic()
         await _arun([*PODMAN, "stop", "--time", str(STOP_GRACE_S), name])
         stop_s = time.monotonic() - started
+        logs = await _arun([*PODMAN, "logs", name])
+        log_lines = [line for line in (logs.stdout + logs.stderr).splitlines() if line.strip()]
         exit_code = await _arun([*PODMAN, "inspect", "--format", "{{.State.ExitCode}}", name])
         mountpoint = await _arun(
             [*PODMAN, "volume", "inspect", "--format", "{{.Mountpoint}}", name]
@@ -520,7 +529,9 @@ async def test_container_runs_the_daemon_healthy_as_non_root_and_stops_cleanly(
         assert api_key not in logs.stdout + logs.stderr
         assert "0" == exit_code.stdout.strip(), f"stopped in {stop_s:.1f} s{await _logs(name)}"
         assert stop_s < STOP_GRACE_S
-        assert cloud.signins >= 1
+        assert log_lines
+        assert [] == [line for line in log_lines if not _is_json_object(line)]
+        assert 1 == cloud.signins
         assert entsoe.requests
         mode = data.stat()
         assert (0o700, APP_UID) == (stat.S_IMODE(mode.st_mode), mode.st_uid)
