@@ -355,7 +355,7 @@ class Daemon:
         await self.tick("poll")
 
     async def boundary_job(self) -> None:
-        """Reconcile at a slot boundary."""
+        """Reconcile at a slot boundary; with no car it also looks for one (4 reads an hour)."""
         await self.tick("slot_boundary")
 
     def jobs(self) -> dict[str, Callable[[], Awaitable[None]]]:

@@ -228,7 +228,14 @@ class _Printer:
             self.out.write(
                 f"{at}  set the energy cost to EUR {data['energy_cost_eur_per_kwh']:.2f}/kWh\n"
             )
-        elif event in ("session_started", "target_met", "prices_updated", "price_fetch_deferred"):
+        elif event == "session_started":
+            ready_by = datetime.fromisoformat(data["ready_by"])
+            self.out.write(
+                f"{at}  session started: {data['target_kwh']:g} kWh needed by {_hhmm(ready_by)}\n"
+            )
+        elif event == "target_met":
+            self.out.write(f"{at}  target met: {data['delivered_kwh']:.2f} kWh delivered\n")
+        elif event in ("prices_updated", "price_fetch_deferred"):
             details = ", ".join(f"{k}={v}" for k, v in data.items())
             self.out.write(f"{at}  {event.replace('_', ' ')}: {details}\n")
         elif event == "session_finished":
