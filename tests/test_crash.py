@@ -1,13 +1,14 @@
 """Crash safety: kills at 50 random instants of a session, torn state files, real SIGKILLs.
 
 1. In process, one simulated night of the daemon's real code: at 50 seeded instants the
-   daemon's jobs run on and are cancelled after a random number of event-loop steps (so it dies
-   at an arbitrary ``await``: mid-request, after a command reached the charger but before its
-   answer, between a command and the state write), the daemon object is dropped without
+   daemon's jobs run on and are cancelled after a random number of event-loop steps, so it dies
+   at an arbitrary ``await`` (mid-request, after a command reached the charger but before its
+   answer, between a command and the state write). The daemon object is dropped without
    shutdown, sometimes the state file is torn at a random byte (as if the write had not been
    atomic), and a new daemon starts on the same state dir. After each restart the state loads
-   and the session goes on; at the end no command was applied twice (no applied write left the charger unchanged), the
-   ledger has the one session, its target met; every torn file was detected and logged.
+   and the session goes on. At the end no command was applied twice (no applied write left the
+   charger unchanged), the ledger has the one session with its target met, and every torn file
+   was detected and logged.
 2. A real process writing state documents in a loop is SIGKILLed 50 times at a random point
    of a write (it reports each finished write; we kill after a random number of them): the
    document always loads, and never older than the last write that finished.
