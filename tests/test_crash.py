@@ -38,6 +38,7 @@ from smartcharge.state import STATE_FILE
 from smartcharge.storage import load_document
 from tests.resilience.night import Car
 from tests.resilience.report import write_figures
+from tests.resilience.secrets import scan_for_secrets
 from tests.resilience.soak import local, private_tmp, soak_world
 
 KILLS = 50
@@ -57,6 +58,7 @@ class CrashResult:
     entries: list[LedgerEntry]
     duplicates: list[tuple[datetime, str, object]]
     applied_writes: int
+    secrets_found: list[str]
 
 
 def _tear(path: Path, rng: random.Random) -> bool:
@@ -123,6 +125,9 @@ async def _crash_night() -> CrashResult:
                 entries=world.daemon.ledger.entries(),
                 duplicates=list(world.duplicates),
                 applied_writes=len(world.applied_writes),
+                secrets_found=scan_for_secrets(
+                    world.secrets(), logs=world.log.getvalue(), folder=world.settings.state_dir
+                ),
             )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -139,6 +144,7 @@ def crash() -> CrashResult:
         torn_detected_and_logged=result.corrupt_logged,
         duplicate_commands=len(result.duplicates),
         applied_writes=result.applied_writes,
+        secrets_found=len(result.secrets_found),
     )
     return result
 
@@ -161,6 +167,11 @@ def test_the_night_ends_in_one_ledger_session_with_its_target_met(crash: CrashRe
     assert 1 == len(crash.entries)
     assert crash.entries[0].target_met
     assert crash.entries[0].energy_kwh >= 19.8
+
+
+def test_no_secret_in_logs_or_files_after_the_crashes(crash: CrashResult):
+    """Through 50 crashes, no secret reached a log line or a file outside the token store."""
+    assert [] == crash.secrets_found
 
 
 def test_torn_state_files_are_detected_and_logged(crash: CrashResult):

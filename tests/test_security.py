@@ -283,3 +283,27 @@ def test_dockerfile_ends_non_root_and_bakes_in_no_secret():
     assert users, "the Dockerfile must switch to a non-root USER"
     assert users[-1].split(":")[0] not in ("0", "root")
     assert not re.search(r"PASSWORD|API_KEY|TOKEN|SECRET", env_lines, re.IGNORECASE)
+
+
+# --- the secret scanner used by the soak, crash and time tests --------------------------------
+
+
+def test_secret_scanner_finds_secrets_in_logs_and_files_but_not_the_token_store(tmp_path: Path):
+    """The scanner flags a secret in a log or a state file, Basic-encoded too; not the store."""
+    import base64
+
+    from tests.resilience.secrets import scan_for_secrets
+
+    secret = "sim-access-1-0123456789abcdef"
+    basic = base64.b64encode(b"demo.user@example.com:hunter2-pass").decode()
+    (tmp_path / "state.json").write_text(f'{{"x": "{secret}"}}', encoding="utf-8")
+    (tmp_path / "wallbox-tokens.json").write_text(secret, encoding="utf-8")
+    (tmp_path / "wallbox-tokens.json.corrupt-20250101T000000Z").write_text(secret, "utf-8")
+
+    found = scan_for_secrets(
+        [secret, "hunter2-pass"], logs=f"Authorization: Basic {basic}", folder=tmp_path
+    )
+
+    assert 2 == len(found)
+    assert any(f.startswith("log:") for f in found)
+    assert any(f.startswith("state.json:") for f in found)

@@ -55,6 +55,7 @@ class SoakResult:
     requests: int
     secrets_found: list[str]
     signins: int
+    tokens_issued: int
     wall_s: float
 
 
@@ -129,6 +130,7 @@ async def _soak() -> SoakResult:
                 requests=len(world.cloud.requests),
                 secrets_found=found,
                 signins=world.cloud.signins,
+                tokens_issued=len(world.issued_tokens),
                 wall_s=wall.monotonic() - started,
             )
     finally:
@@ -158,6 +160,7 @@ def soak(request: pytest.FixtureRequest) -> Iterator[SoakResult]:
             "max_reads_per_hour": max(result.reads_per_hour.values(), default=0),
             "requests": result.requests,
             "signins": result.signins,
+            "tokens_issued": result.tokens_issued,
             "secrets_found": len(result.secrets_found),
             "wall_s": round(result.wall_s, 1),
         },
@@ -208,4 +211,5 @@ def test_faults_of_every_kind_were_injected(soak: SoakResult):
 
 def test_no_secret_in_logs_or_files_outside_the_token_store(soak: SoakResult):
     """The password, every token issued and the API key appear in no log line and no file."""
+    assert soak.tokens_issued >= 2
     assert [] == soak.secrets_found

@@ -25,6 +25,7 @@ def _assert_good_night(night: NightResult, ready_by_utc: datetime) -> None:
     assert entry.target_met_at <= ready_by_utc
     assert entry.energy_kwh >= 19.8
     assert [] == night.duplicates
+    assert [] == night.secrets_found
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from smartcharge.daemon import run_simulated
 from smartcharge.ledger import LedgerEntry
+from tests.resilience.secrets import scan_for_secrets
 from tests.resilience.soak import SoakWorld, private_tmp, soak_world
 
 
@@ -21,6 +22,7 @@ class NightResult:
     applied_writes: int
     log: str
     ready_by: datetime | None
+    secrets_found: list[str]
 
 
 class Car:
@@ -88,6 +90,9 @@ async def one_night(
                 applied_writes=len(world.applied_writes),
                 log=world.log.getvalue(),
                 ready_by=ready_by[0] if ready_by else None,
+                secrets_found=scan_for_secrets(
+                    world.secrets(), logs=world.log.getvalue(), folder=world.settings.state_dir
+                ),
             )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
