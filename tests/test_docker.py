@@ -52,6 +52,9 @@ HEALTHCHECK_SCRIPT = REPO / "docker" / "healthcheck.py"
 BUILD_TEST = REPO / "docker" / "build-test.sh"
 PODMAN = (str(BUILD_TEST), "podman")
 
+# Marks this module's containers with the pid of the pytest that started them.
+OWNER_LABEL = "smartcharge.test-pid"
+
 # The image's user (docker/Dockerfile USER, docker/compose.yaml user).
 APP_UID = 10001
 
@@ -327,12 +330,38 @@ async def test_healthcheck_script_fails_when_nothing_listens() -> None:
 # --- the image, built and run for real
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_orphans() -> None:
+    """Remove test containers (and volumes) left by a test run that was killed mid-way.
+
+    A killed run leaves a daemon running against fakes that are gone; containers of runs
+    still alive (several may share this machine) are left alone.
+    """
+    listed = _podman("ps", "--all", "--filter", f"label={OWNER_LABEL}", "--format", "json")
+    for container in json.loads(listed or "[]"):
+        owner = (container.get("Labels") or {}).get(OWNER_LABEL, "")
+        if owner.isdigit() and not _pid_alive(int(owner)):
+            for name in container.get("Names") or []:
+                _podman("rm", "--force", "--volumes", name, check=False)
+                _podman("volume", "rm", "--force", name, check=False)
+
+
 @pytest.fixture(scope="module")
 def image() -> Iterator[str]:
     """Build docker/Dockerfile unmodified; yield its tag; remove the tag afterwards."""
     if IMAGE_SKIP_REASON is not None:
         pytest.skip(IMAGE_SKIP_REASON)
     _run([str(BUILD_TEST), "prepare"], timeout=PREPARE_TIMEOUT_S)
+    _remove_orphans()
     tag = f"localhost/smartcharge:test-{secrets.token_hex(4)}"
     _run([str(BUILD_TEST), "build", tag], timeout=BUILD_TIMEOUT_S)
     try:
@@ -498,6 +527,7 @@ async def test_container_runs_the_daemon_healthy_as_non_root_and_stops_cleanly(
         )
         await _arun(
             [*PODMAN, "run", "--detach", "--name", name, "--network", "host",
+             "--label", f"{OWNER_LABEL}={os.getpid()}",
              "--env-file", str(env_file), "--volume", f"{name}:/data",
              "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
              "--security-opt", "no-new-privileges",
