@@ -151,7 +151,7 @@ build() {
     need_root
     # The second tag keeps the newest layer chain (above all the pip install of the
     # dependencies) alive after the caller removes its own tag, for the next build.
-    buildah "${STORE[@]}" bud --quiet --format docker --isolation chroot --pull=never \
+    buildah "${STORE[@]}" bud --quiet --format docker --isolation chroot --pull=never --force-rm \
         --layers -f "$PROJECT/docker/Dockerfile" -t "$tag" -t "$CACHE_TAG" "$PROJECT"
 }
 
