@@ -119,11 +119,10 @@ make_base_tar() {
 }
 
 import_base() {
-    if podman "${STORE[@]}" image exists "$BASE_TAG" \
-        && [ "$(podman "${STORE[@]}" image inspect --format '{{index .Labels "smartcharge.standin"}}' \
-            "$BASE_TAG" 2>/dev/null)" = "$BASE_RECIPE" ]; then
-        return 0
-    fi
+    local recipe
+    recipe=$(podman "${STORE[@]}" image inspect "$BASE_TAG" \
+        --format '{{index .Labels "smartcharge.standin"}}' 2>/dev/null || true)
+    [ "$recipe" = "$BASE_RECIPE" ] && return 0
     podman "${STORE[@]}" import --quiet \
         --change 'CMD ["python3"]' --change 'ENV LANG=C.UTF-8' \
         --change "LABEL smartcharge.standin=$BASE_RECIPE" \
