@@ -73,7 +73,7 @@ def test_the_recordings_parse_untouched():
 @pytest.mark.parametrize("recording", _recordings(), ids=lambda p: p.name)
 def test_damaged_documents_give_price_errors_or_sane_slots(recording: Path):
     """Every mutant: PriceSourceError, or slots that are sane; never another exception."""
-    # Huge <position> values are pinned by their own xfail test below.
+    # Huge <position> values have their own test below.
     mutator = XmlMutator(
         recording.read_text(encoding="utf-8"),
         random.Random(f"{SEED}{recording.name}"),
@@ -98,12 +98,6 @@ def test_damaged_documents_give_price_errors_or_sane_slots(recording: Path):
                 OUTCOMES[type(error).__name__] += 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="BUG smartcharge/prices/entsoe.py parse_day_ahead: the except around entsoe-py's "
-    "parse_prices lacks OverflowError; <position>99999999999999999999</position> escapes",
-)
 def test_huge_position_is_a_price_data_error():
     """A <position> too big for pandas is a PriceDataError like any other damage."""
     text = _NL.read_text(encoding="utf-8").replace(

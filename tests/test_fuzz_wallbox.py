@@ -183,16 +183,7 @@ _ENDPOINTS: dict[str, tuple[str, Callable[[], Any]]] = {
     [
         "status",
         "groups",
-        pytest.param(
-            "history",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=(OverflowError, ValueError, OSError),
-                reason="BUG smartcharge/wallbox/models.py:350-351 _SessionItem.to_domain: "
-                "datetime.fromtimestamp() of a start/end out of range (e.g. -1e30, 1e308, "
-                "NaN) raises OverflowError/ValueError instead of WallboxResponseError",
-            ),
-        ),
+        "history",
     ],
 )
 async def test_fuzzed_reads_raise_only_wallbox_errors(
@@ -203,7 +194,7 @@ async def test_fuzzed_reads_raise_only_wallbox_errors(
     path_text, recording = _ENDPOINTS[endpoint]
     mutator = JsonMutator(recording(), random.Random(f"{SEED}-{endpoint}"))
     tried = 0
-    # special_float on the status is pinned by its own (xfail) test below.
+    # special_float on the status has its own test below.
     kinds = [k for k in JsonMutator.KINDS if not (endpoint == "status" and k == "special_float")]
     for kind in kinds:
         for _ in range(ROUNDS // 4 if kind in ("empty_body", "html_with_200") else ROUNDS):
@@ -232,13 +223,6 @@ async def test_fuzzed_reads_raise_only_wallbox_errors(
     assert cloud.hits[endpoint] >= tried
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG smartcharge/wallbox/models.py _Wire (and client._decode's json.loads): a status "
-    "with NaN/Infinity (json.loads accepts them) gives added_energy_kwh=nan; fix: "
-    "ConfigDict(allow_inf_nan=False) on _Wire",
-)
 async def test_nan_and_infinity_in_the_status_are_refused(fuzz: tuple[FuzzCloud, WallboxClient]):
     """NaN/Infinity in a status answer: WallboxResponseError, never a NaN in the snapshot."""
     cloud, client = fuzz

@@ -218,8 +218,9 @@ def run_current(args: argparse.Namespace) -> int:
     """Set the maximum charging current (6 A up to the charger's maximum)."""
     text = str(args.amps)
     accepted = f"expected whole amps from {MIN_CURRENT_A} up to the charger's maximum, e.g. 16"
-    if not _WHOLE.match(text):
-        return _bad_input(f"charger current AMPS={text!r}: not a whole number; {accepted}")
+    if not _WHOLE.match(text) or len(text) > 6:
+        shown = text if len(text) <= 20 else text[:17] + "..."
+        return _bad_input(f"charger current AMPS={shown!r}: not a whole number; {accepted}")
     amps = int(text)
     if amps < MIN_CURRENT_A:
         return _bad_input(
@@ -286,6 +287,11 @@ def run_history(args: argparse.Namespace) -> int:
         today = SystemClock().now().astimezone(zone).date()
         last = parsed_to or today
         first = parsed_from or (last - timedelta(days=HISTORY_DEFAULT_DAYS))
+        if first > last:
+            return _bad_input(
+                f"charger history --from={first} is after --to={last} (today, when --to is "
+                "not given); expected --from on or before --to"
+            )
         start = datetime.combine(first, time(0), zone)
         end = datetime.combine(last + timedelta(days=1), time(0), zone) - timedelta(seconds=1)
         sessions = await client.session_history(start, end)

@@ -127,7 +127,7 @@ def parse_day_ahead(
         # Without its XML declaration, bs4's html.parser (which entsoe-py uses) parses the
         # document the same way but does not warn that it looks like XML.
         by_freq = parse_prices(_XML_DECL.sub("", text, count=1))  # type: ignore[no-untyped-call]
-    except (AttributeError, ValueError, TypeError, KeyError, IndexError) as err:
+    except (AttributeError, ValueError, TypeError, KeyError, IndexError, OverflowError) as err:
         raise PriceDataError(
             source, f"cannot read the price series ({type(err).__name__}); keeping the last prices"
         ) from None

@@ -132,7 +132,9 @@ class RemoteAction(enum.IntEnum):
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(
+        extra="ignore", populate_by_name=True, frozen=True, allow_inf_nan=False
+    )
 
 
 class EnergyCost(_Wire):
@@ -329,9 +331,12 @@ class _Currency(_Wire):
     code: str | None = None
 
 
+_YEAR_3000_S = 32_503_680_000  # an epoch-seconds bound that datetime can always represent
+
+
 class _SessionAttributes(_Wire):
-    start: float  # epoch s
-    end: float  # epoch s
+    start: float = Field(ge=0, le=_YEAR_3000_S)  # epoch s
+    end: float = Field(ge=0, le=_YEAR_3000_S)  # epoch s
     energy: float = 0.0  # kWh
     mid_energy: float | None = None
     cost: float | None = None
