@@ -238,7 +238,7 @@ class Settings(BaseSettings):
         return self
 
     def masked(self) -> dict[str, str]:
-        """Return every setting as ``SMARTCHARGE_NAME -> text``, secrets masked."""
+        """Return every setting as ``variable name -> text``, secrets masked."""
         out: dict[str, str] = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
