@@ -100,6 +100,7 @@ class Settings(BaseSettings):
         validate_default=True,
         hide_input_in_errors=False,
         env_ignore_empty=True,
+        allow_inf_nan=False,  # "nan"/"inf" are refused as "a finite number", not "at most 1"
     )
 
     # --- Wallbox cloud
@@ -302,6 +303,7 @@ _MESSAGES = {
     "less_than": "must be less than",
     "less_than_equal": "must be at most",
     "time_parsing": "expected HH:MM (24h), e.g. 07:00",
+    "finite_number": "expected a finite number",
     "path_type": "expected a folder path",
 }
 
