@@ -1,0 +1,83 @@
+"""A ``smartcharge run``-like process on a simulated clock shared through a file.
+
+Run as ``python -m tests.resilience.daemon_child STATE_DIR CLOCK_FILE CLOUD_URL ENTSOE_URL
+UNTIL LOG_FILE``: builds the daemon's real code exactly as ``smartcharge.demo`` does (the real
+Wallbox client, price feed, strategy, state and ledger) against the fakes the parent serves,
+and drives its jobs with ``run_simulated`` on a ``FileClock``, so the parent's fakes and this
+process share one simulated time. The parent kills it with SIGKILL at random instants and
+starts it again on the same state dir.
+
+It prints ``started session=<id or none>`` once the daemon has loaded its state and started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import aiohttp
+
+from smartcharge.config import LogLevel
+from smartcharge.daemon import Daemon, build_strategy, run_simulated
+from smartcharge.demo import demo_settings
+from smartcharge.logsetup import configure_logging
+from smartcharge.prices import build_price_feed
+from smartcharge.wallbox import build_wallbox_client
+
+
+class FileClock:
+    """A simulated clock whose instant lives in a file, shared by several processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def now(self) -> datetime:
+        """Return the instant in the file."""
+        return datetime.fromisoformat(self.path.read_text(encoding="utf-8").strip())
+
+    def set(self, instant: datetime) -> None:
+        """Move the shared instant (atomically: readers never see half a line)."""
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        tmp.write_text(instant.isoformat(), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    async def sleep(self, seconds: float) -> None:
+        """Jump ahead by ``seconds`` (an auto-advancing simulated clock)."""
+        await asyncio.sleep(0)
+        if seconds > 0:
+            from datetime import timedelta  # noqa: PLC0415
+
+            self.set(self.now() + timedelta(seconds=seconds))
+
+
+async def _main(argv: list[str]) -> int:
+    state_dir, clock_file, cloud_url, entsoe_url, until, log_file = argv
+    clock = FileClock(Path(clock_file))
+    settings = demo_settings(
+        Path(state_dir),
+        cloud_url,
+        entsoe_url,
+        log_level=LogLevel.DEBUG,
+        wallbox_timeout_s=2.0,
+    )
+    with open(log_file, "a", encoding="utf-8") as log:  # noqa: PTH123, ASYNC230
+        configure_logging(settings, stream=log)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+            charger = build_wallbox_client(settings, http, clock)
+            feed = build_price_feed(settings, http, clock, timeout_s=2.0)
+            daemon = Daemon(settings, clock, charger, feed, build_strategy(settings))
+            session = daemon.state.session
+            print(f"loaded session={session.session_id if session else 'none'}", flush=True)
+            await daemon.start()
+            print("started", flush=True)
+            await run_simulated(daemon, clock, datetime.fromisoformat(until))
+            await daemon.shutdown()
+    print("finished", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(_main(sys.argv[1:])))
