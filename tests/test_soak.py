@@ -52,6 +52,8 @@ class SoakResult:
     duplicates: list[tuple[datetime, str, object]]
     applied_writes: int
     reads_per_hour: collections.Counter[datetime]
+    max_reads_per_60s: int
+    max_writes_per_60s: int
     requests: int
     secrets_found: list[str]
     signins: int
@@ -87,6 +89,17 @@ class Nights:
         self.faults(at)
 
 
+def _max_in_window(times: list[datetime], window: timedelta) -> int:
+    """Return the most instants of ``times`` inside any half-open ``window``."""
+    ordered = sorted(times)
+    best = first = 0
+    for last, at in enumerate(ordered):
+        while ordered[first] <= at - window:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
+
+
 async def _soak() -> SoakResult:
     import time as wall
 
@@ -115,6 +128,9 @@ async def _soak() -> SoakResult:
                 for r in world.cloud.requests
                 if r.method == "GET" and not r.path.startswith("/users/")
             )
+            api = [r for r in world.cloud.requests if not r.path.startswith("/users/")]
+            read_times = [r.at for r in api if r.method == "GET"]
+            write_times = [r.at for r in api if r.method in ("PUT", "POST")]
             found = scan_for_secrets(
                 world.secrets(),
                 logs=world.log.getvalue(),
@@ -127,6 +143,8 @@ async def _soak() -> SoakResult:
                 duplicates=list(world.duplicates),
                 applied_writes=len(world.applied_writes),
                 reads_per_hour=reads,
+                max_reads_per_60s=_max_in_window(read_times, timedelta(seconds=60)),
+                max_writes_per_60s=_max_in_window(write_times, timedelta(seconds=60)),
                 requests=len(world.cloud.requests),
                 secrets_found=found,
                 signins=world.cloud.signins,
@@ -158,6 +176,8 @@ def soak(request: pytest.FixtureRequest) -> Iterator[SoakResult]:
             "duplicate_commands": len(result.duplicates),
             "applied_writes": result.applied_writes,
             "max_reads_per_hour": max(result.reads_per_hour.values(), default=0),
+            "max_reads_per_60s": result.max_reads_per_60s,
+            "max_writes_per_60s": result.max_writes_per_60s,
             "requests": result.requests,
             "signins": result.signins,
             "tokens_issued": result.tokens_issued,
@@ -195,6 +215,8 @@ def test_reads_stay_within_the_budget(soak: SoakResult):
     """At most one status read a minute on average: no clock hour above 60 reads."""
     assert soak.reads_per_hour
     assert max(soak.reads_per_hour.values()) <= READ_BUDGET_PER_HOUR
+    # Writes: the client's budget is 3 a minute (SMARTCHARGE_WALLBOX_WRITES_PER_MINUTE).
+    assert soak.max_writes_per_60s <= 3
 
 
 def test_faults_of_every_kind_were_injected(soak: SoakResult):
