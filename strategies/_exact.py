@@ -15,11 +15,20 @@ Algorithm:
    ``LP + sum(penalty)`` (``(lam - p) * missing`` on cheap slots, ``(p - lam) * e`` on dear ones),
    which certifies the tie-breaks cheaply: fewer blocks need a whole run emptied or a whole gap
    bridged at ``lo``; an earlier finish needs the LP restricted to the earlier window.
-2. **Exact dynamic programme** otherwise. A fixed block set is solved by filling (interior
+2. **Lagrangian certificate.** For a price ``lam`` a DP over slots with states (blocks used,
+   inside a block) gives ``L(lam) = lam * E + min(sum of per-slot values)`` (outside 0, edge
+   ``min(0, (p - lam) * cap)``, interior ``(p - lam) * (cap if p < lam else lo)``), a lower bound
+   on every plan. ``lam`` is searched by tangent lines of the concave ``L``; each DP's block set,
+   filled exactly, is a feasible plan. When the best plan meets the best bound, it is optimal;
+   the same tables bound the plans with fewer blocks and those ending earlier, which certifies
+   the tie rules. Otherwise the best plan's cost sets the budget of step 3 (one pass).
+3. **Exact dynamic programme** otherwise. A fixed block set is solved by filling (interior
    minimums, then cheapest upgrades), so some optimum has every slot at a bound (``cap``, or
    ``lo`` inside a block) except one marginal slot. The DP runs over slots with states
    (blocks used, inside a block, marginal chosen) and keys the energy at bounds; the marginal is
    a full slot later reduced by the overshoot, kept as a Pareto set of (cost, price, room).
+   Partial plans are cut when their penalty plus a block-limited bound on the rest of the
+   window exceeds the budget.
 """
 
 from __future__ import annotations
@@ -277,6 +286,40 @@ def _fast_path(
     return Solution(tuple(e), tuple(blocks), cost), lam, cost
 
 
+def _suffix_bounds(
+    prices: Sequence[float],
+    caps: Sequence[float],
+    los: Sequence[float],
+    lam: float,
+    max_blocks: int,
+) -> list[list[float]]:
+    """Return, per slot t and state ``2 * k + open``, the least penalty of the slots from t on."""
+    n = len(prices)
+    inf = math.inf
+    width = 2 * (max_blocks + 1)
+    nxt = [inf] * width
+    for k in range(max_blocks + 1):
+        nxt[2 * k] = 0.0
+    out = [nxt]
+    for t in range(n - 1, -1, -1):
+        d = prices[t] - lam
+        cap = caps[t]
+        base = -d * cap if d < 0 else 0.0
+        edge = (d * cap if d < 0 else 0.0) + base
+        inner = min(d * los[t], d * cap) + base
+        cur = [inf] * width
+        for k in range(max_blocks + 1):
+            skip = base + nxt[2 * k]
+            if k < max_blocks:
+                skip = min(skip, edge + min(nxt[2 * k + 2], nxt[2 * k + 3]))
+            cur[2 * k] = skip
+            cur[2 * k + 1] = min(inner + nxt[2 * k + 1], edge + nxt[2 * k])
+        out.append(cur)
+        nxt = cur
+    out.reverse()
+    return out
+
+
 # A DP back-pointer: (parent, slot, energy at bound, is_marginal, role) with role one of
 # "l" lone, "f" first, "m" middle, "e" last (end).
 _Node = tuple[object, int, float, bool, str]
@@ -312,6 +355,7 @@ def _exact_dp(
     p1 = {}
     best_at: list[dict[int, tuple[float, _Node | None, float]]] = []
     limit_pen = budget + _TOL
+    bounds = _suffix_bounds(prices, caps, los, lam, max_blocks)
 
     def record() -> None:
         best: dict[int, tuple[float, _Node | None, float]] = {}
@@ -344,6 +388,7 @@ def _exact_dp(
         need = energy - suffix[t] - _TOL
         reach_out = energy - suffix[t + 1] - _TOL
         mid_room = cap - lo
+        ext = bounds[t + 1]
         n0: dict[tuple[int, int], dict[int, tuple[float, float, float, _Node | None]]] = {}
         n1: dict[tuple[int, int], dict[int, list[tuple[float, float, float, float, float, _Node]]]]
         n1 = {}
@@ -351,7 +396,7 @@ def _exact_dp(
         def add0(
             state: tuple[int, int], eb: float, c: float, pen: float, node: _Node | None
         ) -> None:
-            if pen > limit_pen or eb - energy > big_room:
+            if pen + ext[2 * state[0] + state[1]] > limit_pen or eb - energy > big_room:  # noqa: B023
                 return
             key = round(eb * _SCALE)
             bucket = n0.get(state)  # noqa: B023 (called only in this iteration)
@@ -371,7 +416,7 @@ def _exact_dp(
             room: float,
             node: _Node,
         ) -> None:
-            if pen > limit_pen or eb - energy > room + _TOL:
+            if pen + ext[2 * state[0] + state[1]] > limit_pen or eb - energy > room + _TOL:  # noqa: B023
                 return
             key = round(eb * _SCALE)
             bucket = n1.get(state)  # noqa: B023 (called only in this iteration)
@@ -563,6 +608,248 @@ def _rebuild(node: _Node | None, n: int, energy: float, eb: float, cost: float) 
     return Solution(tuple(e), tuple(blocks), cost)
 
 
+def _lagrange(
+    prices: Sequence[float],
+    caps: Sequence[float],
+    los: Sequence[float],
+    lam: float,
+    max_blocks: int,
+) -> tuple[list[float], list[list[float]], list[tuple[int, int]]]:
+    """Solve the Lagrangian relaxation at price ``lam`` (no energy constraint).
+
+    A slot outside every block is worth 0, an edge slot ``min(0, (p - lam) * cap)``, an interior
+    slot ``(p - lam) * (cap if p < lam else lo)``.
+
+    Returns:
+        ``root[j]``: the least value with at most ``j`` blocks; ``ends[t][j]``: the least value
+        with at most ``j`` blocks all ending before slot ``t``; and the blocks of a least-value
+        plan with at most ``max_blocks`` blocks.
+    """
+    n = len(prices)
+    inf = math.inf
+    kk = max_blocks + 1
+    closed = [0.0] + [inf] * max_blocks  # closed[k]: k blocks used, none open
+    opened = [inf] * kk  # opened[k]: k blocks used, the k-th still open
+    ends: list[list[float]] = []
+    choice: list[tuple[list[int], list[int]]] = []
+    for t in range(n):
+        best = closed[0]
+        ends_t = [best]
+        for k in range(1, kk):
+            if closed[k] < best:
+                best = closed[k]
+            ends_t.append(best)
+        ends.append(ends_t)
+        d = prices[t] - lam
+        if d < 0:
+            edge = d * caps[t]
+            inner = edge
+        else:
+            edge = 0.0
+            inner = d * los[t]
+        nc = [0.0] * kk
+        no = [inf] * kk
+        cc = [0] * kk  # 0 skip, 1 lone start, 2 end of an open block
+        co = [0] * kk  # 0 middle, 1 first
+        for k in range(kk):
+            v = closed[k]
+            c = 0
+            if k:
+                w = closed[k - 1] + edge
+                if w < v:
+                    v, c = w, 1
+                w = opened[k] + edge
+                if w < v:
+                    v, c = w, 2
+                w1 = opened[k] + inner
+                w2 = closed[k - 1] + edge
+                if w2 < w1:
+                    no[k] = w2
+                    co[k] = 1
+                else:
+                    no[k] = w1
+            nc[k] = v
+            cc[k] = c
+        closed, opened = nc, no
+        choice.append((cc, co))
+    best = closed[0]
+    root = [best]
+    for k in range(1, kk):
+        if closed[k] < best:
+            best = closed[k]
+        root.append(best)
+    ends.append(root)
+    k = min(range(kk), key=lambda j: (closed[j], j))
+    blocks: list[tuple[int, int]] = []
+    is_open = False
+    end = -1
+    for t in range(n - 1, -1, -1):
+        cc, co = choice[t]
+        if is_open:
+            if co[k] == 1:
+                blocks.append((t, end))
+                k -= 1
+                is_open = False
+        else:
+            c = cc[k]
+            if c == 1:
+                blocks.append((t, t))
+                k -= 1
+            elif c == 2:
+                end = t
+                is_open = True
+    blocks.reverse()
+    return root, ends, blocks
+
+
+def _fill(
+    prices: Sequence[float],
+    caps: Sequence[float],
+    los: Sequence[float],
+    energy: float,
+    blocks: Sequence[tuple[int, int]],
+) -> tuple[list[float], float, float] | None:
+    """Return the cheapest energies in a fixed block set, their cost and marginal price."""
+    n = len(prices)
+    e = [0.0] * n
+    left = energy
+    items: list[int] = []
+    for a, b in blocks:
+        items.append(a)
+        for i in range(a + 1, b):
+            e[i] = los[i]
+            left -= los[i]
+            items.append(i)
+        if b > a:
+            items.append(b)
+    if left < -_TOL:
+        return None
+    items.sort(key=prices.__getitem__)
+    marginal = math.nan
+    for i in items:
+        if left <= _TOL:
+            break
+        room = caps[i] - e[i]
+        marginal = prices[i]
+        if left <= room:
+            e[i] += left
+            left = 0.0
+            break
+        e[i] = caps[i]
+        left -= room
+    if left > _TOL:
+        return None
+    cost = math.fsum(prices[i] * e[i] for i in items)
+    return e, cost, marginal
+
+
+def _at_bounds(
+    prices: Sequence[float],
+    caps: Sequence[float],
+    los: Sequence[float],
+    lam: float,
+    blocks: Sequence[tuple[int, int]],
+) -> float:
+    """Return the energy of ``blocks`` with every slot at the bound the price ``lam`` picks."""
+    w = 0.0
+    for a, b in blocks:
+        for i in range(a, b + 1):
+            if prices[i] < lam:
+                w += caps[i]
+            elif a < i < b:
+                w += los[i]
+    return w
+
+
+def _trim(e: Sequence[float], blocks: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in blocks:
+        while a <= b and e[a] <= _TOL:
+            a += 1
+        while b >= a and e[b] <= _TOL:
+            b -= 1
+        if a <= b:
+            out.append((a, b))
+    return out
+
+
+def _lagrange_path(
+    prices: Sequence[float],
+    caps: Sequence[float],
+    los: Sequence[float],
+    energy: float,
+    max_blocks: int,
+    lam0: float,
+) -> tuple[Solution | None, float, float, float]:
+    """Search the Lagrangian multiplier; return a certified optimum if the bound closes.
+
+    Returns:
+        The certified solution (or None), the best upper bound (cost of a feasible plan, inf if
+        none), the best lower bound and the multiplier that gave it.
+    """
+    cap_all = math.fsum(caps)
+    # Tangent lines (value at lam, slope) of the concave dual L(lam) = lam * E + G(lam).
+    lines: list[tuple[float, float, float]] = [
+        (min(prices) - 1.0, (min(prices) - 1.0) * energy, energy),
+        (
+            max(prices) + 1.0,
+            math.fsum(p * c for p, c in zip(prices, caps, strict=True))
+            + (max(prices) + 1.0) * (energy - cap_all),
+            energy - cap_all,
+        ),
+    ]
+    evals: list[tuple[float, list[float], list[list[float]]]] = []
+    ub = math.inf
+    ub_sol: tuple[list[float], list[tuple[int, int]]] | None = None
+    lb = -math.inf
+    lb_lam = lam0
+    lam = lam0
+    eps = 1e-9 * max(1.0, abs(energy * max(abs(p) for p in prices)))
+    for _ in range(12):
+        root, ends, blocks = _lagrange(prices, caps, los, lam, max_blocks)
+        val = lam * energy + root[max_blocks]
+        evals.append((lam, root, ends))
+        if val > lb:
+            lb, lb_lam = val, lam
+        w = _at_bounds(prices, caps, los, lam, blocks)
+        lines.append((lam, val, energy - w))
+        if blocks:
+            got = _fill(prices, caps, los, energy, blocks)
+            if got is not None and got[1] < ub - 1e-12:
+                ub = got[1]
+                ub_sol = (got[0], blocks)
+        if ub - lb <= eps:
+            break
+        # Next multiplier: the top of the envelope of the tangent lines.
+        best_lam, best_val = lam, -math.inf
+        for x0, v0, s0 in lines:
+            if s0 <= 0:
+                continue
+            for x1, v1, s1 in lines:
+                if s1 >= 0:
+                    continue
+                # v0 + s0 (x - x0) = v1 + s1 (x - x1)
+                x = (v1 - v0 + s0 * x0 - s1 * x1) / (s0 - s1)
+                top = min(v + s * (x - xx) for xx, v, s in lines)
+                if top > best_val:
+                    best_lam, best_val = x, top
+        if best_val - lb <= eps or any(abs(best_lam - x) <= 1e-12 for x, _, _ in lines):
+            break
+        lam = best_lam
+    if ub_sol is None or ub - lb > eps:
+        return None, ub, lb, lb_lam
+    e, blocks = ub_sol
+    blocks = _trim(e, blocks)
+    nb = len(blocks)
+    limit = ub + TIE_EUR + _TOL
+    if nb > 1 and max(x * energy + root[nb - 1] for x, root, _ in evals) <= limit:
+        return None, ub, lb, lb_lam
+    f = blocks[-1][1]
+    if max(x * energy + ends[f][nb] for x, _, ends in evals) <= limit:
+        return None, ub, lb, lb_lam
+    return Solution(tuple(e), tuple(blocks), ub), ub, lb, lb_lam
+
+
 def optimise(
     prices: Sequence[float],
     caps: Sequence[float],
@@ -582,7 +869,16 @@ def optimise(
     fast, lam, lp_cost = _fast_path(prices, caps, los, energy, max_blocks)
     if fast is not None:
         return fast
-    budget = _FIRST_BUDGET_EUR
+    sol, ub, _, lam = _lagrange_path(prices, caps, los, energy, max_blocks, lam)
+    if sol is not None:
+        return sol
+    lp_cost = lam * energy + math.fsum(
+        min(0.0, (p - lam) * c) for p, c in zip(prices, caps, strict=True)
+    )
+    if math.isinf(ub):
+        budget = _suffix_bounds(prices, caps, los, lam, max_blocks)[0][0] + _FIRST_BUDGET_EUR
+    else:
+        budget = ub - lp_cost + TIE_EUR + 1e-7
     while True:
         found, best = _exact_dp(prices, caps, los, energy, max_blocks, lam, budget)
         if found is not None and best - lp_cost + TIE_EUR <= budget:
