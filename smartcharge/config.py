@@ -26,6 +26,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -132,10 +133,10 @@ class Settings(BaseSettings):
     tariff_vat_percent: float = Field(default=21.0, ge=0, le=100)
 
     # --- Planning
+    max_price: str | None = None
     strategy: str = "cheapest"
     max_interruptions: int = Field(default=3, ge=1, le=96)
     deadline_margin_min: int = Field(default=30, ge=0, le=720)
-    max_price: str | None = None
     target_kwh: float = Field(default=20.0, ge=0, le=200)
     ready_by: time = time(7, 0)
     max_current_a: int = Field(default=16, ge=6, le=80)
@@ -227,6 +228,22 @@ class Settings(BaseSettings):
         if not v.startswith("p") and abs(float(v)) > 5:
             raise ValueError("an absolute limit must lie between -5 and 5 EUR/kWh, e.g. 0.18")
         return v
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, value: str, info: ValidationInfo) -> str:
+        """Resolve the strategy once, at start-up (a user's plug-in included)."""
+        from strategies import get_strategy  # noqa: PLC0415 - plug-ins are imported only here
+
+        try:
+            get_strategy(value, max_price=info.data.get("max_price"))
+        except ConfigError as exc:
+            text = str(exc)
+            # get_strategy names the variable itself; the caller adds name, value and place.
+            if text.startswith("SMARTCHARGE_STRATEGY="):
+                text = text.split(": ", 1)[-1]
+            raise ValueError(text) from None
+        return value.strip()
 
     @model_validator(mode="after")
     def _currents(self) -> Settings:
@@ -358,7 +375,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if ENV_FILE_VAR in env and not path.is_file():
         raise ConfigError(f"{ENV_FILE_VAR}={str(path)!r}: no such file; point it at a .env file")
     try:
-        return Settings(_env_file=path if path.is_file() else None)
+        settings = Settings(_env_file=path if path.is_file() else None)
     except (OSError, UnicodeDecodeError) as exc:  # e.g. a .env saved as Latin-1, or unreadable
         why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
         raise ConfigError(f"{path}: cannot read the .env file ({why}); save it as UTF-8") from None
@@ -380,3 +397,4 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             else:
                 problems.append(f"{_explain(err)}")
         raise ConfigError(problems) from None
+    return settings

@@ -413,25 +413,15 @@ def test_sigkill_of_a_running_daemon_process_at_random_instants(tmp_path: Path):
 
     assert PROCESS_KILLS == kills
     assert 1 == len(set(after_first) - {"none"}), sessions
-    # Known bug (pinned exactly by the strict xfail test below): a kill after a write reached
-    # the charger but before its answer leaves the pre-write status in the limiter's store, and
-    # the next process repeats the write. Bounded here by the kills that can cause it; tighten
-    # to `[] == duplicates` once smartcharge/wallbox/client.py forgets the stored status first.
-    assert len(duplicates) <= modes["after_handler"] + modes["shortly_after"], duplicates
+    # A kill after a write reached the charger but before its answer was stored must not lead
+    # to the write again: the client forgets the stored status before every write.
+    assert [] == duplicates, (duplicates, modes)
     assert applied > 0
     assert 1 == len(entries)
     assert entries[0].target_met
     assert [] == secrets
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG smartcharge/wallbox/client.py _command/status: the status stored in the state "
-    "dir before a write is not forgotten when the write goes out; a process killed after the "
-    "charger applied the write (answer lost) restarts, gets that pre-write status from the "
-    "store inside the read window, and sends the write again",
-)
 async def test_a_restart_after_a_write_whose_answer_was_lost_does_not_repeat_it(tmp_path: Path):
     """Energy cost applied, process dies before the answer: the restarted client must not
     believe the old cost (and so must not send the same cost again)."""

@@ -254,14 +254,6 @@ def test_no_secret_in_logs_or_files_outside_the_token_store(soak: SoakResult):
 # --- a bug the 30-day soak found, pinned --------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG smartcharge/wallbox/client.py _command: after a write whose outcome is unknown "
-    "(5xx/timeout/drop) the stored status from before it stays in the limiter's cache, so the "
-    "next status() inside the read window returns it and the next tick re-sends a command the "
-    "charger already applied (30-day soak, seed 2025: pause at 2025-10-15 16:01:30Z)",
-)
 async def test_a_write_with_unknown_outcome_is_not_repeated_from_a_stale_status(tmp_path):
     """Pause: 502, re-read, re-send applied but answered 500; the next tick must not pause again."""
     from datetime import UTC

@@ -14,9 +14,9 @@ def settings_and_logging(*, quiet: bool = False) -> Settings:
     Log lines go to stderr, so a command's own output on stdout (tables, ``--json``) stays
     clean; a container runtime collects both streams.
     """
-    settings = load_settings()
-    configure_logging(settings, stream=sys.stderr)
     if not quiet:
         for line in unknown_names():
             print(f"smartcharge: warning: {line}", file=sys.stderr)
+    settings = load_settings()
+    configure_logging(settings, stream=sys.stderr)
     return settings

@@ -19,9 +19,9 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the settings, print them and return 0 (or raise ConfigError)."""
-    settings = load_settings()
     for line in unknown_names():
         print(f"smartcharge: warning: {line}", file=sys.stderr)
+    settings = load_settings()
     path = env_file_path()
     print(f"# settings OK ({path if path.is_file() else 'no .env file'}; environment wins)")
     width = max(len(k) for k in settings.masked())

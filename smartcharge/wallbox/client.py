@@ -308,7 +308,10 @@ class WallboxClient:
                     age_s = (now - cached.fetched_at).total_seconds()
                     if max_age_s is not None and age_s <= max_age_s:
                         return cached
-                    if max_age_s is None and self.limiter.next_slot(CallKind.READ) > now:
+                    # next_slot() reads the clock after ``now``: compare with a later reading,
+                    # or a free slot (== its own now) would always look taken.
+                    free_at = self.limiter.next_slot(CallKind.READ)
+                    if max_age_s is None and free_at > self._clock.now():
                         log.debug("wallbox_status_from_cache", age_s=round(age_s, 1))
                         return cached
             return await self._read_status(charger_id)
@@ -418,6 +421,7 @@ class WallboxClient:
         async with self._command_lock:  # one command to the charger at a time (STYLE.md §7)
             before = self.limiter.cached_status(charger_id) or await self.status(fresh=True)
             endpoint, body = self._write_for(command, charger_id)
+            self.limiter.forget_status(charger_id)
             try:
                 answer = await self._call(endpoint, body)
             except WallboxUnavailableError as err:
@@ -436,6 +440,7 @@ class WallboxClient:
                     return checked
                 log.info("wallbox_command_resent", command=str(command))
                 before = checked
+                self.limiter.forget_status(charger_id)
                 answer = await self._call(endpoint, body)
             after = self._after(command, before, answer, endpoint)
             self.limiter.store_status(after)

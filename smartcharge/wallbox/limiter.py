@@ -293,6 +293,16 @@ class RateLimiter:
         with self._locked() as data:
             data.setdefault("status", {})[str(snapshot.charger_id)] = snapshot_to_json(snapshot)
 
+    def forget_status(self, charger_id: int) -> None:
+        """Drop the stored status of ``charger_id`` (a write is about to change it).
+
+        Until the write's answer is stored, every process must read the charger afresh
+        rather than act on what it was before: a write whose answer is lost, or a process
+        killed after the charger applied it, must not lead to the same command again.
+        """
+        with self._locked() as data:
+            data.get("status", {}).pop(str(charger_id), None)
+
     def cached_status(self, charger_id: int) -> ChargerSnapshot | None:
         """Return the latest stored status of ``charger_id``, whoever read it."""
         with self._locked() as data:
