@@ -30,8 +30,10 @@ _SECRET_KEYS = re.compile(
 _PATTERNS = (
     re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"),
     re.compile(r"(?i)(securityToken=)[^&\s'\"]+"),
-    re.compile(r"(?i)(['\"]?(?:authorization|password|token|refresh_token)['\"]?\s*[:=]\s*)"
-               r"(['\"]?)[^,'\"}\s]+"),
+    re.compile(
+        r"(?i)(['\"]?(?:authorization|password|token|refresh_token)['\"]?\s*[:=]\s*)"
+        r"(['\"]?)[^,'\"}\s]+"
+    ),
     re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
 )
 
