@@ -69,6 +69,7 @@ from smartcharge.controller import (
 )
 from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandKind, PriceCurve
 from smartcharge.errors import SmartchargeError
+from smartcharge.http import open_session
 from smartcharge.ledger import (
     TARGET_TOLERANCE_KWH,
     Ledger,
@@ -877,8 +878,6 @@ async def run(settings: Settings, clock: Clock) -> int:
         ConfigError: a setting is missing or wrong (credentials, strategy).
         SmartchargeError: the charger cannot be found on the account.
     """
-    import aiohttp  # noqa: PLC0415
-
     from smartcharge.health import HealthServer  # noqa: PLC0415
     from smartcharge.prices import build_price_feed  # noqa: PLC0415
     from smartcharge.wallbox import build_wallbox_client  # noqa: PLC0415
@@ -887,8 +886,7 @@ async def run(settings: Settings, clock: Clock) -> int:
     install_signal_handlers(stop)
     strategy = build_strategy(settings)
     # A bound on every exchange on top of the clients' own timeouts (STYLE.md §7).
-    timeout = aiohttp.ClientTimeout(total=settings.wallbox_timeout_s + 10.0)
-    async with aiohttp.ClientSession(timeout=timeout) as http:
+    async with open_session(settings.wallbox_timeout_s + 10.0) as http:
         charger = build_wallbox_client(settings, http, clock)
         feed = build_price_feed(settings, http, clock)
         daemon = Daemon(settings, clock, charger, feed, strategy)

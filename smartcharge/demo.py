@@ -27,6 +27,7 @@ from aiohttp import web
 
 from smartcharge.config import LogLevel, Settings
 from smartcharge.daemon import Daemon, build_strategy, run_simulated
+from smartcharge.http import open_session
 from smartcharge.ledger import LedgerEntry, ledger_text
 from smartcharge.logsetup import configure_logging
 from smartcharge.prices import build_price_feed
@@ -157,7 +158,7 @@ async def simulated_world(
     host, port = runner.addresses[0][:2]
     settings = demo_settings(state_dir, cloud_url, f"http://{host}:{port}", **overrides)
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        async with open_session(30.0) as http:
             yield SimulatedWorld(clock, cloud, entsoe, settings, http, on_event)
     finally:
         await runner.cleanup()

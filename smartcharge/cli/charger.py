@@ -19,12 +19,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiohttp
-
 from smartcharge.cli._common import settings_and_logging
 from smartcharge.clock import SystemClock
 from smartcharge.config import Settings
 from smartcharge.domain import ChargerSnapshot, Command, CommandKind
+from smartcharge.http import open_session
 from smartcharge.wallbox import (
     MIN_CURRENT_A,
     WallboxClient,
@@ -97,8 +96,7 @@ def _run(body: _Body) -> int:
 
     async def main() -> int:
         # The client also bounds each call with asyncio.timeout; this is the session default.
-        timeout = aiohttp.ClientTimeout(total=settings.wallbox_timeout_s)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        async with open_session(settings.wallbox_timeout_s) as session:
             client = build_wallbox_client(settings, session, SystemClock())
             return await body(client, settings)
 

@@ -15,11 +15,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiohttp
-
 from smartcharge.clock import Clock, SystemClock
 from smartcharge.config import Settings, load_settings, unknown_names
 from smartcharge.domain import PriceSlot
+from smartcharge.http import open_session
 from smartcharge.logsetup import configure_logging, redact_text
 from smartcharge.prices import build_price_feed
 from smartcharge.prices.chain import source_zone
@@ -82,8 +81,7 @@ def show_prices(settings: Settings, day: date | None, *, as_json: bool, clock: C
 async def _collect(
     settings: Settings, day: date | None, clock: Clock
 ) -> tuple[list[PriceSlot], date, RefreshResult]:
-    timeout = aiohttp.ClientTimeout(total=_SESSION_TIMEOUT_S)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    async with open_session(_SESSION_TIMEOUT_S) as session:
         feed = build_price_feed(settings, session, clock)
         now = clock.now()
         wanted = day or feed.local_day(now)
