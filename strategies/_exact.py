@@ -38,6 +38,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from strategies._slots import runs
+
 #: Plans whose costs differ by at most this (EUR) are ties: fewer blocks, then the earlier finish.
 TIE_EUR = 1e-4
 
@@ -60,21 +62,6 @@ class Solution:
     energies: tuple[float, ...]
     blocks: tuple[tuple[int, int], ...]
     cost: float
-
-
-def _runs(energies: Sequence[float]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    start = -1
-    for i, e in enumerate(energies):
-        if e > _TOL:
-            if start < 0:
-                start = i
-        elif start >= 0:
-            out.append((start, i - 1))
-            start = -1
-    if start >= 0:
-        out.append((start, len(energies) - 1))
-    return out
 
 
 def _lp_fill(
@@ -190,7 +177,7 @@ def _place_ties(
     left = energy - math.fsum(e)
     if left < -_TOL:
         return None
-    strict = _runs(e)
+    strict = runs(e)
     bridges: list[tuple[float, int, int]] = []
     for (_, b), (a, _) in itertools.pairwise(strict):
         if all(prices[i] == lam for i in range(b + 1, a)):
@@ -231,7 +218,7 @@ def _valid(
     e: Sequence[float], los: Sequence[float], max_blocks: int
 ) -> list[tuple[int, int]] | None:
     """Return the runs of ``e`` when they are a valid plan (block limit, interior minimum)."""
-    blocks = _runs(e)
+    blocks = runs(e)
     if len(blocks) > max_blocks:
         return None
     for a, b in blocks:
