@@ -22,6 +22,8 @@ async def _no_silent_retry(
 ) -> aiohttp.ClientResponse:
     try:
         return await handler(request)
+    except aiohttp.ClientConnectorError:
+        raise  # nothing was sent; aiohttp does not retry these, and callers know it
     except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as err:
         raise ConnectionDroppedError(f"{type(err).__name__}: {err}") from err
 

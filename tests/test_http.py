@@ -67,3 +67,19 @@ async def test_a_dropped_put_reaches_the_cloud_once(auto_clock: SimulatedClock, 
 
     assert 1 == len(puts)
     assert 10 == cloud.charger.max_charging_current_a
+
+
+async def test_a_refused_connection_is_still_known_as_never_sent():
+    """Connecting to nothing raises aiohttp's connector error, so writes know nothing went out."""
+    import socket
+
+    import aiohttp
+    import pytest
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async with open_session(2.0) as session:
+        with pytest.raises(aiohttp.ClientConnectorError):
+            await session.get(f"http://127.0.0.1:{port}/")
