@@ -151,7 +151,7 @@ class ConfigData(_Wire):
     serial_number: str | None = None
     name: str | None = None
     locked: bool = False
-    max_charging_current: int
+    max_charging_current: int = Field(ge=0, le=1000)
     max_available_current: int | None = None
     energy_price: float | None = None
     energy_cost: EnergyCost | None = Field(default=None, alias="energyCost")

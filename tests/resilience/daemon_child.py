@@ -18,11 +18,10 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-import aiohttp
-
 from smartcharge.config import LogLevel
 from smartcharge.daemon import Daemon, build_strategy, run_simulated
 from smartcharge.demo import demo_settings
+from smartcharge.http import open_session
 from smartcharge.logsetup import configure_logging
 from smartcharge.prices import build_price_feed
 from smartcharge.wallbox import build_wallbox_client
@@ -65,7 +64,7 @@ async def _main(argv: list[str]) -> int:
     )
     with open(log_file, "a", encoding="utf-8") as log:  # noqa: PTH123, ASYNC230
         configure_logging(settings, stream=log)
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        async with open_session(30.0) as http:
             charger = build_wallbox_client(settings, http, clock)
             feed = build_price_feed(settings, http, clock, timeout_s=2.0)
             daemon = Daemon(settings, clock, charger, feed, build_strategy(settings))

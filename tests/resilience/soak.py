@@ -34,6 +34,7 @@ from aiohttp import web
 from smartcharge.config import LogLevel, Settings
 from smartcharge.daemon import Daemon, build_strategy
 from smartcharge.demo import DEMO_KEY, DEMO_PASSWORD, DEMO_USER, PRICES_CSV, demo_settings
+from smartcharge.http import open_session
 from smartcharge.logsetup import configure_logging
 from smartcharge.prices import build_price_feed
 from smartcharge.simulator.clock import SimulatedClock
@@ -145,7 +146,7 @@ async def soak_world(
     buffer = io.StringIO()
     configure_logging(settings, stream=buffer)
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        async with open_session(30.0) as http:
             world = SoakWorld(clock, cloud, entsoe, settings, http, buffer)
             holder.append(world)
             yield world
