@@ -608,77 +608,87 @@ def _lagrange(
     slot ``(p - lam) * (cap if p < lam else lo)``.
 
     Returns:
-        ``root[j]``: the least value with at most ``j`` blocks; ``ends[t][j]``: the least value
-        with at most ``j`` blocks all ending before slot ``t``; and the blocks of a least-value
-        plan with at most ``max_blocks`` blocks.
+        ``root[j]``: the least value with at most ``j`` blocks; ``hist[t][j]``: the least value
+        with exactly ``j`` blocks, all closed, before slot ``t`` (``_ends`` turns it into "at
+        most"); and the blocks of a least-value plan with at most ``max_blocks`` blocks.
     """
     n = len(prices)
     inf = math.inf
     kk = max_blocks + 1
     closed = [0.0] + [inf] * max_blocks  # closed[k]: k blocks used, none open
     opened = [inf] * kk  # opened[k]: k blocks used, the k-th still open
-    ends: list[list[float]] = []
-    choice: list[tuple[list[int], list[int]]] = []
+    hist_c = [closed]
+    hist_o = [opened]
+    ks = range(1, kk)
     for t in range(n):
-        best = closed[0]
-        ends_t = [best]
-        for k in range(1, kk):
-            if closed[k] < best:
-                best = closed[k]
-            ends_t.append(best)
-        ends.append(ends_t)
         d = prices[t] - lam
-        if d < 0:
-            edge = d * caps[t]
-            inner = edge
-        else:
-            edge = 0.0
-            inner = d * los[t]
         nc = [0.0] * kk
         no = [inf] * kk
-        cc = [0] * kk  # 0 skip, 1 lone start, 2 end of an open block
-        co = [0] * kk  # 0 middle, 1 first
-        for k in range(kk):
-            v = closed[k]
-            c = 0
-            if k:
-                w = closed[k - 1] + edge
-                if w < v:
-                    v, c = w, 1
-                w = opened[k] + edge
-                if w < v:
-                    v, c = w, 2
-                w1 = opened[k] + inner
-                w2 = closed[k - 1] + edge
-                if w2 < w1:
-                    no[k] = w2
-                    co[k] = 1
-                else:
-                    no[k] = w1
-            nc[k] = v
-            cc[k] = c
+        prev = 0.0  # closed[k - 1]
+        if d < 0:
+            x = d * caps[t]
+            for k in ks:
+                v = closed[k]
+                a = prev + x
+                b = opened[k] + x
+                if a < v:
+                    v = a
+                if b < v:
+                    v = b
+                nc[k] = v
+                no[k] = a if a < b else b
+                prev = closed[k]
+        else:
+            y = d * los[t]
+            for k in ks:
+                v = closed[k]
+                o = opened[k]
+                if prev < v:
+                    v = prev
+                if o < v:
+                    v = o
+                nc[k] = v
+                w = o + y
+                no[k] = prev if prev < w else w
+                prev = closed[k]
         closed, opened = nc, no
-        choice.append((cc, co))
+        hist_c.append(nc)
+        hist_o.append(no)
     best = closed[0]
     root = [best]
-    for k in range(1, kk):
+    for k in ks:
         if closed[k] < best:
             best = closed[k]
         root.append(best)
-    ends.append(root)
     k = min(range(kk), key=lambda j: (closed[j], j))
     blocks: list[tuple[int, int]] = []
     is_open = False
     end = -1
     for t in range(n - 1, -1, -1):
-        cc, co = choice[t]
+        if not k:
+            break
+        d = prices[t] - lam
+        if d < 0:
+            edge = inner = d * caps[t]
+        else:
+            edge = 0.0
+            inner = d * los[t]
+        cb = hist_c[t]
+        ob = hist_o[t]
         if is_open:
-            if co[k] == 1:
+            if cb[k - 1] + edge < ob[k] + inner:
                 blocks.append((t, end))
                 k -= 1
                 is_open = False
         else:
-            c = cc[k]
+            v = cb[k]
+            c = 0
+            w = cb[k - 1] + edge
+            if w < v:
+                v, c = w, 1
+            w = ob[k] + edge
+            if w < v:
+                c = 2
             if c == 1:
                 blocks.append((t, t))
                 k -= 1
@@ -686,7 +696,12 @@ def _lagrange(
                 end = t
                 is_open = True
     blocks.reverse()
-    return root, ends, blocks
+    return root, hist_c, blocks
+
+
+def _ends(hist: Sequence[Sequence[float]], t: int, j: int) -> float:
+    """Return the least Lagrangian value with at most ``j`` blocks, all ending before slot ``t``."""
+    return min(hist[t][: j + 1])
 
 
 def _fill(
@@ -832,7 +847,7 @@ def _lagrange_path(
     if nb > 1 and max(x * energy + root[nb - 1] for x, root, _ in evals) <= limit:
         return None, ub, lb, lb_lam
     f = blocks[-1][1]
-    if max(x * energy + ends[f][nb] for x, _, ends in evals) <= limit:
+    if max(x * energy + _ends(hist, f, nb) for x, _, hist in evals) <= limit:
         return None, ub, lb, lb_lam
     return Solution(tuple(e), tuple(blocks), ub), ub, lb, lb_lam
 
