@@ -33,6 +33,7 @@ Algorithm:
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections.abc import Sequence
@@ -807,6 +808,8 @@ def _lagrange_path(
     lb_lam = lam0
     lam = lam0
     eps = 1e-9 * max(1.0, abs(energy * max(abs(p) for p in prices)))
+    levels: list[float] | None = None
+    step = 1
     for _ in range(12):
         root, ends, blocks = _lagrange(prices, caps, los, lam, max_blocks)
         val = lam * energy + root[max_blocks]
@@ -837,6 +840,21 @@ def _lagrange_path(
                     best_lam, best_val = x, top
         if best_val - lb <= eps or any(abs(best_lam - x) <= 1e-12 for x, _, _ in lines):
             break
+        # Until the search is bracketed by tangents of both signs, step away from the start
+        # over the price levels (1, 2, 4, ... levels): the extreme lines are far too steep.
+        slope = lines[-1][2]
+        if slope and all(s * slope > 0 for _, _, s in lines[2:]):
+            if levels is None:
+                levels = sorted(set(prices))
+            if slope > 0:
+                at = bisect.bisect_right(levels, lam) + step - 1
+                nxt = levels[at] if at < len(levels) else best_lam
+            else:
+                at = bisect.bisect_left(levels, lam) - step
+                nxt = levels[at] if at >= 0 else best_lam
+            step *= 2
+            if (nxt - lam) * slope > 0 and (best_lam - nxt) * slope > 0:
+                best_lam = nxt
         lam = best_lam
     if ub_sol is None or ub - lb > eps:
         return None, ub, lb, lb_lam
