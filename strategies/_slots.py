@@ -122,26 +122,37 @@ def build_window(request: PlanRequest) -> Window:
         curve = request.prices.slots
         first = max(0, bisect.bisect_right(curve, now, key=_slot_start) - 1)
         for slot in curve[first:]:
-            if slot.start >= deadline:
+            start = slot.start
+            if start >= deadline:
                 break
-            if slot.end <= now:
+            end = slot.end
+            if end <= now:
                 continue
-            s = (slot.start - now).total_seconds()
-            e = (slot.end - now).total_seconds()
-            if s > bounds[-1]:
+            s = (start - now).total_seconds()
+            e = (end - now).total_seconds()
+            last = bounds[-1]
+            if s > last:
                 fill_unknown(min(s, width))
+                last = bounds[-1]
             dur = e - s
-            pieces = int(dur // step)
             price = slot.price_eur_per_kwh
-            at = slot.start
+            if dur < 2 * step:
+                # One planner slot (the common case: the price slot is one step long).
+                if e > last:
+                    starts.append(start if s >= 0 else now)
+                    bounds.append(e if e < width else width)
+                    prices.append(price)
+                continue
+            pieces = int(dur // step)
+            at = start
             cut = s
-            for k in range(1, pieces if pieces > 1 and pieces * step == dur else 1):
+            for k in range(1, pieces if pieces * step == dur else 1):
                 cut = s + k * step
                 if cut > bounds[-1]:
                     starts.append(at if at >= now else now)
                     bounds.append(min(cut, width))
                     prices.append(price)
-                at = slot.start + k * step_td
+                at = start + k * step_td
                 if cut >= width:
                     break
             if cut < width and e > bounds[-1]:
@@ -218,63 +229,74 @@ def realise(
     """
     if blocks is None:
         blocks = runs(energies)
-    role: dict[int, str] = {}
+    hours_all = window.hours
+    n = len(hours_all)
+    # 0 lone, 1 first, 2 last, 3 middle (a charged slot outside every block counts as lone).
+    role = [0] * n
     for a, b in blocks:
         if a == b:
-            role[a] = "lone"
+            role[a] = 0
             continue
-        role[a] = "first"
-        role[b] = "last"
+        role[a] = 1
+        role[b] = 2
         for i in range(a + 1, b):
-            role[i] = "mid"
+            role[i] = 3
     starts = window.starts
-    n = len(starts)
+    prices = window.prices
+    deadline = window.deadline
     p_max = window.p_max_kw
     i_max = window.max_current_a
     i_min = window.min_current_a
-    # (start, end, current, energy, price) before merging equal neighbours.
-    raw: list[tuple[datetime, datetime, float, float, float | None]] = []
+    kw_per_amp = window.kw_per_amp
+    out: list[PlanSlot] = []
+    # The pending piece (start, end, current, energy, price): equal neighbours are merged.
+    p_start: datetime | None = None
+    p_end = deadline
+    p_cur = 0.0
+    p_e = 0.0
+    p_price: float | None = None
     cost = 0.0
     total = 0.0
-    for i, hours in enumerate(window.hours):
+    for i in range(n):
         e = energies[i]
-        price = window.prices[i]
+        price = prices[i]
         start = starts[i]
-        end = starts[i + 1] if i + 1 < n else window.deadline
+        end = starts[i + 1] if i + 1 < n else deadline
         if e <= TOL_KWH:
-            raw.append((start, end, 0.0, 0.0, price))
-            continue
-        total += e
-        if price is not None:
-            cost += price * e
-        r = role.get(i, "lone")
-        if e >= p_max * hours - TOL_KWH:
-            raw.append((start, end, i_max, e, price))
-        elif r == "mid":
-            current = min(max(e / hours / window.kw_per_amp, i_min), i_max)
-            raw.append((start, end, current, e, price))
+            pieces: tuple[tuple[datetime, datetime, float, float], ...] = ((start, end, 0.0, 0.0),)
         else:
-            run = timedelta(hours=e / p_max)
-            if r == "first":
-                cut = end - run
+            total += e
+            if price is not None:
+                cost += price * e
+            hours = hours_all[i]
+            r = role[i]
+            if e >= p_max * hours - TOL_KWH:
+                pieces = ((start, end, i_max, e),)
+            elif r == 3:
+                current = min(max(e / hours / kw_per_amp, i_min), i_max)
+                pieces = ((start, end, current, e),)
+            elif r == 1:
+                cut = end - timedelta(hours=e / p_max)
                 if cut > start:
-                    raw.append((start, cut, 0.0, 0.0, price))
-                raw.append((cut, end, i_max, e, price))
+                    pieces = ((start, cut, 0.0, 0.0), (cut, end, i_max, e))
+                else:
+                    pieces = ((cut, end, i_max, e),)
             else:
-                cut = start + run
-                raw.append((start, cut, i_max, e, price))
+                cut = start + timedelta(hours=e / p_max)
                 if cut < end:
-                    raw.append((cut, end, 0.0, 0.0, price))
-    out: list[PlanSlot] = []
-    k = 0
-    while k < len(raw):
-        start, end, current, e, price = raw[k]
-        k += 1
-        while k < len(raw) and raw[k][2] == current and raw[k][4] == price:
-            end = raw[k][1]
-            e += raw[k][3]
-            k += 1
-        out.append(PlanSlot(start, end, current, e, price))
+                    pieces = ((start, cut, i_max, e), (cut, end, 0.0, 0.0))
+                else:
+                    pieces = ((start, cut, i_max, e),)
+        for a_start, a_end, a_cur, a_e in pieces:
+            if p_start is not None and a_cur == p_cur and price == p_price:
+                p_end = a_end
+                p_e += a_e
+                continue
+            if p_start is not None:
+                out.append(PlanSlot(p_start, p_end, p_cur, p_e, p_price))
+            p_start, p_end, p_cur, p_e, p_price = a_start, a_end, a_cur, a_e, price
+    if p_start is not None:
+        out.append(PlanSlot(p_start, p_end, p_cur, p_e, p_price))
     return Plan(
         strategy=strategy,
         slots=tuple(out),
