@@ -20,7 +20,7 @@ from structlog.testing import capture_logs
 
 from smartcharge.config import Settings
 from smartcharge.domain import utc
-from smartcharge.prices import PriceFeed, build_price_feed
+from smartcharge.prices import EntsoeRunner, PriceFeed, build_price_feed
 from smartcharge.prices.feed import BACKOFF
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.energyzero_server import EnergyZeroFakeServer
@@ -61,7 +61,15 @@ class World:
         return Settings(**base)
 
     def feed(self, **kw: object) -> PriceFeed:
-        return build_price_feed(self.settings(**kw), self.session, self.clock, timeout_s=0.3)
+        # entsoe-py in a thread: fast; the daemon's worker process has its own tests
+        # (tests/test_prices_entsoe_worker.py).
+        return build_price_feed(
+            self.settings(**kw),
+            self.session,
+            self.clock,
+            timeout_s=0.3,
+            entsoe_runner=EntsoeRunner.THREAD,
+        )
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Day-ahead prices: ENTSO-E (entsoe-py), EnergyZero, the ordered chain, the cache, the feed.
 
 ``build_price_feed(settings, session, clock)`` wires them from the settings; it is what the
-daemon and the CLI use.
+daemon and the CLI use. It runs entsoe-py in a worker process per fetch
+(``EntsoeRunner.PROCESS``), so pandas never enters the daemon's memory.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from smartcharge.ports import PriceSource
 from smartcharge.prices.cache import PriceCache
 from smartcharge.prices.chain import ChainResult, PriceChain, source_zone
 from smartcharge.prices.energyzero import EnergyZeroPriceSource
-from smartcharge.prices.entsoe import EntsoePriceSource
+from smartcharge.prices.entsoe import DEFAULT_TIMEOUT_S as ENTSOE_TIMEOUT_S
+from smartcharge.prices.entsoe import EntsoePriceSource, EntsoeRunner
 from smartcharge.prices.errors import (
     PriceAuthError,
     PriceDataError,
@@ -38,6 +40,7 @@ __all__ = [
     "ChainResult",
     "EnergyZeroPriceSource",
     "EntsoePriceSource",
+    "EntsoeRunner",
     "PriceAuthError",
     "PriceCache",
     "PriceChain",
@@ -59,6 +62,7 @@ def build_sources(
     clock: Clock,
     *,
     timeout_s: float | None = None,
+    entsoe_runner: EntsoeRunner = EntsoeRunner.PROCESS,
 ) -> list[PriceSource]:
     """Return the sources of ``SMARTCHARGE_PRICE_SOURCES``, in order."""
     tariff = Tariff.from_settings(settings)
@@ -82,7 +86,8 @@ def build_sources(
                     clock,
                     tariff=tariff,
                     name=item,
-                    **({"timeout_s": timeout_s} if timeout_s else {}),
+                    runner=entsoe_runner,
+                    timeout_s=timeout_s or ENTSOE_TIMEOUT_S,
                 )
             )
         elif base == "energyzero":
@@ -104,6 +109,7 @@ def build_price_feed(
     clock: Clock,
     *,
     timeout_s: float | None = None,
+    entsoe_runner: EntsoeRunner = EntsoeRunner.PROCESS,
 ) -> PriceFeed:
     """Wire the price feed from the settings; the cache is loaded here.
 
@@ -112,8 +118,12 @@ def build_price_feed(
         session: the process's aiohttp session (EnergyZero uses it).
         clock: the injected clock.
         timeout_s: override the sources' request timeout (tests).
+        entsoe_runner: where entsoe-py runs; a worker process per fetch unless a test asks for
+            a thread.
     """
-    sources = build_sources(settings, session, clock, timeout_s=timeout_s)
+    sources = build_sources(
+        settings, session, clock, timeout_s=timeout_s, entsoe_runner=entsoe_runner
+    )
     chain = PriceChain(sources, settings.bidding_zone)
     cache = PriceCache(settings.state_dir, settings.bidding_zone, Tariff.from_settings(settings))
     return PriceFeed(chain, cache, settings.timezone, clock)

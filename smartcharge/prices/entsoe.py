@@ -1,28 +1,29 @@
 """ENTSO-E day-ahead prices (documentType A44) through entsoe-py.
 
-entsoe-py is synchronous (``requests``), so every query runs in a worker thread
-(``asyncio.to_thread``) with a ``timeout`` and ``retry_count=1``/``retry_delay=0``: its
-``@retry`` decorator would otherwise sleep in the thread; retries are ours (the feed's backoff).
+entsoe-py is synchronous (``requests``) and needs pandas, numpy and bs4 (about 50 MB resident),
+so the query and its parse (``smartcharge.prices._entsoe_worker``) run either
 
-We use ``EntsoeRawClient.query_day_ahead_prices`` (one request, ``offset=0``) and entsoe-py's
-own ``parse_prices``, not the pandas client: the pandas client widens the window by a day on
-each side, pages with ``offset`` until it gets a no-data answer (several requests per fetch),
-and its ``truncate`` keeps the end instant (a 25th hour). The A03 forward fill of left-out
-positions is entsoe-py's; the half-open slicing and the choice of the SDAC resolution are ours.
-The pandas Series never leave this module: they become ``tuple[PriceSlot, ...]`` here.
+* in a worker **process** (``EntsoeRunner.PROCESS``, what the daemon uses): a short-lived
+  ``python -m smartcharge.prices._entsoe_worker`` gets the request, API key included, on its
+  stdin and answers on stdout, both JSON; the daemon itself never imports pandas. A worker that
+  does not answer in time is killed; a crash or garbage on stdout is a ``PriceSourceError``; or
+* in a worker **thread** (``EntsoeRunner.THREAD``, ``asyncio.to_thread``): the same code in our
+  process; fast, for the tests and one-shot commands.
+
+Either way entsoe-py gets a ``timeout`` and ``retry_count=1``/``retry_delay=0``: its ``@retry``
+decorator would otherwise sleep; retries are ours (the feed's backoff). Spot prices come back
+as plain ``(start, end, EUR/MWh)`` and become ``tuple[PriceSlot, ...]`` here, with the tariff.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
-import math
-import re
-import xml.parsers.expat
-from datetime import UTC, datetime, timedelta
-from typing import Any
+import sys
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-import requests
 import structlog
 
 from smartcharge.clock import Clock
@@ -30,13 +31,14 @@ from smartcharge.domain import PriceSlot
 from smartcharge.logsetup import register_secret
 from smartcharge.prices.errors import (
     PriceAuthError,
-    PriceDataError,
     PriceRateLimitedError,
-    PricesNotPublishedError,
     PriceSourceError,
     PriceUnavailableError,
 )
 from smartcharge.pricing import Tariff
+
+if TYPE_CHECKING:
+    from smartcharge.prices._entsoe_worker import Answer, EntsoeQuery
 
 log = structlog.get_logger(__name__)
 
@@ -46,50 +48,17 @@ DEFAULT_ENDPOINT = "https://web-api.tp.entsoe.eu/api"
 DEFAULT_TIMEOUT_S = 20.0
 # Slack on top of requests' own timeout (connect + read) before asyncio gives up waiting.
 _THREAD_GRACE_S = 5.0
-# SDAC moved to 15-minute market time units on 2025-10-01 00:00 Europe/Amsterdam
-# (entsoe-py 0.8: ``QUARTER_MTU_SDAC_GOLIVE``).
-SDAC_QUARTER_GOLIVE = datetime(2025, 9, 30, 22, 0, tzinfo=UTC)
-# Without a Retry-After header, wait this long after a 429.
-_DEFAULT_RETRY_AFTER = timedelta(minutes=5)
-_RESOLUTIONS = {"15min": 15, "30min": 30, "60min": 60}
-_REASON = re.compile(r"<text>([^<]*)</text>", re.IGNORECASE)
-_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
-_CURRENCY = re.compile(r"<currency_Unit\.name>\s*([A-Z]{3})\s*<", re.IGNORECASE)
+# A worker process starts Python and imports entsoe-py, pandas and numpy before it sends
+# anything: about 0.5 s on a laptop, several seconds on a Raspberry Pi with a cold SD card.
+_PROCESS_GRACE_S = 30.0
+WORKER_MODULE = "smartcharge.prices._entsoe_worker"
 
 
-class _EndpointSession(requests.Session):
-    """A requests session that sends every request to our endpoint.
+class EntsoeRunner(enum.Enum):
+    """Where the blocking entsoe-py query and parse run."""
 
-    entsoe-py has no base-URL argument: it reads the module global ``entsoe.entsoe.URL`` (set
-    from ``ENTSOE_ENDPOINT_URL`` at import time) on every request. Mutating that global is not
-    safe when the daemon and the tests query different servers in one process, so instead each
-    of our clients gets its own session that replaces whatever URL entsoe-py passes with
-    ``SMARTCHARGE_ENTSOE_API_URL``. This is the only endpoint override in the code base.
-    """
-
-    def __init__(self, endpoint: str) -> None:
-        super().__init__()
-        self._endpoint = endpoint
-
-    def request(  # type: ignore[override]  # we only pin the URL and pass the rest through
-        self, method: str, url: str, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        """Send the request to our endpoint instead of ``url``."""
-        return super().request(method, self._endpoint, *args, **kwargs)
-
-
-def _well_formed(text: str) -> bool:
-    """Return whether ``text`` is well-formed XML.
-
-    Python's expat (2.4.1 and later) resolves no external entities and caps entity
-    amplification, so this is safe on untrusted input.
-    """
-    parser = xml.parsers.expat.ParserCreate()
-    try:
-        parser.Parse(text.encode("utf-8"), True)
-    except xml.parsers.expat.ExpatError:
-        return False
-    return True
+    THREAD = "thread"  # asyncio.to_thread in our process (imports pandas into it)
+    PROCESS = "process"  # a short-lived worker process per fetch (pandas stays out of ours)
 
 
 def parse_day_ahead(
@@ -110,55 +79,12 @@ def parse_day_ahead(
         PricesNotPublishedError: the document is the "No matching data found" acknowledgement.
         PriceDataError: the text is not well-formed XML, holds no prices, or not in EUR.
     """
-    if not _well_formed(text):
-        raise PriceDataError(source, "the answer is not well-formed XML; keeping the last prices")
-    if "Acknowledgement_MarketDocument" in text:
-        reason = _REASON.search(text)
-        why = reason.group(1).strip() if reason else "no reason given"
-        if "No matching data found" in why:
-            raise PricesNotPublishedError(source, "no prices published for this period yet")
-        raise PriceDataError(source, f"the API acknowledged without data: {why[:200]}")
-    currency = _CURRENCY.search(text)
-    if currency and currency.group(1).upper() != "EUR":
-        raise PriceDataError(source, f"prices are in {currency.group(1)}, expected EUR")
-    from entsoe.parsers import parse_prices  # noqa: PLC0415 - pandas is heavy; import on demand
+    from smartcharge.prices._entsoe_worker import parse_spot  # noqa: PLC0415 - requests, pandas
 
-    try:
-        # Without its XML declaration, bs4's html.parser (which entsoe-py uses) parses the
-        # document the same way but does not warn that it looks like XML.
-        by_freq = parse_prices(_XML_DECL.sub("", text, count=1))  # type: ignore[no-untyped-call]
-    except (AttributeError, ValueError, TypeError, KeyError, IndexError, OverflowError) as err:
-        raise PriceDataError(
-            source, f"cannot read the price series ({type(err).__name__}); keeping the last prices"
-        ) from None
-    candidates: list[tuple[int, datetime, int, float]] = []
-    for freq, minutes in _RESOLUTIONS.items():
-        series = by_freq.get(freq)
-        if series is None or len(series) == 0:
-            continue
-        index = series.index.tz_convert("UTC")
-        for stamp, value in zip(index.to_pydatetime(), series.to_numpy(), strict=True):
-            at = stamp.replace(tzinfo=UTC)
-            preferred = 15 if at >= SDAC_QUARTER_GOLIVE else 60
-            rank = 0 if minutes == preferred else 1
-            candidates.append((rank, at, minutes, float(value)))
-    if not candidates:
-        raise PriceDataError(source, "the document holds no prices; keeping the last prices")
-    candidates.sort(key=lambda c: (c[0], c[1]))
-    taken: list[tuple[datetime, datetime]] = []
-    slots: list[PriceSlot] = []
-    for _, at, minutes, value in candidates:
-        until = at + timedelta(minutes=minutes)
-        if not (start <= at < end):
-            continue
-        if not math.isfinite(value):
-            raise PriceDataError(source, f"price at {at.isoformat()} is not a number")
-        if any(a < until and at < b for a, b in taken):
-            continue
-        taken.append((at, until))
-        slots.append(tariff.slot(at, until, value, source))
-    slots.sort(key=lambda s: s.start)
-    return tuple(slots)
+    return tuple(
+        tariff.slot(at, until, value, source)
+        for at, until, value in parse_spot(text, start, end, source)
+    )
 
 
 class EntsoePriceSource:
@@ -173,6 +99,11 @@ class EntsoePriceSource:
         tariff: the tariff applied to every slot.
         name: the source name recorded on each slot (``entsoe`` or ``entsoe:BE``).
         timeout_s: the per-request timeout (connect and read).
+        runner: a worker thread (default) or a worker process per fetch.
+        worker_deadline_s: how long a worker process may take in all before it is killed
+            (default: twice ``timeout_s`` plus its start-up).
+        worker_argv: the worker's command line (default ``python -m`` the worker module);
+            never holds the key.
     """
 
     def __init__(
@@ -185,6 +116,9 @@ class EntsoePriceSource:
         tariff: Tariff,
         name: str = "entsoe",
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        runner: EntsoeRunner = EntsoeRunner.THREAD,
+        worker_deadline_s: float | None = None,
+        worker_argv: tuple[str, ...] | None = None,
     ) -> None:
         register_secret(api_key)
         # entsoe-py logs the full query, securityToken included, at DEBUG (STYLE.md §9).
@@ -193,14 +127,23 @@ class EntsoePriceSource:
             entsoe_log.setLevel(logging.INFO)
         self.name = name
         self.area = area
+        self.runner = runner
         self._api_key = api_key
         self._endpoint = endpoint_url
         self._clock = clock
         self._tariff = tariff
         self._timeout_s = timeout_s
+        self._worker_deadline_s = (
+            worker_deadline_s if worker_deadline_s is not None else timeout_s * 2 + _PROCESS_GRACE_S
+        )
+
+        self._worker_argv = worker_argv or (sys.executable, "-m", WORKER_MODULE)
 
     def __repr__(self) -> str:
-        return f"EntsoePriceSource(area={self.area!r}, endpoint={self._endpoint!r})"
+        return (
+            f"EntsoePriceSource(area={self.area!r}, endpoint={self._endpoint!r}, "
+            f"runner={self.runner.value})"
+        )
 
     async def fetch(self, start: datetime, end: datetime) -> tuple[PriceSlot, ...]:
         """Return the slots starting in ``[start, end)``.
@@ -209,97 +152,107 @@ class EntsoePriceSource:
             PricesNotPublishedError: ENTSO-E has no prices for the period (yet).
             PriceAuthError: no key, or the key was refused (HTTP 401).
             PriceRateLimitedError: HTTP 429; ``retry_at`` from ``Retry-After``.
-            PriceUnavailableError: timeout, connection error or HTTP 5xx.
+            PriceUnavailableError: timeout, connection error or HTTP 5xx; a worker process
+                that did not answer in time (it is killed).
             PriceDataError: malformed XML or no price series.
-            PriceSourceError: any other refusal (HTTP 4xx).
+            PriceSourceError: any other refusal (HTTP 4xx); a worker process that crashed or
+                wrote garbage.
         """
         if not self._api_key:
             raise PriceAuthError(
                 self.name, "SMARTCHARGE_ENTSOE_API_KEY is not set; ENTSO-E needs a security token"
             )
+        from smartcharge.prices._entsoe_worker import EntsoeQuery  # noqa: PLC0415
+
+        query = EntsoeQuery(
+            self._api_key, self.area, self._endpoint, start, end, self._timeout_s, self.name
+        )
+        if self.runner is EntsoeRunner.PROCESS:
+            answer = await self._in_process(query)
+        else:
+            answer = await self._in_thread(query)
+        return self._slots(answer)
+
+    async def _in_thread(self, query: EntsoeQuery) -> Answer:
+        from smartcharge.prices._entsoe_worker import answer_for  # noqa: PLC0415 - pandas
+
         try:
             async with asyncio.timeout(self._timeout_s * 2 + _THREAD_GRACE_S):
-                return await asyncio.to_thread(self._fetch_blocking, start, end)
+                return await asyncio.to_thread(answer_for, query)
         except TimeoutError:
             raise PriceUnavailableError(
                 self.name, f"no answer within {self._timeout_s:g} s; will retry later"
             ) from None
 
-    def _fetch_blocking(self, start: datetime, end: datetime) -> tuple[PriceSlot, ...]:
-        """Query and parse in the worker thread (parsing a day takes tens of ms)."""
-        text = self._query(start, end)
-        return parse_day_ahead(text, start, end, tariff=self._tariff, source=self.name)
+    async def _in_process(self, query: EntsoeQuery) -> Answer:
+        from smartcharge.config import child_environment  # noqa: PLC0415
+        from smartcharge.prices._entsoe_worker import decode_answer  # noqa: PLC0415
 
-    def _query(self, start: datetime, end: datetime) -> str:
-        """Run one blocking A44 query (in a worker thread) and return the body."""
-        import pandas as pd  # noqa: PLC0415 - heavy; only in the worker thread
-        from entsoe.entsoe import EntsoeRawClient  # noqa: PLC0415
-        from entsoe.exceptions import NoMatchingDataError  # noqa: PLC0415
-
-        session = _EndpointSession(self._endpoint)
+        # The worker needs none of our settings; above all not SMARTCHARGE_ENTSOE_API_KEY,
+        # which goes over stdin. ENTSOE_* would only feed entsoe-py's own environment reads.
+        proc = await asyncio.create_subprocess_exec(
+            *self._worker_argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=child_environment(),
+        )
         try:
-            client = EntsoeRawClient(
-                api_key=self._api_key or "",
-                session=session,
-                retry_count=1,
-                retry_delay=0,
-                timeout=self._timeout_s,  # type: ignore[arg-type]  # requests takes a float
-            )
-            sequence = 1 if self.area in ("DE_LU", "AT") else None
-            return str(
-                client.query_day_ahead_prices(
-                    self.area,
-                    start=pd.Timestamp(start),
-                    end=pd.Timestamp(end),
-                    sequence=sequence,  # type: ignore[arg-type]  # declared int, None is its default
+            try:
+                async with asyncio.timeout(self._worker_deadline_s):
+                    out, err = await proc.communicate(query.to_json().encode())
+            except TimeoutError:
+                log.warning(
+                    "entsoe_worker_killed",
+                    source=self.name,
+                    pid=proc.pid,
+                    deadline_s=self._worker_deadline_s,
                 )
-            )
-        except NoMatchingDataError:
-            raise PricesNotPublishedError(
-                self.name, "no prices published for this period yet"
-            ) from None
-        except requests.HTTPError as err:
-            raise self._http_error(err.response) from None
-        except requests.Timeout:
-            raise PriceUnavailableError(
-                self.name, f"no answer within {self._timeout_s:g} s; will retry later"
-            ) from None
-        except requests.RequestException as err:
-            # Never str(err): requests puts the URL, securityToken included, into it.
-            raise PriceUnavailableError(
-                self.name, f"cannot reach {self._endpoint} ({type(err).__name__}); will retry"
-            ) from None
-        except PriceSourceError:
-            raise
-        except Exception as err:  # noqa: BLE001 - entsoe-py raises its own and bs4 errors
-            raise PriceSourceError(self.name, f"the query failed ({type(err).__name__})") from None
+                raise PriceUnavailableError(
+                    self.name,
+                    f"the worker gave no answer within {self._worker_deadline_s:g} s and was "
+                    "killed; will retry later",
+                ) from None
         finally:
-            session.close()
-
-    def _http_error(self, response: requests.Response | None) -> PriceSourceError:
-        status = response.status_code if response is not None else 0
-        where = f"{self._endpoint} answered HTTP {status}"
-        if status == 401:
-            return PriceAuthError(
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        if proc.returncode != 0:
+            raise PriceSourceError(
                 self.name,
-                f"{where}: the security token was refused; check SMARTCHARGE_ENTSOE_API_KEY",
+                f"the worker failed (exit code {proc.returncode}): {self._last_line(err)}",
             )
-        if status == 429:
-            retry_at = self._clock.now() + _retry_after(response)
-            return PriceRateLimitedError(
-                self.name,
-                f"{where} (rate limited); next try at {retry_at:%H:%MZ}",
-                retry_at=retry_at,
-            )
-        if status >= 500:
-            return PriceUnavailableError(self.name, f"{where}; will retry later")
-        return PriceSourceError(self.name, f"{where}; the query was refused")
+        try:
+            return decode_answer(out.decode("utf-8", "replace"))
+        except ValueError:
+            raise PriceSourceError(
+                self.name, "the worker answered something unreadable; keeping the last prices"
+            ) from None
 
+    def _last_line(self, stderr: bytes) -> str:
+        """Return the last line of a worker's stderr, short and without the key."""
+        lines = stderr.decode("utf-8", "replace").strip().splitlines()
+        line = lines[-1] if lines else "no message"
+        if self._api_key:
+            line = line.replace(self._api_key, "***")
+        return line[:200]
 
-def _retry_after(response: requests.Response | None) -> timedelta:
-    raw = response.headers.get("Retry-After", "") if response is not None else ""
-    try:
-        seconds = float(raw)
-    except ValueError:
-        return _DEFAULT_RETRY_AFTER
-    return timedelta(seconds=min(max(seconds, 1.0), 6 * 3600.0))
+    def _slots(self, answer: Answer) -> tuple[PriceSlot, ...]:
+        """Return the slots of an answer, or raise the error it names."""
+        from smartcharge.prices._entsoe_worker import ERROR_KINDS, Failure  # noqa: PLC0415
+
+        if isinstance(answer, Failure):
+            if answer.kind == PriceRateLimitedError.__name__:
+                retry_at = self._clock.now() + timedelta(
+                    seconds=answer.retry_after_s if answer.retry_after_s is not None else 300.0
+                )
+                raise PriceRateLimitedError(
+                    self.name, f"{answer.message}; next try at {retry_at:%H:%MZ}", retry_at=retry_at
+                )
+            raise ERROR_KINDS[answer.kind](self.name, answer.message)
+        try:
+            return tuple(self._tariff.slot(a, b, v, self.name) for a, b, v in answer)
+        except ValueError:
+            raise PriceSourceError(
+                self.name, "the worker answered impossible slots; keeping the last prices"
+            ) from None
