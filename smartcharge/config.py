@@ -278,6 +278,18 @@ class Settings(BaseSettings):
             raise ValueError("expected an http(s) URL, e.g. https://api.wall-box.com")
         return value.rstrip("/")
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("state_dir", mode="before")
+    @classmethod
+    def _folder(cls, value: Any) -> Any:
+        if isinstance(value, str) and ("\x00" in value or not value.strip()):
+            raise ValueError("expected a folder path, e.g. ./state or /data")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:

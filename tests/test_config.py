@@ -214,3 +214,22 @@ def test_every_setting_is_documented_in_env_example():
     text = (Path(__file__).resolve().parent.parent / ".env.example").read_text(encoding="utf-8")
 
     assert [] == [name for name in setting_names() if name not in text]
+
+
+def test_log_level_is_case_insensitive(monkeypatch: pytest.MonkeyPatch):
+    """debug means DEBUG."""
+    monkeypatch.setenv("SMARTCHARGE_LOG_LEVEL", "debug")
+
+    assert "DEBUG" == load_settings().log_level.value
+
+
+def test_state_dir_with_a_nul_byte_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A path no file system accepts is a configuration error, not a crash at run time."""
+    env = tmp_path / ".env"
+    env.write_bytes(b"SMARTCHARGE_STATE_DIR=a\x00b\n")
+    monkeypatch.setenv("SMARTCHARGE_ENV_FILE", str(env))
+
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+
+    assert "SMARTCHARGE_STATE_DIR" in str(err.value)
