@@ -343,6 +343,7 @@ def _exact_dp(
     p1 = {}
     best_at: list[dict[int, tuple[float, _Node | None, float]]] = []
     limit_pen = budget + _TOL
+    inf = math.inf
     bounds = _suffix_bounds(prices, caps, los, lam, max_blocks)
 
     def record() -> None:
@@ -381,10 +382,11 @@ def _exact_dp(
         n1: dict[tuple[int, int], dict[int, list[tuple[float, float, float, float, float, _Node]]]]
         n1 = {}
 
+        # The callers check the penalty bound (``pen + ext[state] <= limit_pen``).
         def add0(
             state: tuple[int, int], eb: float, c: float, pen: float, node: _Node | None
         ) -> None:
-            if pen + ext[2 * state[0] + state[1]] > limit_pen or eb - energy > big_room:  # noqa: B023
+            if eb - energy > big_room:
                 return
             key = round(eb * _SCALE)
             bucket = n0.get(state)  # noqa: B023 (called only in this iteration)
@@ -404,7 +406,7 @@ def _exact_dp(
             room: float,
             node: _Node,
         ) -> None:
-            if pen + ext[2 * state[0] + state[1]] > limit_pen or eb - energy > room + _TOL:  # noqa: B023
+            if eb - energy > room + _TOL:
                 return
             key = round(eb * _SCALE)
             bucket = n1.get(state)  # noqa: B023 (called only in this iteration)
@@ -435,94 +437,74 @@ def _exact_dp(
             bucket[key] = kept
 
         for (k, is_open), bucket0 in p0.items():
+            s_c, s_o, s_c1, s_o1 = (k, 0), (k, 1), (k + 1, 0), (k + 1, 1)
+            x_c, x_o = ext[2 * k], ext[2 * k + 1]
+            more = k < max_blocks
+            y_c, y_o = (ext[2 * k + 2], ext[2 * k + 3]) if more else (inf, inf)
             for c, eb, pen, node in bucket0.values():
                 if eb < need:
                     continue
+                full = c + p * cap
+                ecap = eb + cap
+                q = pen + pen_cap
                 if is_open:
-                    add0((k, 1), eb + lo, c + p * lo, pen + pen_lo, (node, t, lo, False, "m"))
-                    full = c + p * cap
-                    add0((k, 1), eb + cap, full, pen + pen_cap, (node, t, cap, False, "m"))
-                    add1(
-                        (k, 1),
-                        eb + cap,
-                        full,
-                        pen + marg_mid,
-                        p,
-                        mid_room,
-                        (node, t, cap, True, "m"),
-                    )
-                    add0((k, 0), eb + cap, full, pen + pen_cap, (node, t, cap, False, "e"))
-                    add1((k, 0), eb + cap, full, pen + marg_edge, p, cap, (node, t, cap, True, "e"))
+                    q1 = pen + pen_lo
+                    if q1 + x_o <= limit_pen:
+                        add0(s_o, eb + lo, c + p * lo, q1, (node, t, lo, False, "m"))
+                    if q + x_o <= limit_pen:
+                        add0(s_o, ecap, full, q, (node, t, cap, False, "m"))
+                    q2 = pen + marg_mid
+                    if q2 + x_o <= limit_pen:
+                        add1(s_o, ecap, full, q2, p, mid_room, (node, t, cap, True, "m"))
+                    if q + x_c <= limit_pen:
+                        add0(s_c, ecap, full, q, (node, t, cap, False, "e"))
+                    q2 = pen + marg_edge
+                    if q2 + x_c <= limit_pen:
+                        add1(s_c, ecap, full, q2, p, cap, (node, t, cap, True, "e"))
                 else:
                     if eb >= reach_out:
-                        add0((k, 0), eb, c, pen + base, node)
-                    if k < max_blocks:
-                        full = c + p * cap
-                        for role, nxt in (("l", 0), ("f", 1)):
-                            add0(
-                                (k + 1, nxt),
-                                eb + cap,
-                                full,
-                                pen + pen_cap,
-                                (node, t, cap, False, role),
-                            )
-                            add1(
-                                (k + 1, nxt),
-                                eb + cap,
-                                full,
-                                pen + marg_edge,
-                                p,
-                                cap,
-                                (node, t, cap, True, role),
-                            )
+                        q1 = pen + base
+                        if q1 + x_c <= limit_pen:
+                            add0(s_c, eb, c, q1, node)
+                    if more:
+                        q2 = pen + marg_edge
+                        if q + y_c <= limit_pen:
+                            add0(s_c1, ecap, full, q, (node, t, cap, False, "l"))
+                        if q2 + y_c <= limit_pen:
+                            add1(s_c1, ecap, full, q2, p, cap, (node, t, cap, True, "l"))
+                        if q + y_o <= limit_pen:
+                            add0(s_o1, ecap, full, q, (node, t, cap, False, "f"))
+                        if q2 + y_o <= limit_pen:
+                            add1(s_o1, ecap, full, q2, p, cap, (node, t, cap, True, "f"))
         for (k, is_open), bucket1 in p1.items():
+            s_c, s_o, s_c1, s_o1 = (k, 0), (k, 1), (k + 1, 0), (k + 1, 1)
+            x_c, x_o = ext[2 * k], ext[2 * k + 1]
+            more = k < max_blocks
+            y_c, y_o = (ext[2 * k + 2], ext[2 * k + 3]) if more else (inf, inf)
             for entries in bucket1.values():
                 for c, eb, pen, pm, rm, node in entries:
                     if eb < need:
                         continue
+                    q = pen + pen_cap
                     if is_open:
-                        add1(
-                            (k, 1),
-                            eb + lo,
-                            c + p * lo,
-                            pen + pen_lo,
-                            pm,
-                            rm,
-                            (node, t, lo, False, "m"),
-                        )
+                        q1 = pen + pen_lo
+                        if q1 + x_o <= limit_pen:
+                            add1(s_o, eb + lo, c + p * lo, q1, pm, rm, (node, t, lo, False, "m"))
                         full = c + p * cap
-                        add1(
-                            (k, 1),
-                            eb + cap,
-                            full,
-                            pen + pen_cap,
-                            pm,
-                            rm,
-                            (node, t, cap, False, "m"),
-                        )
-                        add1(
-                            (k, 0),
-                            eb + cap,
-                            full,
-                            pen + pen_cap,
-                            pm,
-                            rm,
-                            (node, t, cap, False, "e"),
-                        )
+                        if q + x_o <= limit_pen:
+                            add1(s_o, eb + cap, full, q, pm, rm, (node, t, cap, False, "m"))
+                        if q + x_c <= limit_pen:
+                            add1(s_c, eb + cap, full, q, pm, rm, (node, t, cap, False, "e"))
                     else:
-                        add1((k, 0), eb, c, pen + base, pm, rm, node)
-                        if k < max_blocks:
+                        q1 = pen + base
+                        if q1 + x_c <= limit_pen:
+                            add1(s_c, eb, c, q1, pm, rm, node)
+                        if more:
                             full = c + p * cap
-                            for role, nxt in (("l", 0), ("f", 1)):
-                                add1(
-                                    (k + 1, nxt),
-                                    eb + cap,
-                                    full,
-                                    pen + pen_cap,
-                                    pm,
-                                    rm,
-                                    (node, t, cap, False, role),
-                                )
+                            if q + y_c <= limit_pen:
+                                add1(s_c1, eb + cap, full, q, pm, rm, (node, t, cap, False, "l"))
+                            if q + y_o <= limit_pen:
+                                add1(s_o1, eb + cap, full, q, pm, rm, (node, t, cap, False, "f"))
         p0, p1 = n0, n1
         record()
 
