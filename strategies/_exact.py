@@ -289,19 +289,31 @@ def _suffix_bounds(
     for k in range(max_blocks + 1):
         nxt[2 * k] = 0.0
     out = [nxt]
+    # An edge slot's penalty is 0 (it may take exactly the LP's choice); an interior slot costs
+    # ``d * lo`` when dearer than lam (it must take lo) and 0 otherwise; an empty slot costs base.
     for t in range(n - 1, -1, -1):
         d = prices[t] - lam
-        cap = caps[t]
-        base = -d * cap if d < 0 else 0.0
-        edge = (d * cap if d < 0 else 0.0) + base
-        inner = min(d * los[t], d * cap) + base
+        if d < 0:
+            base = -d * caps[t]
+            inner = 0.0
+        else:
+            base = 0.0
+            inner = d * los[t]
         cur = [inf] * width
         for k in range(max_blocks + 1):
-            skip = base + nxt[2 * k]
+            i = 2 * k
+            skip = base + nxt[i]
             if k < max_blocks:
-                skip = min(skip, edge + min(nxt[2 * k + 2], nxt[2 * k + 3]))
-            cur[2 * k] = skip
-            cur[2 * k + 1] = min(inner + nxt[2 * k + 1], edge + nxt[2 * k])
+                a = nxt[i + 2]
+                b = nxt[i + 3]
+                if b < a:
+                    a = b
+                if a < skip:
+                    skip = a
+            cur[i] = skip
+            a = inner + nxt[i + 1]
+            b = nxt[i]
+            cur[i + 1] = b if b < a else a
         out.append(cur)
         nxt = cur
     out.reverse()
