@@ -389,6 +389,7 @@ def _exact_dp(
         need = energy - suffix[t] - _TOL
         reach_out = energy - suffix[t + 1] - _TOL
         mid_room = cap - lo
+        has_mid = mid_room > _TOL  # an interior slot can lie strictly between lo and cap
         ext = bounds[t + 1]
         n0: dict[tuple[int, int], dict[int, tuple[float, float, float, _Node | None]]] = {}
         n1: dict[tuple[int, int], dict[int, list[tuple[float, float, float, float, float, _Node]]]]
@@ -497,21 +498,27 @@ def _exact_dp(
                 for c, eb, pen, pm, rm, node in entries:
                     if eb < need:
                         continue
+                    # Once the marginal is chosen, a slot dearer than it at cap (above its
+                    # lower bound) or cheaper than it at lo (below cap) is never needed: moving
+                    # energy between it and the marginal is strictly cheaper in the same
+                    # blocks, or, with the marginal at its bound, the same plan is found with
+                    # that slot as the marginal.
+                    dear = p > pm + 1e-12
                     q = pen + pen_cap
                     if is_open:
                         q1 = pen + pen_lo
-                        if q1 + x_o <= limit_pen:
+                        if q1 + x_o <= limit_pen and not (p < pm - 1e-12 and has_mid):
                             add1(s_o, eb + lo, c + p * lo, q1, pm, rm, (node, t, lo, False, "m"))
                         full = c + p * cap
-                        if q + x_o <= limit_pen:
+                        if q + x_o <= limit_pen and not (dear and has_mid):
                             add1(s_o, eb + cap, full, q, pm, rm, (node, t, cap, False, "m"))
-                        if q + x_c <= limit_pen:
+                        if q + x_c <= limit_pen and not dear:
                             add1(s_c, eb + cap, full, q, pm, rm, (node, t, cap, False, "e"))
                     else:
                         q1 = pen + base
                         if q1 + x_c <= limit_pen:
                             add1(s_c, eb, c, q1, pm, rm, node)
-                        if more:
+                        if more and not dear:
                             full = c + p * cap
                             if q + y_c <= limit_pen:
                                 add1(s_c1, eb + cap, full, q, pm, rm, (node, t, cap, False, "l"))
