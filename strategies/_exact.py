@@ -494,6 +494,27 @@ def _exact_dp(
             x_c, x_o = ext[2 * k], ext[2 * k + 1]
             more = k < max_blocks
             y_c, y_o = (ext[2 * k + 2], ext[2 * k + 3]) if more else (inf, inf)
+            if not is_open:
+                # Idle: every entry keeps its key and room, only its penalty grows, so a
+                # bucket's entries stay mutually undominated and move over as they are.
+                target = n1.get(s_c)
+                if target is None:
+                    target = n1[s_c] = {}
+                for key, entries in bucket1.items():
+                    kept = [
+                        (c, eb, pen + base, pm, rm, node)
+                        for c, eb, pen, pm, rm, node in entries
+                        if eb >= need and pen + base + x_c <= limit_pen
+                    ]
+                    if not kept:
+                        continue
+                    if key not in target:
+                        target[key] = kept
+                        continue
+                    for c, eb, pen, pm, rm, node in kept:
+                        add1(s_c, eb, c, pen, pm, rm, node)
+                if not more:
+                    continue
             for entries in bucket1.values():
                 for c, eb, pen, pm, rm, node in entries:
                     if eb < need:
@@ -514,16 +535,12 @@ def _exact_dp(
                             add1(s_o, eb + cap, full, q, pm, rm, (node, t, cap, False, "m"))
                         if q + x_c <= limit_pen and not dear:
                             add1(s_c, eb + cap, full, q, pm, rm, (node, t, cap, False, "e"))
-                    else:
-                        q1 = pen + base
-                        if q1 + x_c <= limit_pen:
-                            add1(s_c, eb, c, q1, pm, rm, node)
-                        if more and not dear:
-                            full = c + p * cap
-                            if q + y_c <= limit_pen:
-                                add1(s_c1, eb + cap, full, q, pm, rm, (node, t, cap, False, "l"))
-                            if q + y_o <= limit_pen:
-                                add1(s_o1, eb + cap, full, q, pm, rm, (node, t, cap, False, "f"))
+                    elif not dear:
+                        full = c + p * cap
+                        if q + y_c <= limit_pen:
+                            add1(s_c1, eb + cap, full, q, pm, rm, (node, t, cap, False, "l"))
+                        if q + y_o <= limit_pen:
+                            add1(s_o1, eb + cap, full, q, pm, rm, (node, t, cap, False, "f"))
         p0, p1 = n0, n1
         record()
 
