@@ -323,6 +323,8 @@ def _suffix_bounds(
 # A DP back-pointer: (parent, slot, energy at bound, is_marginal, role) with role one of
 # "l" lone, "f" first, "m" middle, "e" last (end).
 _Node = tuple[object, int, float, bool, str]
+_E0 = tuple[float, float, float, _Node | None, float, float]
+_E1 = tuple[float, float, float, float, float, _Node, float, float]
 
 
 def _exact_dp(
@@ -349,13 +351,16 @@ def _exact_dp(
     for i in range(n - 1, -1, -1):
         suffix[i] = suffix[i + 1] + caps[i]
     # Penalty of a slot at 0, lo and cap (relative to lam).
-    p0: dict[tuple[int, int], dict[int, tuple[float, float, float, _Node | None]]]
-    p0 = {(0, 0): {0: (0.0, 0.0, 0.0, None)}}
-    p1: dict[tuple[int, int], dict[int, list[tuple[float, float, float, float, float, _Node]]]]
-    p1 = {}
+    # Entries: (cost, energy at bounds, penalty, node, hi, low) and, once the marginal is
+    # chosen, (cost, energy, penalty, marginal price, marginal room, node, hi, low). ``hi`` is
+    # the dearest price of a slot at cap above its lower bound, ``low`` the cheapest price of an
+    # interior slot at lo below cap: a plan with ``hi > low`` is strictly dominated in its own
+    # blocks (move energy from the one to the other), so it is never extended.
+    inf = math.inf
+    p0: dict[tuple[int, int], dict[int, _E0]] = {(0, 0): {0: (0.0, 0.0, 0.0, None, -inf, inf)}}
+    p1: dict[tuple[int, int], dict[int, list[_E1]]] = {}
     best_at: list[dict[int, tuple[float, _Node | None, float]]] = []
     limit_pen = budget + _TOL
-    inf = math.inf
     bounds = _suffix_bounds(prices, caps, los, lam, max_blocks)
 
     def record() -> None:
@@ -364,7 +369,7 @@ def _exact_dp(
             if is_open:
                 continue
             for entries in bucket.values():
-                for c, eb, _, p, r, node in entries:
+                for c, eb, _, p, r, node, _, _ in entries:
                     over = eb - energy
                     if over < -_TOL or over > r + _TOL:
                         continue
@@ -391,24 +396,29 @@ def _exact_dp(
         mid_room = cap - lo
         has_mid = mid_room > _TOL  # an interior slot can lie strictly between lo and cap
         ext = bounds[t + 1]
-        n0: dict[tuple[int, int], dict[int, tuple[float, float, float, _Node | None]]] = {}
-        n1: dict[tuple[int, int], dict[int, list[tuple[float, float, float, float, float, _Node]]]]
-        n1 = {}
+        n0: dict[tuple[int, int], dict[int, _E0]] = {}
+        n1: dict[tuple[int, int], dict[int, list[_E1]]] = {}
 
         # The callers check the penalty bound (``pen + ext[state] <= limit_pen``).
         def add0(
-            state: tuple[int, int], eb: float, c: float, pen: float, node: _Node | None
+            state: tuple[int, int],
+            eb: float,
+            c: float,
+            pen: float,
+            node: _Node | None,
+            hi: float,
+            low: float,
         ) -> None:
             if eb - energy > big_room:
                 return
             key = round(eb * _SCALE)
             bucket = n0.get(state)  # noqa: B023 (called only in this iteration)
             if bucket is None:
-                n0[state] = {key: (c, eb, pen, node)}  # noqa: B023
+                n0[state] = {key: (c, eb, pen, node, hi, low)}  # noqa: B023
                 return
             old = bucket.get(key)
             if old is None or c < old[0] - 1e-12:
-                bucket[key] = (c, eb, pen, node)
+                bucket[key] = (c, eb, pen, node, hi, low)
 
         def add1(
             state: tuple[int, int],
@@ -418,19 +428,22 @@ def _exact_dp(
             price: float,
             room: float,
             node: _Node,
+            hi: float,
+            low: float,
         ) -> None:
             if eb - energy > room + _TOL:
                 return
             key = round(eb * _SCALE)
             bucket = n1.get(state)  # noqa: B023 (called only in this iteration)
             if bucket is None:
-                n1[state] = {key: [(c, eb, pen, price, room, node)]}  # noqa: B023
+                n1[state] = {key: [(c, eb, pen, price, room, node, hi, low)]}  # noqa: B023
                 return
             entries = bucket.get(key)
             if entries is None:
-                bucket[key] = [(c, eb, pen, price, room, node)]
+                bucket[key] = [(c, eb, pen, price, room, node, hi, low)]
                 return
-            for oc, _, _, op, orm, _ in entries:
+            for x in entries:
+                oc, op, orm = x[0], x[3], x[4]
                 if (
                     orm >= room - _TOL
                     and oc <= c + 1e-12
@@ -446,7 +459,7 @@ def _exact_dp(
                     and c - price * x[4] <= x[0] - x[3] * x[4] + 1e-12
                 )
             ]
-            kept.append((c, eb, pen, price, room, node))
+            kept.append((c, eb, pen, price, room, node, hi, low))
             bucket[key] = kept
 
         for (k, is_open), bucket0 in p0.items():
@@ -454,41 +467,46 @@ def _exact_dp(
             x_c, x_o = ext[2 * k], ext[2 * k + 1]
             more = k < max_blocks
             y_c, y_o = (ext[2 * k + 2], ext[2 * k + 3]) if more else (inf, inf)
-            for c, eb, pen, node in bucket0.values():
+            for c, eb, pen, node, hi, low in bucket0.values():
                 if eb < need:
                     continue
                 full = c + p * cap
                 ecap = eb + cap
                 q = pen + pen_cap
+                # An edge at cap may go down to 0: it must not be dearer than a slot at lo.
+                edge_ok = p <= low + 1e-12
+                hi_edge = hi if hi >= p else p
                 if is_open:
                     q1 = pen + pen_lo
-                    if q1 + x_o <= limit_pen:
-                        add0(s_o, eb + lo, c + p * lo, q1, (node, t, lo, False, "m"))
-                    if q + x_o <= limit_pen:
-                        add0(s_o, ecap, full, q, (node, t, cap, False, "m"))
+                    if q1 + x_o <= limit_pen and (not has_mid or p >= hi - 1e-12):
+                        low_lo = low if not has_mid or low <= p else p
+                        add0(s_o, eb + lo, c + p * lo, q1, (node, t, lo, False, "m"), hi, low_lo)
+                    if q + x_o <= limit_pen and (not has_mid or edge_ok):
+                        hi_cap = hi_edge if has_mid else hi
+                        add0(s_o, ecap, full, q, (node, t, cap, False, "m"), hi_cap, low)
                     q2 = pen + marg_mid
                     if q2 + x_o <= limit_pen:
-                        add1(s_o, ecap, full, q2, p, mid_room, (node, t, cap, True, "m"))
-                    if q + x_c <= limit_pen:
-                        add0(s_c, ecap, full, q, (node, t, cap, False, "e"))
+                        add1(s_o, ecap, full, q2, p, mid_room, (node, t, cap, True, "m"), hi, low)
+                    if q + x_c <= limit_pen and edge_ok:
+                        add0(s_c, ecap, full, q, (node, t, cap, False, "e"), hi_edge, low)
                     q2 = pen + marg_edge
                     if q2 + x_c <= limit_pen:
-                        add1(s_c, ecap, full, q2, p, cap, (node, t, cap, True, "e"))
+                        add1(s_c, ecap, full, q2, p, cap, (node, t, cap, True, "e"), hi, low)
                 else:
                     if eb >= reach_out:
                         q1 = pen + base
                         if q1 + x_c <= limit_pen:
-                            add0(s_c, eb, c, q1, node)
+                            add0(s_c, eb, c, q1, node, hi, low)
                     if more:
                         q2 = pen + marg_edge
-                        if q + y_c <= limit_pen:
-                            add0(s_c1, ecap, full, q, (node, t, cap, False, "l"))
+                        if q + y_c <= limit_pen and edge_ok:
+                            add0(s_c1, ecap, full, q, (node, t, cap, False, "l"), hi_edge, low)
                         if q2 + y_c <= limit_pen:
-                            add1(s_c1, ecap, full, q2, p, cap, (node, t, cap, True, "l"))
-                        if q + y_o <= limit_pen:
-                            add0(s_o1, ecap, full, q, (node, t, cap, False, "f"))
+                            add1(s_c1, ecap, full, q2, p, cap, (node, t, cap, True, "l"), hi, low)
+                        if q + y_o <= limit_pen and edge_ok:
+                            add0(s_o1, ecap, full, q, (node, t, cap, False, "f"), hi_edge, low)
                         if q2 + y_o <= limit_pen:
-                            add1(s_o1, ecap, full, q2, p, cap, (node, t, cap, True, "f"))
+                            add1(s_o1, ecap, full, q2, p, cap, (node, t, cap, True, "f"), hi, low)
         for (k, is_open), bucket1 in p1.items():
             s_c, s_o, s_c1, s_o1 = (k, 0), (k, 1), (k + 1, 0), (k + 1, 1)
             x_c, x_o = ext[2 * k], ext[2 * k + 1]
@@ -502,8 +520,8 @@ def _exact_dp(
                     target = n1[s_c] = {}
                 for key, entries in bucket1.items():
                     kept = [
-                        (c, eb, pen + base, pm, rm, node)
-                        for c, eb, pen, pm, rm, node in entries
+                        (c, eb, pen + base, pm, rm, node, hi, low)
+                        for c, eb, pen, pm, rm, node, hi, low in entries
                         if eb >= need and pen + base + x_c <= limit_pen
                     ]
                     if not kept:
@@ -511,12 +529,12 @@ def _exact_dp(
                     if key not in target:
                         target[key] = kept
                         continue
-                    for c, eb, pen, pm, rm, node in kept:
-                        add1(s_c, eb, c, pen, pm, rm, node)
+                    for c, eb, pen, pm, rm, node, hi, low in kept:
+                        add1(s_c, eb, c, pen, pm, rm, node, hi, low)
                 if not more:
                     continue
             for entries in bucket1.values():
-                for c, eb, pen, pm, rm, node in entries:
+                for c, eb, pen, pm, rm, node, hi, low in entries:
                     if eb < need:
                         continue
                     # Once the marginal is chosen, a slot dearer than it at cap (above its
@@ -524,23 +542,33 @@ def _exact_dp(
                     # energy between it and the marginal is strictly cheaper in the same
                     # blocks, or, with the marginal at its bound, the same plan is found with
                     # that slot as the marginal.
-                    dear = p > pm + 1e-12
+                    edge_ok = p <= pm + 1e-12 and p <= low + 1e-12
+                    hi_edge = hi if hi >= p else p
                     q = pen + pen_cap
                     if is_open:
                         q1 = pen + pen_lo
-                        if q1 + x_o <= limit_pen and not (p < pm - 1e-12 and has_mid):
-                            add1(s_o, eb + lo, c + p * lo, q1, pm, rm, (node, t, lo, False, "m"))
+                        if q1 + x_o <= limit_pen and (
+                            not has_mid or (p >= pm - 1e-12 and p >= hi - 1e-12)
+                        ):
+                            low_lo = low if not has_mid or low <= p else p
+                            node1 = (node, t, lo, False, "m")
+                            add1(s_o, eb + lo, c + p * lo, q1, pm, rm, node1, hi, low_lo)
                         full = c + p * cap
-                        if q + x_o <= limit_pen and not (dear and has_mid):
-                            add1(s_o, eb + cap, full, q, pm, rm, (node, t, cap, False, "m"))
-                        if q + x_c <= limit_pen and not dear:
-                            add1(s_c, eb + cap, full, q, pm, rm, (node, t, cap, False, "e"))
-                    elif not dear:
+                        if q + x_o <= limit_pen and (not has_mid or edge_ok):
+                            hi_cap = hi_edge if has_mid else hi
+                            node1 = (node, t, cap, False, "m")
+                            add1(s_o, eb + cap, full, q, pm, rm, node1, hi_cap, low)
+                        if q + x_c <= limit_pen and edge_ok:
+                            node1 = (node, t, cap, False, "e")
+                            add1(s_c, eb + cap, full, q, pm, rm, node1, hi_edge, low)
+                    elif edge_ok:
                         full = c + p * cap
                         if q + y_c <= limit_pen:
-                            add1(s_c1, eb + cap, full, q, pm, rm, (node, t, cap, False, "l"))
+                            node1 = (node, t, cap, False, "l")
+                            add1(s_c1, eb + cap, full, q, pm, rm, node1, hi_edge, low)
                         if q + y_o <= limit_pen:
-                            add1(s_o1, eb + cap, full, q, pm, rm, (node, t, cap, False, "f"))
+                            node1 = (node, t, cap, False, "f")
+                            add1(s_o1, eb + cap, full, q, pm, rm, node1, hi_edge, low)
         p0, p1 = n0, n1
         record()
 
