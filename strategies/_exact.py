@@ -28,7 +28,9 @@ Algorithm:
    (blocks used, inside a block, marginal chosen) and keys the energy at bounds; the marginal is
    a full slot later reduced by the overshoot, kept as a Pareto set of (cost, price, room).
    Partial plans are cut when their penalty plus a block-limited bound on the rest of the
-   window exceeds the budget.
+   window exceeds the budget, and never extended where a slot at cap is dearer than an interior
+   slot at lo or than the marginal (moving energy between them is strictly cheaper in the same
+   blocks, so such a plan never wins, tie rules included).
 """
 
 from __future__ import annotations
