@@ -81,6 +81,7 @@ from smartcharge.ledger import (
 )
 from smartcharge.ports import Charger
 from smartcharge.state import DaemonState, PlanRecord, SentCommand, SessionState, StateStore
+from smartcharge.storage import sweep_temp_files
 from strategies.base import Plan, PlanRequest, PlanSlot, Strategy
 
 log = structlog.get_logger(__name__)
@@ -301,6 +302,10 @@ class Daemon:
         """
         now = self.clock.now()
         self.started_at = now
+        leftovers = sweep_temp_files(self.settings.state_dir, (self.store.path.name,))
+        leftovers += sweep_temp_files(self.ledger.path.parent, (self.ledger.path.name,))
+        if leftovers:
+            self._event("state_temp_files_removed", files=[p.name for p in leftovers])
         session = self.state.session
         if session is not None:
             session.baseline = Baseline(command_at=session.baseline.command_at)

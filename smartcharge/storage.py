@@ -76,6 +76,21 @@ def write_atomic(path: Path, text: str) -> None:
         raise StateError(f"cannot write {path}: {exc.strerror}") from None
 
 
+def sweep_temp_files(folder: Path, names: tuple[str, ...]) -> list[Path]:
+    """Remove temporary files a killed process left behind while writing ``names``.
+
+    Call it only where no other process can be writing those files at the same moment (the
+    daemon at start-up, for its own files). Returns what was removed.
+    """
+    removed: list[Path] = []
+    for name in names:
+        for tmp in folder.glob(f".{name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
+
+
 def save_document(path: Path, kind: str, version: int, data: Any) -> None:
     """Write ``data`` as a checksummed document of ``kind``; keep the previous one as .bak."""
     doc = {"kind": kind, "version": version, "sha256": _digest(data), "data": data}

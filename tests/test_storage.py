@@ -59,3 +59,18 @@ def test_missing_file_is_simply_empty(tmp_path: Path):
 
     assert result.data is None
     assert result.problem is None
+
+
+def test_sweep_removes_only_the_named_files_leftovers(tmp_path: Path):
+    """A killed write's temp file is swept; other files' temps and real files stay."""
+    save_document(tmp_path / "state.json", "session", 1, {"n": 1})
+    (tmp_path / ".state.json.abc123.tmp").write_text("torn", encoding="utf-8")
+    (tmp_path / ".wallbox-tokens.json.def456.tmp").write_text("x", encoding="utf-8")
+
+    from smartcharge.storage import sweep_temp_files
+
+    removed = sweep_temp_files(tmp_path, ("state.json",))
+
+    assert [".state.json.abc123.tmp"] == [p.name for p in removed]
+    assert (tmp_path / "state.json").exists()
+    assert (tmp_path / ".wallbox-tokens.json.def456.tmp").exists()
