@@ -366,23 +366,15 @@ def _exact_dp(
     limit_pen = budget + _TOL
     bounds = _suffix_bounds(prices, caps, los, lam, max_blocks)
 
-    def record() -> None:
-        best: dict[int, tuple[float, _Node | None, float]] = {}
-        for (k, is_open), bucket in p1.items():
-            if is_open:
-                continue
-            for entries in bucket.values():
-                for c, eb, _, p, r, node, _, _ in entries:
-                    over = eb - energy
-                    if over < -_TOL or over > r + _TOL:
-                        continue
-                    final = c - p * max(over, 0.0)
-                    cur = best.get(k)
-                    if cur is None or final < cur[0] - 1e-12:
-                        best[k] = (final, node, eb)
-        best_at.append(best)
-
-    record()
+    # best_at[t][k]: the cheapest complete plan with k blocks, all closed before slot t (kept
+    # up to date as complete plans are added: a plan complete before t is complete before t + 1).
+    best_at.append({})
+    # Entries of closed states with the marginal chosen store their penalty less ``acc[t]``
+    # (the penalty of leaving every slot before t empty), so idling leaves them unchanged.
+    acc = [0.0] * (n + 1)
+    for i in range(n):
+        d = prices[i] - lam
+        acc[i + 1] = acc[i] + (-d * caps[i] if d < 0 else 0.0)
     for t in range(n):
         p = prices[t]
         cap = caps[t]
@@ -401,6 +393,9 @@ def _exact_dp(
         ext = bounds[t + 1]
         n0: dict[tuple[int, int], dict[int, _E0]] = {}
         n1: dict[tuple[int, int], dict[int, list[_E1]]] = {}
+        done = dict(best_at[-1])
+        acc_t = acc[t]
+        acc_next = acc[t + 1]
 
         # The callers check the penalty bound (``pen + ext[state] <= limit_pen``).
         def add0(
@@ -434,8 +429,16 @@ def _exact_dp(
             hi: float,
             low: float,
         ) -> None:
-            if eb - energy > room + _TOL:
+            over = eb - energy
+            if over > room + _TOL:
                 return
+            if not state[1] and over >= -_TOL:
+                final = c - price * over if over > 0 else c
+                cur = done.get(state[0])  # noqa: B023 (called only in this iteration)
+                if cur is None or final < cur[0] - 1e-12:
+                    done[state[0]] = (final, node, eb)  # noqa: B023
+            if not state[1]:
+                pen -= acc_next  # noqa: B023
             key = round(eb * _SCALE)
             bucket = n1.get(state)  # noqa: B023 (called only in this iteration)
             if bucket is None:
@@ -515,31 +518,29 @@ def _exact_dp(
             x_c, x_o = ext[2 * k], ext[2 * k + 1]
             more = k < max_blocks
             y_c, y_o = (ext[2 * k + 2], ext[2 * k + 3]) if more else (inf, inf)
+            off = 0.0
             if not is_open:
-                # Idle: every entry keeps its key and room, only its penalty grows, so a
-                # bucket's entries stay mutually undominated and move over as they are.
+                # Idle: every entry keeps its key, room and stored penalty (see ``acc``), so a
+                # bucket's entries stay mutually undominated and move over as they are (those
+                # over the budget or short of energy are skipped when extended).
+                off = acc_t
                 target = n1.get(s_c)
                 if target is None:
-                    target = n1[s_c] = {}
-                for key, entries in bucket1.items():
-                    kept = [
-                        (c, eb, pen + base, pm, rm, node, hi, low)
-                        for c, eb, pen, pm, rm, node, hi, low in entries
-                        if eb >= need and pen + base + x_c <= limit_pen
-                    ]
-                    if not kept:
-                        continue
-                    if key not in target:
-                        target[key] = kept
-                        continue
-                    for c, eb, pen, pm, rm, node, hi, low in kept:
-                        add1(s_c, eb, c, pen, pm, rm, node, hi, low)
+                    n1[s_c] = bucket1
+                else:
+                    for key, entries in bucket1.items():
+                        if key not in target:
+                            target[key] = entries
+                            continue
+                        for c, eb, pen, pm, rm, node, hi, low in entries:
+                            add1(s_c, eb, c, pen + acc_next, pm, rm, node, hi, low)
                 if not more:
                     continue
             for entries in bucket1.values():
                 for c, eb, pen, pm, rm, node, hi, low in entries:
                     if eb < need:
                         continue
+                    pen += off
                     # Once the marginal is chosen, a slot dearer than it at cap (above its
                     # lower bound) or cheaper than it at lo (below cap) is never needed: moving
                     # energy between it and the marginal is strictly cheaper in the same
@@ -573,7 +574,7 @@ def _exact_dp(
                             node1 = (node, t, cap, False, "f")
                             add1(s_o1, eb + cap, full, q, pm, rm, node1, hi_edge, low)
         p0, p1 = n0, n1
-        record()
+        best_at.append(done)
 
     final = best_at[n]
     overall = _upto(final, max_blocks)
