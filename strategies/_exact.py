@@ -369,6 +369,7 @@ def _exact_dp(
     # best_at[t][k]: the cheapest complete plan with k blocks, all closed before slot t (kept
     # up to date as complete plans are added: a plan complete before t is complete before t + 1).
     best_at.append({})
+    ps1: dict[tuple[int, int], list[float]] = {}  # summaries of the closed marginal buckets
     # Entries of closed states with the marginal chosen store their penalty less ``acc[t]``
     # (the penalty of leaving every slot before t empty), so idling leaves them unchanged.
     acc = [0.0] * (n + 1)
@@ -394,6 +395,7 @@ def _exact_dp(
         n0: dict[tuple[int, int], dict[int, _E0]] = {}
         n1: dict[tuple[int, int], dict[int, list[_E1]]] = {}
         done = dict(best_at[-1])
+        s1: dict[tuple[int, int], list[float]] = {}
         acc_t = acc[t]
         acc_next = acc[t + 1]
 
@@ -439,6 +441,17 @@ def _exact_dp(
                     done[state[0]] = (final, node, eb)  # noqa: B023
             if not state[1]:
                 pen -= acc_next  # noqa: B023
+                # The bucket's summary: the dearest slot that may start a block after it, and
+                # the least stored penalty.
+                gate = price if price < low else low
+                sm = s1.get(state)  # noqa: B023
+                if sm is None:
+                    s1[state] = [gate, pen]  # noqa: B023
+                else:
+                    if gate > sm[0]:
+                        sm[0] = gate
+                    if pen < sm[1]:
+                        sm[1] = pen
             key = round(eb * _SCALE)
             bucket = n1.get(state)  # noqa: B023 (called only in this iteration)
             if bucket is None:
@@ -524,9 +537,12 @@ def _exact_dp(
                 # bucket's entries stay mutually undominated and move over as they are (those
                 # over the budget or short of energy are skipped when extended).
                 off = acc_t
+                sm = ps1[s_c]
+                gate, least = sm
                 target = n1.get(s_c)
                 if target is None:
                     n1[s_c] = bucket1
+                    s1[s_c] = sm
                 else:
                     for key, entries in bucket1.items():
                         if key not in target:
@@ -534,7 +550,18 @@ def _exact_dp(
                             continue
                         for c, eb, pen, pm, rm, node, hi, low in entries:
                             add1(s_c, eb, c, pen + acc_next, pm, rm, node, hi, low)
-                if not more:
+                    tsm = s1.get(s_c)
+                    if tsm is None:
+                        s1[s_c] = [gate, least]
+                    else:
+                        tsm[0] = max(tsm[0], gate)
+                        tsm[1] = min(tsm[1], least)
+                # A new block starts at cap, at an edge: only at a slot no dearer than the gate.
+                if (
+                    not more
+                    or p > gate + 1e-12
+                    or least + off + pen_cap + min(y_c, y_o) > limit_pen
+                ):
                     continue
             for entries in bucket1.values():
                 for c, eb, pen, pm, rm, node, hi, low in entries:
@@ -573,7 +600,7 @@ def _exact_dp(
                         if q + y_o <= limit_pen:
                             node1 = (node, t, cap, False, "f")
                             add1(s_o1, eb + cap, full, q, pm, rm, node1, hi_edge, low)
-        p0, p1 = n0, n1
+        p0, p1, ps1 = n0, n1, s1
         best_at.append(done)
 
     final = best_at[n]
@@ -833,8 +860,12 @@ def _lagrange_path(
     energy: float,
     max_blocks: int,
     lam0: float,
+    above: float = math.inf,
 ) -> tuple[Solution | None, float, float, float]:
     """Search the Lagrangian multiplier; return a certified optimum if the bound closes.
+
+    With a finite ``above``, only the lower bound is wanted: the search stops as soon as it
+    exceeds ``above`` and no solution is returned.
 
     Returns:
         The certified solution (or None), the best upper bound (cost of a feasible plan, inf if
@@ -873,7 +904,7 @@ def _lagrange_path(
             if got is not None and got[1] < ub - 1e-12:
                 ub = got[1]
                 ub_sol = (got[0], blocks)
-        if ub - lb <= eps:
+        if ub - lb <= eps or lb > above:
             break
         # Next multiplier: the top of the envelope of the tangent lines.
         best_lam, best_val = lam, -math.inf
@@ -906,16 +937,24 @@ def _lagrange_path(
             if (nxt - lam) * slope > 0 and (best_lam - nxt) * slope > 0:
                 best_lam = nxt
         lam = best_lam
-    if ub_sol is None or ub - lb > eps:
+    if ub_sol is None or ub - lb > eps or not math.isinf(above):
         return None, ub, lb, lb_lam
     e, blocks = ub_sol
     blocks = _trim(e, blocks)
     nb = len(blocks)
     limit = ub + TIE_EUR + _TOL
+    # The tie rules: no plan with fewer blocks, and none with as many ending before the last
+    # charged slot, may cost at most ``limit``. First the bounds already at hand, then (only
+    # where they do not settle it) a multiplier search of its own for that smaller problem.
     if nb > 1 and max(x * energy + root[nb - 1] for x, root, _ in evals) <= limit:
-        return None, ub, lb, lb_lam
+        got = _lagrange_path(prices, caps, los, energy, nb - 1, lb_lam, limit)
+        if got[2] <= limit:
+            return None, ub, lb, lb_lam
     f = blocks[-1][1]
-    if max(x * energy + _ends(hist, f, nb) for x, _, hist in evals) <= limit:
+    if max(x * energy + _ends(hist, f, nb) for x, _, hist in evals) <= limit and (
+        math.fsum(caps[:f]) >= energy - _TOL
+        and _lagrange_path(prices[:f], caps[:f], los[:f], energy, nb, lb_lam, limit)[2] <= limit
+    ):
         return None, ub, lb, lb_lam
     return Solution(tuple(e), tuple(blocks), ub), ub, lb, lb_lam
 
