@@ -947,8 +947,8 @@ def _lagrange_path(
     # charged slot, may cost at most ``limit``. First the bounds already at hand, then (only
     # where they do not settle it) a multiplier search of its own for that smaller problem.
     if nb > 1 and max(x * energy + root[nb - 1] for x, root, _ in evals) <= limit:
-        got = _lagrange_path(prices, caps, los, energy, nb - 1, lb_lam, limit)
-        if got[2] <= limit:
+        fewer = _lagrange_path(prices, caps, los, energy, nb - 1, lb_lam, limit)
+        if fewer[2] <= limit:
             return None, ub, lb, lb_lam
     f = blocks[-1][1]
     if max(x * energy + _ends(hist, f, nb) for x, _, hist in evals) <= limit and (
