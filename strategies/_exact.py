@@ -369,6 +369,7 @@ def _exact_dp(
     # best_at[t][k]: the cheapest complete plan with k blocks, all closed before slot t (kept
     # up to date as complete plans are added: a plan complete before t is complete before t + 1).
     best_at.append({})
+    ps0: dict[tuple[int, int], float] = {(0, 0): 0.0}  # least stored penalty per closed bucket
     ps1: dict[tuple[int, int], list[float]] = {}  # summaries of the closed marginal buckets
     # Entries of closed states with the marginal chosen store their penalty less ``acc[t]``
     # (the penalty of leaving every slot before t empty), so idling leaves them unchanged.
@@ -388,7 +389,6 @@ def _exact_dp(
         marg_mid = min(pen_cap, d * lo + base)
         marg_edge = min(pen_cap, base)
         need = energy - suffix[t] - _TOL
-        reach_out = energy - suffix[t + 1] - _TOL
         mid_room = cap - lo
         has_mid = mid_room > _TOL  # an interior slot can lie strictly between lo and cap
         ext = bounds[t + 1]
@@ -396,6 +396,7 @@ def _exact_dp(
         n1: dict[tuple[int, int], dict[int, list[_E1]]] = {}
         done = dict(best_at[-1])
         s1: dict[tuple[int, int], list[float]] = {}
+        s0: dict[tuple[int, int], float] = {}
         acc_t = acc[t]
         acc_next = acc[t + 1]
 
@@ -411,6 +412,11 @@ def _exact_dp(
         ) -> None:
             if eb - energy > big_room:
                 return
+            if not state[1]:
+                pen -= acc_next  # noqa: B023
+                least = s0.get(state)  # noqa: B023
+                if least is None or pen < least:
+                    s0[state] = pen  # noqa: B023
             key = round(eb * _SCALE)
             bucket = n0.get(state)  # noqa: B023 (called only in this iteration)
             if bucket is None:
@@ -486,9 +492,27 @@ def _exact_dp(
             x_c, x_o = ext[2 * k], ext[2 * k + 1]
             more = k < max_blocks
             y_c, y_o = (ext[2 * k + 2], ext[2 * k + 3]) if more else (inf, inf)
+            off = 0.0
+            if not is_open:
+                # Idle: as for the closed marginal buckets below, the bucket moves over whole.
+                off = acc_t
+                least = ps0[s_c]
+                target0 = n0.get(s_c)
+                if target0 is None:
+                    n0[s_c] = bucket0
+                    s0[s_c] = least
+                else:
+                    for key, v in bucket0.items():
+                        old = target0.get(key)
+                        if old is None or v[0] < old[0] - 1e-12:
+                            target0[key] = v
+                    s0[s_c] = min(s0.get(s_c, inf), least)
+                if not more or least + off + marg_edge + min(y_c, y_o) > limit_pen:
+                    continue
             for c, eb, pen, node, hi, low in bucket0.values():
                 if eb < need:
                     continue
+                pen += off
                 full = c + p * cap
                 ecap = eb + cap
                 q = pen + pen_cap
@@ -512,10 +536,6 @@ def _exact_dp(
                     if q2 + x_c <= limit_pen:
                         add1(s_c, ecap, full, q2, p, cap, (node, t, cap, True, "e"), hi, low)
                 else:
-                    if eb >= reach_out:
-                        q1 = pen + base
-                        if q1 + x_c <= limit_pen:
-                            add0(s_c, eb, c, q1, node, hi, low)
                     if more:
                         q2 = pen + marg_edge
                         if q + y_c <= limit_pen and edge_ok:
@@ -600,7 +620,7 @@ def _exact_dp(
                         if q + y_o <= limit_pen:
                             node1 = (node, t, cap, False, "f")
                             add1(s_o1, eb + cap, full, q, pm, rm, node1, hi_edge, low)
-        p0, p1, ps1 = n0, n1, s1
+        p0, p1, ps0, ps1 = n0, n1, s0, s1
         best_at.append(done)
 
     final = best_at[n]
