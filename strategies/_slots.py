@@ -81,6 +81,30 @@ class Window:
         return [UNKNOWN_PRICE if p is None else p for p in self.prices]
 
 
+_new = object.__new__
+_SET_START, _SET_END, _SET_CURRENT, _SET_ENERGY, _SET_PRICE = (
+    getattr(PlanSlot, name).__set__
+    for name in ("start", "end", "current_a", "energy_kwh", "price_eur_per_kwh")
+)
+
+
+def _plan_slot(
+    start: datetime, end: datetime, current_a: float, energy_kwh: float, price: float | None
+) -> PlanSlot:
+    """Return ``PlanSlot(start, end, current_a, energy_kwh, price)``, built in half the time.
+
+    The frozen dataclass's ``__init__`` goes through ``object.__setattr__`` per field; this
+    writes the slots directly (same object, same equality and hash; it stays immutable).
+    """
+    slot: PlanSlot = _new(PlanSlot)
+    _SET_START(slot, start)
+    _SET_END(slot, end)
+    _SET_CURRENT(slot, current_a)
+    _SET_ENERGY(slot, energy_kwh)
+    _SET_PRICE(slot, price)
+    return slot
+
+
 def _slot_start(slot: PriceSlot) -> datetime:
     return slot.start
 
@@ -263,40 +287,47 @@ def realise(
         start = starts[i]
         end = starts[i + 1] if i + 1 < n else deadline
         if e <= TOL_KWH:
-            pieces: tuple[tuple[datetime, datetime, float, float], ...] = ((start, end, 0.0, 0.0),)
-        else:
-            total += e
-            if price is not None:
-                cost += price * e
-            hours = hours_all[i]
-            r = role[i]
-            if e >= p_max * hours - TOL_KWH:
-                pieces = ((start, end, i_max, e),)
-            elif r == 3:
-                current = min(max(e / hours / kw_per_amp, i_min), i_max)
-                pieces = ((start, end, current, e),)
-            elif r == 1:
-                cut = end - timedelta(hours=e / p_max)
-                if cut > start:
-                    pieces = ((start, cut, 0.0, 0.0), (cut, end, i_max, e))
-                else:
-                    pieces = ((cut, end, i_max, e),)
+            # Paused: the common case, merged or flushed without building pieces.
+            if p_start is not None and p_cur == 0.0 and price == p_price:
+                p_end = end
+                continue
+            if p_start is not None:
+                out.append(_plan_slot(p_start, p_end, p_cur, p_e, p_price))
+            p_start, p_end, p_cur, p_e, p_price = start, end, 0.0, 0.0, price
+            continue
+        total += e
+        if price is not None:
+            cost += price * e
+        hours = hours_all[i]
+        r = role[i]
+        pieces: tuple[tuple[datetime, datetime, float, float], ...]
+        if e >= p_max * hours - TOL_KWH:
+            pieces = ((start, end, i_max, e),)
+        elif r == 3:
+            current = min(max(e / hours / kw_per_amp, i_min), i_max)
+            pieces = ((start, end, current, e),)
+        elif r == 1:
+            cut = end - timedelta(hours=e / p_max)
+            if cut > start:
+                pieces = ((start, cut, 0.0, 0.0), (cut, end, i_max, e))
             else:
-                cut = start + timedelta(hours=e / p_max)
-                if cut < end:
-                    pieces = ((start, cut, i_max, e), (cut, end, 0.0, 0.0))
-                else:
-                    pieces = ((start, cut, i_max, e),)
+                pieces = ((cut, end, i_max, e),)
+        else:
+            cut = start + timedelta(hours=e / p_max)
+            if cut < end:
+                pieces = ((start, cut, i_max, e), (cut, end, 0.0, 0.0))
+            else:
+                pieces = ((start, cut, i_max, e),)
         for a_start, a_end, a_cur, a_e in pieces:
             if p_start is not None and a_cur == p_cur and price == p_price:
                 p_end = a_end
                 p_e += a_e
                 continue
             if p_start is not None:
-                out.append(PlanSlot(p_start, p_end, p_cur, p_e, p_price))
+                out.append(_plan_slot(p_start, p_end, p_cur, p_e, p_price))
             p_start, p_end, p_cur, p_e, p_price = a_start, a_end, a_cur, a_e, price
     if p_start is not None:
-        out.append(PlanSlot(p_start, p_end, p_cur, p_e, p_price))
+        out.append(_plan_slot(p_start, p_end, p_cur, p_e, p_price))
     return Plan(
         strategy=strategy,
         slots=tuple(out),
