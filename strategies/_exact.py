@@ -693,30 +693,21 @@ def _rebuild(node: _Node | None, n: int, energy: float, eb: float, cost: float) 
     return Solution(tuple(e), tuple(blocks), cost)
 
 
-def _lagrange(
+def _lagrange_tables(
     prices: Sequence[float],
     caps: Sequence[float],
     los: Sequence[float],
     lam: float,
     max_blocks: int,
-) -> tuple[list[float], list[list[float]], list[tuple[int, int]]]:
-    """Solve the Lagrangian relaxation at price ``lam`` (no energy constraint).
-
-    A slot outside every block is worth 0, an edge slot ``min(0, (p - lam) * cap)``, an interior
-    slot ``(p - lam) * (cap if p < lam else lo)``.
-
-    Returns:
-        ``root[j]``: the least value with at most ``j`` blocks; ``hist[t][j]``: the least value
-        with exactly ``j`` blocks, all closed, before slot ``t`` (``_ends`` turns it into "at
-        most"); and the blocks of a least-value plan with at most ``max_blocks`` blocks.
-    """
+) -> tuple[list[Sequence[float]], list[Sequence[float]]]:
+    """Return ``_lagrange``'s tables: per slot t, the least values closed and open."""
     n = len(prices)
     inf = math.inf
     kk = max_blocks + 1
     closed = [0.0] + [inf] * max_blocks  # closed[k]: k blocks used, none open
     opened = [inf] * kk  # opened[k]: k blocks used, the k-th still open
-    hist_c = [closed]
-    hist_o = [opened]
+    hist_c: list[Sequence[float]] = [closed]
+    hist_o: list[Sequence[float]] = [opened]
     ks = range(1, kk)
     for t in range(n):
         d = prices[t] - lam
@@ -752,6 +743,93 @@ def _lagrange(
         closed, opened = nc, no
         hist_c.append(nc)
         hist_o.append(no)
+    return hist_c, hist_o
+
+
+def _lagrange_tables3(
+    prices: Sequence[float], caps: Sequence[float], los: Sequence[float], lam: float
+) -> tuple[list[Sequence[float]], list[Sequence[float]]]:
+    """Return ``_lagrange``'s tables for three blocks, the same recurrence unrolled."""
+    inf = math.inf
+    c1 = c2 = c3 = o1 = o2 = o3 = inf
+    hist_c: list[Sequence[float]] = [(0.0, inf, inf, inf)]
+    hist_o: list[Sequence[float]] = [(inf, inf, inf, inf)]
+    add_c = hist_c.append
+    add_o = hist_o.append
+    for p, cap, lo in zip(prices, caps, los, strict=True):
+        d = p - lam
+        if d < 0:
+            x = d * cap
+            # no[k] = min(closed[k - 1], opened[k]) + x; nc[k] = min(closed[k], no[k]).
+            o1 = x if o1 > 0.0 else o1 + x
+            a = c1 + x
+            b = o2 + x
+            o2 = a if a < b else b
+            a = c2 + x
+            b = o3 + x
+            o3 = a if a < b else b
+            if o1 < c1:
+                c1 = o1
+            if o2 < c2:
+                c2 = o2
+            if o3 < c3:
+                c3 = o3
+        else:
+            # no[k] = min(closed[k - 1], opened[k] + y); nc[k] = min(closed[k], closed[k - 1],
+            # opened[k]) with the old values.
+            y = d * lo
+            n3 = c3
+            if c2 < n3:
+                n3 = c2
+            if o3 < n3:
+                n3 = o3
+            n2 = c2
+            if c1 < n2:
+                n2 = c1
+            if o2 < n2:
+                n2 = o2
+            n1 = c1
+            if n1 > 0.0:
+                n1 = 0.0
+            if o1 < n1:
+                n1 = o1
+            w = o3 + y
+            o3 = c2 if c2 < w else w
+            w = o2 + y
+            o2 = c1 if c1 < w else w
+            w = o1 + y
+            o1 = 0.0 if w > 0.0 else w
+            c1, c2, c3 = n1, n2, n3
+        add_c((0.0, c1, c2, c3))
+        add_o((inf, o1, o2, o3))
+    return hist_c, hist_o
+
+
+def _lagrange(
+    prices: Sequence[float],
+    caps: Sequence[float],
+    los: Sequence[float],
+    lam: float,
+    max_blocks: int,
+) -> tuple[list[float], list[Sequence[float]], list[tuple[int, int]]]:
+    """Solve the Lagrangian relaxation at price ``lam`` (no energy constraint).
+
+    A slot outside every block is worth 0, an edge slot ``min(0, (p - lam) * cap)``, an interior
+    slot ``(p - lam) * (cap if p < lam else lo)``.
+
+    Returns:
+        ``root[j]``: the least value with at most ``j`` blocks; ``hist[t][j]``: the least value
+        with exactly ``j`` blocks, all closed, before slot ``t`` (``_ends`` turns it into "at
+        most"); and the blocks of a least-value plan with at most ``max_blocks`` blocks.
+    """
+    n = len(prices)
+    kk = max_blocks + 1
+    ks = range(1, kk)
+    if max_blocks == 3:
+        hist_c, hist_o = _lagrange_tables3(prices, caps, los, lam)
+    else:
+        hist_c, hist_o = _lagrange_tables(prices, caps, los, lam, max_blocks)
+    closed = hist_c[-1]
     best = closed[0]
     root = [best]
     for k in ks:
@@ -902,7 +980,7 @@ def _lagrange_path(
             energy - cap_all,
         ),
     ]
-    evals: list[tuple[float, list[float], list[list[float]]]] = []
+    evals: list[tuple[float, list[float], list[Sequence[float]]]] = []
     ub = math.inf
     ub_sol: tuple[list[float], list[tuple[int, int]]] | None = None
     lb = -math.inf
