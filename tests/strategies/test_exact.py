@@ -8,7 +8,13 @@ from collections.abc import Iterator, Sequence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies._exact import TIE_EUR, Solution, optimise
+from strategies._exact import (
+    TIE_EUR,
+    Solution,
+    _lagrange_tables,
+    _lagrange_tables3,
+    optimise,
+)
 
 Blocks = tuple[tuple[int, int], ...]
 
@@ -141,3 +147,20 @@ def test_a_near_tie_prefers_fewer_blocks() -> None:
     sol = optimise(prices, [1.0] * 4, [0.4] * 4, 2.0, 3)
 
     assert ((2, 3),) == sol.blocks
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.05, 0.1, 0.2, 0.21, 0.3, -0.02]), min_size=1, max_size=30),
+    st.sampled_from([0.0, 0.1, 0.2, 0.25]),
+)
+def test_unrolled_three_block_tables_equal_the_generic_ones(
+    prices: list[float], lam: float
+) -> None:
+    """The unrolled Lagrangian recurrence for three blocks gives bit-identical tables."""
+    caps = [2.76] * len(prices)
+    los = [1.035] * len(prices)
+    generic = _lagrange_tables(prices, caps, los, lam, 3)
+    unrolled = _lagrange_tables3(prices, caps, los, lam)
+    for ours, theirs in zip(generic, unrolled, strict=True):
+        assert [list(row) for row in ours] == [list(row) for row in theirs]
