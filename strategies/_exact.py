@@ -1004,19 +1004,24 @@ def _lagrange_path(
                 ub_sol = (got[0], blocks)
         if ub - lb <= eps or lb > above:
             break
-        # Next multiplier: the top of the envelope of the tangent lines.
+        # Next multiplier: the top of the envelope of the tangent lines. The top of a lower
+        # envelope of lines is the lowest crossing of a rising with a falling line (or a flat
+        # line below it); the multiplier is where that pair crosses.
         best_lam, best_val = lam, -math.inf
-        for x0, v0, s0 in lines:
-            if s0 <= 0:
-                continue
-            for x1, v1, s1 in lines:
-                if s1 >= 0:
-                    continue
-                # v0 + s0 (x - x0) = v1 + s1 (x - x1)
-                x = (v1 - v0 + s0 * x0 - s1 * x1) / (s0 - s1)
-                top = min(v + s * (x - xx) for xx, v, s in lines)
-                if top > best_val:
-                    best_lam, best_val = x, top
+        rising = [ln for ln in lines if ln[2] > 0]
+        falling = [ln for ln in lines if ln[2] < 0]
+        if rising and falling:
+            best_val = math.inf
+            for x0, v0, s0 in rising:
+                for x1, v1, s1 in falling:
+                    # v0 + s0 (x - x0) = v1 + s1 (x - x1)
+                    x = (v1 - v0 + s0 * x0 - s1 * x1) / (s0 - s1)
+                    top = v0 + s0 * (x - x0)
+                    if top < best_val:
+                        best_lam, best_val = x, top
+            for _, v, s in lines:
+                if s == 0 and v < best_val:
+                    best_val = v
         if best_val - lb <= eps or any(abs(best_lam - x) <= 1e-12 for x, _, _ in lines):
             break
         # Until the search is bracketed by tangents of both signs, step away from the start
