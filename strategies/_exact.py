@@ -277,6 +277,49 @@ def _fast_path(
     return Solution(tuple(e), tuple(blocks), cost), lam, cost
 
 
+def _suffix_bounds3(
+    prices: Sequence[float], caps: Sequence[float], los: Sequence[float], lam: float
+) -> list[list[float]]:
+    """Return ``_suffix_bounds`` for three blocks, the same recurrence unrolled."""
+    inf = math.inf
+    # c<k>: k blocks used, none open; o<k>: the k-th block open.
+    c0 = c1 = c2 = c3 = 0.0
+    o0 = o1 = o2 = o3 = inf
+    out = [[c0, o0, c1, o1, c2, o2, c3, o3]]
+    for t in range(len(prices) - 1, -1, -1):
+        d = prices[t] - lam
+        if d < 0:
+            base = -d * caps[t]
+            inner = 0.0
+        else:
+            base = 0.0
+            inner = d * los[t]
+        # cur[2k] = min(base + nxt[2k], nxt[2k + 2], nxt[2k + 3]); cur[2k + 1] = min(inner +
+        # nxt[2k + 1], nxt[2k]), all from the old values.
+        a = o1 if o1 < c1 else c1
+        b = c0 + base
+        n0 = a if a < b else b
+        a = o2 if o2 < c2 else c2
+        b = c1 + base
+        n1 = a if a < b else b
+        a = o3 if o3 < c3 else c3
+        b = c2 + base
+        n2 = a if a < b else b
+        n3 = c3 + base
+        a = o0 + inner
+        o0 = c0 if c0 < a else a
+        a = o1 + inner
+        o1 = c1 if c1 < a else a
+        a = o2 + inner
+        o2 = c2 if c2 < a else a
+        a = o3 + inner
+        o3 = c3 if c3 < a else a
+        c0, c1, c2, c3 = n0, n1, n2, n3
+        out.append([c0, o0, c1, o1, c2, o2, c3, o3])
+    out.reverse()
+    return out
+
+
 def _suffix_bounds(
     prices: Sequence[float],
     caps: Sequence[float],
@@ -285,6 +328,19 @@ def _suffix_bounds(
     max_blocks: int,
 ) -> list[list[float]]:
     """Return, per slot t and state ``2 * k + open``, the least penalty of the slots from t on."""
+    if max_blocks == 3:
+        return _suffix_bounds3(prices, caps, los, lam)
+    return _suffix_bounds_any(prices, caps, los, lam, max_blocks)
+
+
+def _suffix_bounds_any(
+    prices: Sequence[float],
+    caps: Sequence[float],
+    los: Sequence[float],
+    lam: float,
+    max_blocks: int,
+) -> list[list[float]]:
+    """Return ``_suffix_bounds`` for any block limit."""
     n = len(prices)
     inf = math.inf
     width = 2 * (max_blocks + 1)

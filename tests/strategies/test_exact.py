@@ -13,6 +13,8 @@ from strategies._exact import (
     Solution,
     _lagrange_tables,
     _lagrange_tables3,
+    _suffix_bounds3,
+    _suffix_bounds_any,
     optimise,
 )
 
@@ -157,10 +159,12 @@ def test_a_near_tie_prefers_fewer_blocks() -> None:
 def test_unrolled_three_block_tables_equal_the_generic_ones(
     prices: list[float], lam: float
 ) -> None:
-    """The unrolled Lagrangian recurrence for three blocks gives bit-identical tables."""
+    """The unrolled recurrences for three blocks give bit-identical tables."""
     caps = [2.76] * len(prices)
     los = [1.035] * len(prices)
     generic = _lagrange_tables(prices, caps, los, lam, 3)
     unrolled = _lagrange_tables3(prices, caps, los, lam)
     for ours, theirs in zip(generic, unrolled, strict=True):
         assert [list(row) for row in ours] == [list(row) for row in theirs]
+    # The DP's suffix bounds likewise.
+    assert _suffix_bounds3(prices, caps, los, lam) == _suffix_bounds_any(prices, caps, los, lam, 3)
