@@ -379,6 +379,164 @@ def _suffix_bounds_any(
     return out
 
 
+def _active_slots(
+    prices: Sequence[float],
+    caps: Sequence[float],
+    los: Sequence[float],
+    lam: float,
+    max_blocks: int,
+    limit: float,
+    bounds: Sequence[Sequence[float]],
+) -> list[bool]:
+    """Return per slot whether a plan whose penalty stays within ``limit`` may charge in it.
+
+    The forward twin of ``_suffix_bounds`` (the least penalty of the slots before t, per state)
+    plus the least penalty of putting slot t in a block plus ``bounds[t + 1]`` bounds every
+    plan that has slot t inside a block; where that exceeds ``limit`` for every state, the
+    exact DP only idles through t.
+    """
+    if max_blocks == 3:
+        return _active_slots3(prices, caps, los, lam, limit, bounds)
+    return _active_slots_any(prices, caps, los, lam, max_blocks, limit, bounds)
+
+
+def _active_slots_any(
+    prices: Sequence[float],
+    caps: Sequence[float],
+    los: Sequence[float],
+    lam: float,
+    max_blocks: int,
+    limit: float,
+    bounds: Sequence[Sequence[float]],
+) -> list[bool]:
+    """Return ``_active_slots`` for any block limit."""
+    inf = math.inf
+    kk = max_blocks + 1
+    closed = [0.0] + [inf] * max_blocks
+    opened = [inf] * kk
+    out: list[bool] = []
+    for t in range(len(prices)):
+        d = prices[t] - lam
+        if d < 0:
+            base = -d * caps[t]
+            inner = 0.0
+        else:
+            base = 0.0
+            inner = d * los[t]
+        nx = bounds[t + 1]
+        hit = False
+        for k in range(kk):
+            c = closed[k]
+            if k < max_blocks and c + min(nx[2 * k + 2], nx[2 * k + 3]) <= limit:
+                hit = True
+                break
+            o = opened[k]
+            if o + min(inner + nx[2 * k + 1], nx[2 * k]) <= limit:
+                hit = True
+                break
+        out.append(hit)
+        nc = [0.0] * kk
+        no = [inf] * kk
+        prev = inf
+        for k in range(kk):
+            c = closed[k]
+            o = opened[k]
+            v = c + base
+            if o < v:
+                v = o
+            if prev < v:
+                v = prev
+            nc[k] = v
+            if k:
+                w = o + inner
+                no[k] = prev if prev < w else w
+            prev = c
+        closed, opened = nc, no
+    return out
+
+
+def _active_slots3(
+    prices: Sequence[float],
+    caps: Sequence[float],
+    los: Sequence[float],
+    lam: float,
+    limit: float,
+    bounds: Sequence[Sequence[float]],
+) -> list[bool]:
+    """Return ``_active_slots`` for three blocks, the same recurrence unrolled."""
+    inf = math.inf
+    c0 = 0.0
+    c1 = c2 = c3 = o1 = o2 = o3 = inf
+    out: list[bool] = []
+    add = out.append
+    after = itertools.islice(bounds, 1, None)
+    for p, cap, lo, nx in zip(prices, caps, los, after, strict=True):
+        d = p - lam
+        if d < 0:
+            base = -d * cap
+            inner = 0.0
+        else:
+            base = 0.0
+            inner = d * lo
+        # x<k>, y<k>: the bounds after t with k blocks used, closed and open.
+        _, _, x1, y1, x2, y2, x3, y3 = nx
+        # Start a block from k closed (k < 3), or continue / end the open k-th block.
+        m = x1 if x1 < y1 else y1
+        m += c0
+        a = x2 if x2 < y2 else y2
+        a += c1
+        if a < m:
+            m = a
+        a = x3 if x3 < y3 else y3
+        a += c2
+        if a < m:
+            m = a
+        a = inner + y1
+        if x1 < a:
+            a = x1
+        a += o1
+        if a < m:
+            m = a
+        a = inner + y2
+        if x2 < a:
+            a = x2
+        a += o2
+        if a < m:
+            m = a
+        a = inner + y3
+        if x3 < a:
+            a = x3
+        a += o3
+        if a < m:
+            m = a
+        add(m <= limit)
+        # nc[k] = min(c[k] + base, o[k], c[k - 1]); no[k] = min(o[k] + inner, c[k - 1]).
+        n1 = c1 + base
+        if o1 < n1:
+            n1 = o1
+        if c0 < n1:
+            n1 = c0
+        n2 = c2 + base
+        if o2 < n2:
+            n2 = o2
+        if c1 < n2:
+            n2 = c1
+        n3 = c3 + base
+        if o3 < n3:
+            n3 = o3
+        if c2 < n3:
+            n3 = c2
+        a = o1 + inner
+        o1 = c0 if c0 < a else a
+        a = o2 + inner
+        o2 = c1 if c1 < a else a
+        a = o3 + inner
+        o3 = c2 if c2 < a else a
+        c0 += base
+        c1, c2, c3 = n1, n2, n3
+    return out
+
+
 # A DP back-pointer: (parent, slot, energy at bound, is_marginal, role) with role one of
 # "l" lone, "f" first, "m" middle, "e" last (end).
 _Node = tuple[object, int, float, bool, str]
@@ -421,6 +579,7 @@ def _exact_dp(
     best_at: list[dict[int, tuple[float, _Node | None, float]]] = []
     limit_pen = budget + _TOL
     bounds = _suffix_bounds(prices, caps, los, lam, max_blocks)
+    active = _active_slots(prices, caps, los, lam, max_blocks, limit_pen + _TOL, bounds)
 
     # best_at[t][k]: the cheapest complete plan with k blocks, all closed before slot t (kept
     # up to date as complete plans are added: a plan complete before t is complete before t + 1).
@@ -433,7 +592,18 @@ def _exact_dp(
     for i in range(n):
         d = prices[i] - lam
         acc[i + 1] = acc[i] + (-d * caps[i] if d < 0 else 0.0)
+    was_active = True
     for t in range(n):
+        if not active[t]:
+            # No plan within the budget charges slot t: open states end here and closed ones
+            # idle (their stored penalties do not change, see ``acc``); nothing completes.
+            if was_active:
+                p0 = {s: b for s, b in p0.items() if not s[1]}
+                p1 = {s: b for s, b in p1.items() if not s[1]}
+                was_active = False
+            best_at.append(best_at[-1])
+            continue
+        was_active = True
         p = prices[t]
         cap = caps[t]
         lo = los[t]

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from strategies._exact import (
     TIE_EUR,
     Solution,
+    _active_slots3,
+    _active_slots_any,
     _lagrange_tables,
     _lagrange_tables3,
     _suffix_bounds3,
@@ -167,4 +169,10 @@ def test_unrolled_three_block_tables_equal_the_generic_ones(
     for ours, theirs in zip(generic, unrolled, strict=True):
         assert [list(row) for row in ours] == [list(row) for row in theirs]
     # The DP's suffix bounds likewise.
-    assert _suffix_bounds3(prices, caps, los, lam) == _suffix_bounds_any(prices, caps, los, lam, 3)
+    bounds = _suffix_bounds3(prices, caps, los, lam)
+    assert bounds == _suffix_bounds_any(prices, caps, los, lam, 3)
+    # And the DP's active slots, at several budgets.
+    for limit in (0.0, 0.01, 0.05, 0.3, 1.0):
+        assert _active_slots3(prices, caps, los, lam, limit, bounds) == _active_slots_any(
+            prices, caps, los, lam, 3, limit, bounds
+        )
