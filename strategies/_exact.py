@@ -51,6 +51,7 @@ _TOL = 1e-9
 _SCALE = 1e6  # energy keys in micro-kWh
 #: The first penalty budget (EUR) the exact search explores; it grows until the optimum is in.
 _FIRST_BUDGET_EUR = 0.002
+_EARLY = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -1249,6 +1250,10 @@ def _lagrange_path(
                 if s == 0 and v < best_val:
                     best_val = v
         if best_val - lb <= eps or any(abs(best_lam - x) <= 1e-12 for x, _, _ in lines):
+            break
+        # The envelope's top bounds every later lower bound: with a finite ``above`` the
+        # search is done once the top is not over it.
+        if best_val <= above < math.inf:
             break
         # Until the search is bracketed by tangents of both signs, step away from the start
         # over the price levels (1, 2, 4, ... levels): the extreme lines are far too steep.

@@ -145,6 +145,8 @@ def build_window(request: PlanRequest) -> Window:
 
         curve = request.prices.slots
         first = max(0, bisect.bisect_right(curve, now, key=_slot_start) - 1)
+        prev_end: datetime | None = None  # the previous slot's end, and its offset ``prev_e``
+        prev_e = 0.0
         for slot in curve[first:]:
             start = slot.start
             if start >= deadline:
@@ -152,8 +154,11 @@ def build_window(request: PlanRequest) -> Window:
             end = slot.end
             if end <= now:
                 continue
-            s = (start - now).total_seconds()
+            # Contiguous slots (the common case) start where the previous one ended.
+            s = prev_e if start == prev_end else (start - now).total_seconds()
             e = (end - now).total_seconds()
+            prev_end = end
+            prev_e = e
             last = bounds[-1]
             if s > last:
                 fill_unknown(min(s, width))
@@ -184,7 +189,7 @@ def build_window(request: PlanRequest) -> Window:
                 bounds.append(min(e, width))
                 prices.append(price)
         fill_unknown(width)
-    hours = tuple((b - a) / 3600.0 for a, b in zip(bounds, bounds[1:], strict=False))
+    hours = tuple([(b - a) / 3600.0 for a, b in zip(bounds, bounds[1:], strict=False)])
     return Window(
         now=now,
         deadline=deadline,
@@ -197,8 +202,8 @@ def build_window(request: PlanRequest) -> Window:
         kw_per_amp=kw_per_amp,
         max_current_a=float(request.max_current_a),
         min_current_a=float(request.min_current_a),
-        caps=tuple(p_max * h for h in hours),
-        los=tuple(p_min * h for h in hours),
+        caps=tuple([p_max * h for h in hours]),
+        los=tuple([p_min * h for h in hours]),
     )
 
 
