@@ -250,7 +250,8 @@ def _fast_path(
     lam = prices[m]
     # Among the LP's optima (energy priced lam can move), the fewest blocks, then the earliest end.
     best: tuple[int, int, list[float], list[tuple[int, int]]] | None = None
-    placed = _place_ties(prices, caps, los, energy, lam)
+    # With no other slot priced ``lam``, the LP's fill is the only one (placing ties is moot).
+    placed = _place_ties(prices, caps, los, energy, lam) if prices.count(lam) > 1 else None
     for cand in (e, placed):
         if cand is None:
             continue
