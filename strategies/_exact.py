@@ -566,9 +566,9 @@ def _exact_dp(
     """
     n = len(prices)
     big_room = max(caps) + _TOL
-    suffix = [0.0] * (n + 1)
-    for i in range(n - 1, -1, -1):
-        suffix[i] = suffix[i + 1] + caps[i]
+    # suffix[i]: sum(caps[i:]), added from the end.
+    suffix = list(itertools.accumulate(reversed(caps), initial=0.0))
+    suffix.reverse()
     # Penalty of a slot at 0, lo and cap (relative to lam).
     # Entries: (cost, energy at bounds, penalty, node, hi, low) and, once the marginal is
     # chosen, (cost, energy, penalty, marginal price, marginal room, node, hi, low). ``hi`` is
@@ -590,10 +590,12 @@ def _exact_dp(
     ps1: dict[tuple[int, int], list[float]] = {}  # summaries of the closed marginal buckets
     # Entries of closed states with the marginal chosen store their penalty less ``acc[t]``
     # (the penalty of leaving every slot before t empty), so idling leaves them unchanged.
-    acc = [0.0] * (n + 1)
-    for i in range(n):
-        d = prices[i] - lam
-        acc[i + 1] = acc[i] + (-d * caps[i] if d < 0 else 0.0)
+    acc = list(
+        itertools.accumulate(
+            [(lam - p) * c if p < lam else 0.0 for p, c in zip(prices, caps, strict=True)],
+            initial=0.0,
+        )
+    )
     was_active = True
     for t in range(n):
         if not active[t]:
@@ -884,7 +886,11 @@ def _choose(
         if got is not None and got[0] <= limit:
             k_star = k
             break
+    seen: object = None
     for t in range(n + 1):
+        if best_at[t] is seen:
+            continue  # an idle slot shares its predecessor's table, which did not qualify
+        seen = best_at[t]
         got = _upto(best_at[t], k_star)
         if got is not None and got[0] <= limit:
             cost, k = got
