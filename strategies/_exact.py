@@ -933,15 +933,19 @@ def _lagrange_tables(
     los: Sequence[float],
     lam: float,
     max_blocks: int,
-) -> tuple[list[Sequence[float]], list[Sequence[float]]]:
-    """Return ``_lagrange``'s tables: per slot t, the least values closed and open."""
+) -> list[Sequence[float]]:
+    """Return ``_lagrange``'s table: per slot t, the least values closed and open.
+
+    Row t holds, for the slots before t, the least value with k blocks all closed
+    (``row[k - 1]``, k = 1..max_blocks; with none it is 0) and with the k-th block open
+    (``row[max_blocks + k - 1]``).
+    """
     n = len(prices)
     inf = math.inf
     kk = max_blocks + 1
     closed = [0.0] + [inf] * max_blocks  # closed[k]: k blocks used, none open
     opened = [inf] * kk  # opened[k]: k blocks used, the k-th still open
-    hist_c: list[Sequence[float]] = [closed]
-    hist_o: list[Sequence[float]] = [opened]
+    hist: list[Sequence[float]] = [(inf,) * (2 * max_blocks)]
     ks = range(1, kk)
     for t in range(n):
         d = prices[t] - lam
@@ -975,21 +979,18 @@ def _lagrange_tables(
                 no[k] = prev if prev < w else w
                 prev = closed[k]
         closed, opened = nc, no
-        hist_c.append(nc)
-        hist_o.append(no)
-    return hist_c, hist_o
+        hist.append((*nc[1:], *no[1:]))
+    return hist
 
 
 def _lagrange_tables3(
     prices: Sequence[float], caps: Sequence[float], los: Sequence[float], lam: float
-) -> tuple[list[Sequence[float]], list[Sequence[float]]]:
-    """Return ``_lagrange``'s tables for three blocks, the same recurrence unrolled."""
+) -> list[Sequence[float]]:
+    """Return ``_lagrange``'s table for three blocks, the same recurrence unrolled."""
     inf = math.inf
     c1 = c2 = c3 = o1 = o2 = o3 = inf
-    hist_c: list[Sequence[float]] = [(0.0, inf, inf, inf)]
-    hist_o: list[Sequence[float]] = [(inf, inf, inf, inf)]
-    add_c = hist_c.append
-    add_o = hist_o.append
+    hist: list[Sequence[float]] = [(inf, inf, inf, inf, inf, inf)]
+    add = hist.append
     for p, cap, lo in zip(prices, caps, los, strict=True):
         d = p - lam
         if d < 0:
@@ -1034,9 +1035,8 @@ def _lagrange_tables3(
             w = o1 + y
             o1 = 0.0 if w > 0.0 else w
             c1, c2, c3 = n1, n2, n3
-        add_c((0.0, c1, c2, c3))
-        add_o((inf, o1, o2, o3))
-    return hist_c, hist_o
+        add((c1, c2, c3, o1, o2, o3))
+    return hist
 
 
 def _lagrange(
@@ -1052,25 +1052,25 @@ def _lagrange(
     slot ``(p - lam) * (cap if p < lam else lo)``.
 
     Returns:
-        ``root[j]``: the least value with at most ``j`` blocks; ``hist[t][j]``: the least value
-        with exactly ``j`` blocks, all closed, before slot ``t`` (``_ends`` turns it into "at
-        most"); and the blocks of a least-value plan with at most ``max_blocks`` blocks.
+        ``root[j]``: the least value with at most ``j`` blocks; ``hist[t][j - 1]``: the least
+        value with exactly ``j >= 1`` blocks, all closed, before slot ``t`` (``_ends`` turns it
+        into "at most"); and the blocks of a least-value plan with at most ``max_blocks`` blocks.
     """
     n = len(prices)
     kk = max_blocks + 1
-    ks = range(1, kk)
     if max_blocks == 3:
-        hist_c, hist_o = _lagrange_tables3(prices, caps, los, lam)
+        hist = _lagrange_tables3(prices, caps, los, lam)
     else:
-        hist_c, hist_o = _lagrange_tables(prices, caps, los, lam, max_blocks)
-    closed = hist_c[-1]
-    best = closed[0]
+        hist = _lagrange_tables(prices, caps, los, lam, max_blocks)
+    closed = (0.0, *hist[-1][:max_blocks])
+    best = 0.0
     root = [best]
-    for k in ks:
+    for k in range(1, kk):
         if closed[k] < best:
             best = closed[k]
         root.append(best)
     k = min(range(kk), key=lambda j: (closed[j], j))
+    opened = max_blocks - 1  # row[opened + k]: the k-th block open
     blocks: list[tuple[int, int]] = []
     is_open = False
     end = -1
@@ -1083,20 +1083,20 @@ def _lagrange(
         else:
             edge = 0.0
             inner = d * los[t]
-        cb = hist_c[t]
-        ob = hist_o[t]
+        row = hist[t]
+        before = row[k - 2] if k > 1 else 0.0  # k - 1 blocks, all closed
         if is_open:
-            if cb[k - 1] + edge < ob[k] + inner:
+            if before + edge < row[opened + k] + inner:
                 blocks.append((t, end))
                 k -= 1
                 is_open = False
         else:
-            v = cb[k]
+            v = row[k - 1]
             c = 0
-            w = cb[k - 1] + edge
+            w = before + edge
             if w < v:
                 v, c = w, 1
-            w = ob[k] + edge
+            w = row[opened + k] + edge
             if w < v:
                 c = 2
             if c == 1:
@@ -1106,12 +1106,12 @@ def _lagrange(
                 end = t
                 is_open = True
     blocks.reverse()
-    return root, hist_c, blocks
+    return root, hist, blocks
 
 
 def _ends(hist: Sequence[Sequence[float]], t: int, j: int) -> float:
     """Return the least Lagrangian value with at most ``j`` blocks, all ending before slot ``t``."""
-    return min(hist[t][: j + 1])
+    return min(0.0, *hist[t][:j])
 
 
 def _fill(

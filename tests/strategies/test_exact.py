@@ -166,8 +166,7 @@ def test_unrolled_three_block_tables_equal_the_generic_ones(
     los = [1.035] * len(prices)
     generic = _lagrange_tables(prices, caps, los, lam, 3)
     unrolled = _lagrange_tables3(prices, caps, los, lam)
-    for ours, theirs in zip(generic, unrolled, strict=True):
-        assert [list(row) for row in ours] == [list(row) for row in theirs]
+    assert [list(row) for row in generic] == [list(row) for row in unrolled]
     # The DP's suffix bounds likewise.
     bounds = _suffix_bounds3(prices, caps, los, lam)
     assert bounds == _suffix_bounds_any(prices, caps, los, lam, 3)
