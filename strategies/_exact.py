@@ -39,6 +39,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -1204,13 +1205,14 @@ def _lagrange_path(
         none), the best lower bound and the multiplier that gave it.
     """
     cap_all = math.fsum(caps)
+    p_min = min(prices)
+    p_max = max(prices)
     # Tangent lines (value at lam, slope) of the concave dual L(lam) = lam * E + G(lam).
     lines: list[tuple[float, float, float]] = [
-        (min(prices) - 1.0, (min(prices) - 1.0) * energy, energy),
+        (p_min - 1.0, (p_min - 1.0) * energy, energy),
         (
-            max(prices) + 1.0,
-            math.fsum(p * c for p, c in zip(prices, caps, strict=True))
-            + (max(prices) + 1.0) * (energy - cap_all),
+            p_max + 1.0,
+            math.fsum(map(operator.mul, prices, caps)) + (p_max + 1.0) * (energy - cap_all),
             energy - cap_all,
         ),
     ]
@@ -1220,7 +1222,7 @@ def _lagrange_path(
     lb = -math.inf
     lb_lam = lam0
     lam = lam0
-    eps = 1e-9 * max(1.0, abs(energy * max(abs(p) for p in prices)))
+    eps = 1e-9 * max(1.0, abs(energy * max(p_max, -p_min)))
     levels: list[float] | None = None
     step = 1
     for _ in range(12):
