@@ -1079,14 +1079,11 @@ def _lagrange(
         if not k:
             break
         d = prices[t] - lam
-        if d < 0:
-            edge = inner = d * caps[t]
-        else:
-            edge = 0.0
-            inner = d * los[t]
+        edge = d * caps[t] if d < 0 else 0.0
         row = hist[t]
         before = row[k - 2] if k > 1 else 0.0  # k - 1 blocks, all closed
         if is_open:
+            inner = edge if d < 0 else d * los[t]
             if before + edge < row[opened + k] + inner:
                 blocks.append((t, end))
                 k -= 1

@@ -297,7 +297,14 @@ def realise(
                 p_end = end
                 continue
             if p_start is not None:
-                out.append(_plan_slot(p_start, p_end, p_cur, p_e, p_price))
+                # ``_plan_slot`` inlined (the hot path: one flush per paused slot).
+                slot: PlanSlot = _new(PlanSlot)
+                _SET_START(slot, p_start)
+                _SET_END(slot, p_end)
+                _SET_CURRENT(slot, p_cur)
+                _SET_ENERGY(slot, p_e)
+                _SET_PRICE(slot, p_price)
+                out.append(slot)
             p_start, p_end, p_cur, p_e, p_price = start, end, 0.0, 0.0, price
             continue
         total += e
