@@ -28,10 +28,12 @@ Algorithm:
    (blocks used, inside a block, marginal chosen) and keys the energy at bounds; the marginal is
    a full slot later reduced by the overshoot, kept as a Pareto set of (cost, price, room).
    Partial plans are cut when their penalty plus a block-limited bound on the rest of the
-   window exceeds the budget, and never extended where a slot at cap is dearer than an interior
-   slot at lo, or (after the marginal) dearer than the marginal, or a slot at lo cheaper than
-   it: moving energy between them is strictly cheaper in the same blocks (or, with the marginal
-   at its bound, the same plan is found with another marginal), so it never wins a tie rule.
+   window exceeds the budget (slots where even the forward bound plus that bound exceeds it
+   are only idled through, without visiting the states), and never extended where a slot at
+   cap is dearer than an interior slot at lo, or (after the marginal) dearer than the
+   marginal, or a slot at lo cheaper than it: moving energy between them is strictly cheaper in
+   the same blocks (or, with the marginal at its bound, the same plan is found with another
+   marginal), so it never wins a tie rule.
 """
 
 from __future__ import annotations
