@@ -14,7 +14,6 @@ body), 429 with ``Retry-After``, 503, an HTML page with HTTP 200, invalid JSON, 
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import json
 from collections.abc import Iterable
@@ -24,6 +23,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+
+from smartcharge.simulator._faults import FaultSwitch
 
 _NL_TZ = ZoneInfo("Europe/Amsterdam")
 # The 2025 energy tax that EnergyZero's ``all_in`` stream adds (``all_in - base``, Dec 2025).
@@ -73,9 +74,7 @@ class EnergyZeroFakeServer:
         self.requests: list[dict[str, str]] = []
         self._points: dict[datetime, tuple[datetime, float]] = {}
         self._recordings: dict[date, str] = {}
-        self._fault: EnergyZeroFault | None = None
-        self._fault_left: int | None = None
-        self._release = asyncio.Event()
+        self._faults: FaultSwitch[EnergyZeroFault] = FaultSwitch()
 
     def add_recording_file(self, path: Path) -> None:
         """Serve a recorded answer; its prices also feed answers for other dates."""
@@ -100,31 +99,15 @@ class EnergyZeroFakeServer:
 
     def fail(self, fault: EnergyZeroFault | None, times: int | None = None) -> None:
         """Answer the next ``times`` requests (all, when None) with ``fault``; None heals."""
-        self._fault = fault
-        self._fault_left = times
+        self._faults.fail(fault, times)
 
     def release_hangs(self) -> None:
-        """Let hanging requests finish."""
-        self._release.set()
+        """Let hanging requests finish (called on shutdown)."""
+        self._faults.release_hangs()
 
     def app(self) -> web.Application:
         """Return the aiohttp application."""
-        application = web.Application()
-        application.router.add_get("/public/v1/prices", self._handle)
-
-        async def _on_shutdown(_: web.Application) -> None:
-            self.release_hangs()
-
-        application.on_shutdown.append(_on_shutdown)
-        return application
-
-    def _take_fault(self) -> EnergyZeroFault | None:
-        fault = self._fault
-        if fault is not None and self._fault_left is not None:
-            self._fault_left -= 1
-            if self._fault_left <= 0:
-                self._fault = None
-        return fault
+        return self._faults.app_with("/public/v1/prices", self._handle)
 
     def _published(self, day: date) -> bool:
         if self.published_until is None:
@@ -135,9 +118,9 @@ class EnergyZeroFakeServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         q = dict(request.query)
         self.requests.append(q)
-        fault = self._take_fault()
+        fault = self._faults.take()
         if fault is EnergyZeroFault.HANG:
-            await self._release.wait()
+            await self._faults.hang()
         if fault in (EnergyZeroFault.HANG, EnergyZeroFault.UNAVAILABLE):
             return web.Response(status=503, text="<html>503</html>", content_type="text/html")
         if fault is EnergyZeroFault.RATE_LIMITED:

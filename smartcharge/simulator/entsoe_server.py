@@ -18,7 +18,6 @@ Faults can be switched on for the next N requests or for good: 401, 429 with ``R
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import enum
 import re
@@ -29,6 +28,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+
+from smartcharge.simulator._faults import FaultSwitch
 
 # The market day: SDAC delivery days run from midnight to midnight CET/CEST.
 _MARKET_TZ = ZoneInfo("Europe/Brussels")
@@ -301,9 +302,7 @@ class EntsoeFakeServer:
         self.retry_after_s = 120
         self._recordings: list[_Recording] = []
         self._generated: list[_Generated] = []
-        self._fault: EntsoeFault | None = None
-        self._fault_left: int | None = None
-        self._release = asyncio.Event()
+        self._faults: FaultSwitch[EntsoeFault] = FaultSwitch()
 
     # --- configuration
 
@@ -340,42 +339,24 @@ class EntsoeFakeServer:
 
     def fail(self, fault: EntsoeFault | None, times: int | None = None) -> None:
         """Answer the next ``times`` requests (all, when None) with ``fault``; None heals."""
-        self._fault = fault
-        self._fault_left = times
+        self._faults.fail(fault, times)
 
     def release_hangs(self) -> None:
         """Let hanging requests finish (called on shutdown)."""
-        self._release.set()
+        self._faults.release_hangs()
 
     # --- serving
 
     def app(self) -> web.Application:
         """Return the aiohttp application (``GET /api``)."""
-        application = web.Application()
-        application.router.add_get("/api", self._handle)
-
-        async def _on_shutdown(_: web.Application) -> None:
-            self.release_hangs()
-
-        application.on_shutdown.append(_on_shutdown)
-        return application
-
-    def _take_fault(self) -> EntsoeFault | None:
-        fault = self._fault
-        if fault is None:
-            return None
-        if self._fault_left is not None:
-            self._fault_left -= 1
-            if self._fault_left <= 0:
-                self._fault = None
-        return fault
+        return self._faults.app_with("/api", self._handle)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         q = dict(request.query)
         self.requests.append(q)
         if self.valid_keys is not None and q.get("securityToken") not in self.valid_keys:
             return web.Response(status=401, text="Unauthorized", content_type="text/html")
-        fault = self._take_fault()
+        fault = self._faults.take()
         if fault is EntsoeFault.UNAUTHORIZED:
             return web.Response(status=401, text="Unauthorized", content_type="text/html")
         if fault is EntsoeFault.RATE_LIMITED:
@@ -390,7 +371,7 @@ class EntsoeFakeServer:
                 status=503, text="<html>Service Unavailable</html>", content_type="text/html"
             )
         if fault is EntsoeFault.HANG:
-            await self._release.wait()
+            await self._faults.hang()
             return web.Response(status=503, text="released", content_type="text/html")
         try:
             start = datetime.strptime(q["periodStart"], "%Y%m%d%H%M").replace(tzinfo=UTC)
