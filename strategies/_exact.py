@@ -1077,34 +1077,47 @@ def _lagrange(
     blocks: list[tuple[int, int]] = []
     is_open = False
     end = -1
-    for t in range(n - 1, -1, -1):
-        if not k:
-            break
+    t = n - 1
+    while k and t >= 0:
         d = prices[t] - lam
         edge = d * caps[t] if d < 0 else 0.0
-        row = hist[t]
-        before = row[k - 2] if k > 1 else 0.0  # k - 1 blocks, all closed
         if is_open:
+            row = hist[t]
+            before = row[k - 2] if k > 1 else 0.0  # k - 1 blocks, all closed
             inner = edge if d < 0 else d * los[t]
             if before + edge < row[opened + k] + inner:
                 blocks.append((t, end))
                 k -= 1
                 is_open = False
-        else:
-            v = row[k - 1]
-            c = 0
-            w = before + edge
-            if w < v:
-                v, c = w, 1
-            w = row[opened + k] + edge
-            if w < v:
-                c = 2
-            if c == 1:
-                blocks.append((t, t))
-                k -= 1
-            elif c == 2:
-                end = t
-                is_open = True
+            t -= 1
+            continue
+        # Closed with k blocks: the value of "k blocks closed before slot t" never rises with
+        # t, and slot t idles exactly while it still equals the state's value. Jump to the
+        # first slot before which it does (bisect): the slot before that one is not idle.
+        col = k - 1
+        target = -hist[t + 1][col]
+        t = bisect.bisect_left(hist, target, 0, t + 1, key=lambda r: -r[col]) - 1
+        if t < 0:
+            break
+        d = prices[t] - lam
+        edge = d * caps[t] if d < 0 else 0.0
+        row = hist[t]
+        before = row[k - 2] if k > 1 else 0.0
+        v = row[col]
+        c = 0
+        w = before + edge
+        if w < v:
+            v, c = w, 1
+        w = row[opened + k] + edge
+        if w < v:
+            c = 2
+        if c == 1:
+            blocks.append((t, t))
+            k -= 1
+        elif c == 2:
+            end = t
+            is_open = True
+        t -= 1
     blocks.reverse()
     return root, hist, blocks
 
