@@ -392,17 +392,20 @@ def _active_slots(
     max_blocks: int,
     limit: float,
     bounds: Sequence[Sequence[float]],
+    hist: Sequence[Sequence[float]],
 ) -> list[bool]:
     """Return per slot whether a plan whose penalty stays within ``limit`` may charge in it.
 
-    The forward twin of ``_suffix_bounds`` (the least penalty of the slots before t, per state)
-    plus the least penalty of putting slot t in a block plus ``bounds[t + 1]`` bounds every
-    plan that has slot t inside a block; where that exceeds ``limit`` for every state, the
-    exact DP only idles through t.
+    The least penalty of the slots before t, per state, plus the least penalty of putting slot
+    t in a block plus ``bounds[t + 1]`` bounds every plan that has slot t inside a block; where
+    that exceeds ``limit`` for every state, the exact DP only idles through t. The penalties
+    before t are the Lagrangian values at ``lam`` (``hist``, from ``_lagrange``) plus the
+    penalty of leaving every cheap slot before t empty: a slot's penalty is its value less
+    ``min(0, (p - lam) * cap)`` whatever its role.
     """
     if max_blocks == 3:
-        return _active_slots3(prices, caps, los, lam, limit, bounds)
-    return _active_slots_any(prices, caps, los, lam, max_blocks, limit, bounds)
+        return _active_slots3(prices, caps, los, lam, limit, bounds, hist)
+    return _active_slots_any(prices, caps, los, lam, max_blocks, limit, bounds, hist)
 
 
 def _active_slots_any(
@@ -413,13 +416,12 @@ def _active_slots_any(
     max_blocks: int,
     limit: float,
     bounds: Sequence[Sequence[float]],
+    hist: Sequence[Sequence[float]],
 ) -> list[bool]:
     """Return ``_active_slots`` for any block limit."""
     inf = math.inf
-    kk = max_blocks + 1
-    closed = [0.0] + [inf] * max_blocks
-    opened = [inf] * kk
     out: list[bool] = []
+    acc = 0.0  # the penalty of leaving every slot before t empty
     for t in range(len(prices)):
         d = prices[t] - lam
         if d < 0:
@@ -428,35 +430,26 @@ def _active_slots_any(
         else:
             base = 0.0
             inner = d * los[t]
+        row = hist[t]
         nx = bounds[t + 1]
-        hit = False
-        for k in range(kk):
-            c = closed[k]
-            if k < max_blocks and c + min(nx[2 * k + 2], nx[2 * k + 3]) <= limit:
-                hit = True
-                break
-            o = opened[k]
-            if o + min(inner + nx[2 * k + 1], nx[2 * k]) <= limit:
-                hit = True
-                break
-        out.append(hit)
-        nc = [0.0] * kk
-        no = [inf] * kk
-        prev = inf
-        for k in range(kk):
-            c = closed[k]
-            o = opened[k]
-            v = c + base
-            if o < v:
-                v = o
-            if prev < v:
-                v = prev
-            nc[k] = v
-            if k:
-                w = o + inner
-                no[k] = prev if prev < w else w
-            prev = c
-        closed, opened = nc, no
+        m = inf
+        for k in range(max_blocks):
+            # Start a block at t with k blocks closed before it.
+            c = row[k - 1] if k else 0.0
+            a = nx[2 * k + 2]
+            b = nx[2 * k + 3]
+            v = c + (a if a < b else b)
+            if v < m:
+                m = v
+        for k in range(1, max_blocks + 1):
+            # Continue the open k-th block through t, or end it at t.
+            a = inner + nx[2 * k + 1]
+            b = nx[2 * k]
+            v = row[max_blocks + k - 1] + (b if b < a else a)
+            if v < m:
+                m = v
+        out.append(m + acc <= limit)
+        acc += base
     return out
 
 
@@ -467,27 +460,20 @@ def _active_slots3(
     lam: float,
     limit: float,
     bounds: Sequence[Sequence[float]],
+    hist: Sequence[Sequence[float]],
 ) -> list[bool]:
-    """Return ``_active_slots`` for three blocks, the same recurrence unrolled."""
-    inf = math.inf
-    c0 = 0.0
-    c1 = c2 = c3 = o1 = o2 = o3 = inf
+    """Return ``_active_slots`` for three blocks, the same sums unrolled."""
     out: list[bool] = []
     add = out.append
+    acc = 0.0
     after = itertools.islice(bounds, 1, None)
-    for p, cap, lo, nx in zip(prices, caps, los, after, strict=True):
+    for p, cap, lo, row, nx in zip(prices, caps, los, hist, after, strict=False):
         d = p - lam
-        if d < 0:
-            base = -d * cap
-            inner = 0.0
-        else:
-            base = 0.0
-            inner = d * lo
-        # x<k>, y<k>: the bounds after t with k blocks used, closed and open.
+        # x<k>, y<k>: the bounds after t with k blocks used, closed and open; c<k>, o<k>: the
+        # values before t with k blocks closed, and with the k-th open.
         _, _, x1, y1, x2, y2, x3, y3 = nx
-        # Start a block from k closed (k < 3), or continue / end the open k-th block.
+        c1, c2, c3, o1, o2, o3 = row
         m = x1 if x1 < y1 else y1
-        m += c0
         a = x2 if x2 < y2 else y2
         a += c1
         if a < m:
@@ -496,49 +482,42 @@ def _active_slots3(
         a += c2
         if a < m:
             m = a
-        a = inner + y1
-        if x1 < a:
-            a = x1
-        a += o1
-        if a < m:
-            m = a
-        a = inner + y2
-        if x2 < a:
-            a = x2
-        a += o2
-        if a < m:
-            m = a
-        a = inner + y3
-        if x3 < a:
-            a = x3
-        a += o3
-        if a < m:
-            m = a
-        add(m <= limit)
-        # nc[k] = min(c[k] + base, o[k], c[k - 1]); no[k] = min(o[k] + inner, c[k - 1]).
-        n1 = c1 + base
-        if o1 < n1:
-            n1 = o1
-        if c0 < n1:
-            n1 = c0
-        n2 = c2 + base
-        if o2 < n2:
-            n2 = o2
-        if c1 < n2:
-            n2 = c1
-        n3 = c3 + base
-        if o3 < n3:
-            n3 = o3
-        if c2 < n3:
-            n3 = c2
-        a = o1 + inner
-        o1 = c0 if c0 < a else a
-        a = o2 + inner
-        o2 = c1 if c1 < a else a
-        a = o3 + inner
-        o3 = c2 if c2 < a else a
-        c0 += base
-        c1, c2, c3 = n1, n2, n3
+        if d < 0:
+            a = y1 if y1 < x1 else x1
+            a += o1
+            if a < m:
+                m = a
+            a = y2 if y2 < x2 else x2
+            a += o2
+            if a < m:
+                m = a
+            a = y3 if y3 < x3 else x3
+            a += o3
+            if a < m:
+                m = a
+            add(m + acc <= limit)
+            acc -= d * cap
+        else:
+            inner = d * lo
+            a = inner + y1
+            if x1 < a:
+                a = x1
+            a += o1
+            if a < m:
+                m = a
+            a = inner + y2
+            if x2 < a:
+                a = x2
+            a += o2
+            if a < m:
+                m = a
+            a = inner + y3
+            if x3 < a:
+                a = x3
+            a += o3
+            if a < m:
+                m = a
+            add(m + acc <= limit)
     return out
 
 
@@ -557,11 +536,24 @@ def _exact_dp(
     max_blocks: int,
     lam: float,
     budget: float,
+    bounds: Sequence[Sequence[float]],
+    hist: Sequence[Sequence[float]],
 ) -> tuple[Solution | None, float]:
     """Solve exactly among plans whose LP penalty stays within ``budget``.
 
     Every plan costs ``LP + sum(penalty)`` with non-negative per-slot penalties relative to the
     LP's marginal price ``lam``; partial plans whose penalty already exceeds ``budget`` are cut.
+
+    Args:
+        prices: as for ``optimise``.
+        caps: as for ``optimise``.
+        los: as for ``optimise``.
+        energy: as for ``optimise``.
+        max_blocks: as for ``optimise``.
+        lam: the price the penalties are relative to.
+        budget: the most penalty a plan explored may have.
+        bounds: ``_suffix_bounds`` at ``lam``.
+        hist: ``_lagrange``'s table at ``lam``.
 
     Returns:
         The plan chosen under the tie rules among those explored (None if none was), and the
@@ -583,8 +575,7 @@ def _exact_dp(
     p1: dict[tuple[int, int], dict[int, list[_E1]]] = {}
     best_at: list[dict[int, tuple[float, _Node | None, float]]] = []
     limit_pen = budget + _TOL
-    bounds = _suffix_bounds(prices, caps, los, lam, max_blocks)
-    active = _active_slots(prices, caps, los, lam, max_blocks, limit_pen + _TOL, bounds)
+    active = _active_slots(prices, caps, los, lam, max_blocks, limit_pen + _TOL, bounds, hist)
 
     # best_at[t][k]: the cheapest complete plan with k blocks, all closed before slot t (kept
     # up to date as complete plans are added: a plan complete before t is complete before t + 1).
@@ -1206,7 +1197,7 @@ def _lagrange_path(
     max_blocks: int,
     lam0: float,
     above: float = math.inf,
-) -> tuple[Solution | None, float, float, float]:
+) -> tuple[Solution | None, float, float, float, Sequence[Sequence[float]]]:
     """Search the Lagrangian multiplier; return a certified optimum if the bound closes.
 
     With a finite ``above``, only the lower bound is wanted: the search stops as soon as it
@@ -1214,7 +1205,8 @@ def _lagrange_path(
 
     Returns:
         The certified solution (or None), the best upper bound (cost of a feasible plan, inf if
-        none), the best lower bound and the multiplier that gave it.
+        none), the best lower bound, the multiplier that gave it and ``_lagrange``'s table
+        there.
     """
     cap_all = math.fsum(caps)
     p_min = min(prices)
@@ -1233,6 +1225,7 @@ def _lagrange_path(
     ub_sol: tuple[list[float], list[tuple[int, int]]] | None = None
     lb = -math.inf
     lb_lam = lam0
+    lb_hist: Sequence[Sequence[float]] = ()
     lam = lam0
     eps = 1e-9 * max(1.0, abs(energy * max(p_max, -p_min)))
     levels: list[float] | None = None
@@ -1242,7 +1235,7 @@ def _lagrange_path(
         val = lam * energy + root[max_blocks]
         evals.append((lam, root, ends))
         if val > lb:
-            lb, lb_lam = val, lam
+            lb, lb_lam, lb_hist = val, lam, ends
         w = _at_bounds(prices, caps, los, lam, blocks)
         lines.append((lam, val, energy - w))
         if blocks:
@@ -1293,7 +1286,7 @@ def _lagrange_path(
                 best_lam = nxt
         lam = best_lam
     if ub_sol is None or ub - lb > eps or not math.isinf(above):
-        return None, ub, lb, lb_lam
+        return None, ub, lb, lb_lam, lb_hist
     e, blocks = ub_sol
     blocks = _trim(e, blocks)
     nb = len(blocks)
@@ -1304,14 +1297,14 @@ def _lagrange_path(
     if nb > 1 and max(x * energy + root[nb - 1] for x, root, _ in evals) <= limit:
         fewer = _lagrange_path(prices, caps, los, energy, nb - 1, lb_lam, limit)
         if fewer[2] <= limit:
-            return None, ub, lb, lb_lam
+            return None, ub, lb, lb_lam, lb_hist
     f = blocks[-1][1]
     if max(x * energy + _ends(hist, f, nb) for x, _, hist in evals) <= limit and (
         math.fsum(caps[:f]) >= energy - _TOL
         and _lagrange_path(prices[:f], caps[:f], los[:f], energy, nb, lb_lam, limit)[2] <= limit
     ):
-        return None, ub, lb, lb_lam
-    return Solution(tuple(e), tuple(blocks), ub), ub, lb, lb_lam
+        return None, ub, lb, lb_lam, lb_hist
+    return Solution(tuple(e), tuple(blocks), ub), ub, lb, lb_lam, lb_hist
 
 
 def optimise(
@@ -1333,18 +1326,17 @@ def optimise(
     fast, lam, lp_cost = _fast_path(prices, caps, los, energy, max_blocks)
     if fast is not None:
         return fast
-    sol, ub, _, lam = _lagrange_path(prices, caps, los, energy, max_blocks, lam)
+    sol, ub, _, lam, hist = _lagrange_path(prices, caps, los, energy, max_blocks, lam)
     if sol is not None:
         return sol
     lp_cost = lam * energy + math.fsum(
-        min(0.0, (p - lam) * c) for p, c in zip(prices, caps, strict=True)
+        [(p - lam) * c for p, c in zip(prices, caps, strict=True) if p < lam]
     )
-    if math.isinf(ub):
-        budget = _suffix_bounds(prices, caps, los, lam, max_blocks)[0][0] + _FIRST_BUDGET_EUR
-    else:
-        budget = ub - lp_cost + TIE_EUR + 1e-7
+    bounds = _suffix_bounds(prices, caps, los, lam, max_blocks)
+    # Without a feasible plan yet, start from the least penalty and grow.
+    budget = bounds[0][0] + _FIRST_BUDGET_EUR if math.isinf(ub) else ub - lp_cost + TIE_EUR + 1e-7
     while True:
-        found, best = _exact_dp(prices, caps, los, energy, max_blocks, lam, budget)
+        found, best = _exact_dp(prices, caps, los, energy, max_blocks, lam, budget, bounds, hist)
         if found is not None and best - lp_cost + TIE_EUR <= budget:
             return found
         budget = budget * 4 if math.isinf(best) else max(budget * 4, best - lp_cost + 2 * TIE_EUR)

@@ -172,6 +172,6 @@ def test_unrolled_three_block_tables_equal_the_generic_ones(
     assert bounds == _suffix_bounds_any(prices, caps, los, lam, 3)
     # And the DP's active slots, at several budgets.
     for limit in (0.0, 0.01, 0.05, 0.3, 1.0):
-        assert _active_slots3(prices, caps, los, lam, limit, bounds) == _active_slots_any(
-            prices, caps, los, lam, 3, limit, bounds
+        assert _active_slots3(prices, caps, los, lam, limit, bounds, unrolled) == (
+            _active_slots_any(prices, caps, los, lam, 3, limit, bounds, generic)
         )
