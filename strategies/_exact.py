@@ -283,14 +283,21 @@ def _fast_path(
 
 
 def _suffix_bounds3(
-    prices: Sequence[float], caps: Sequence[float], los: Sequence[float], lam: float
-) -> list[list[float]]:
-    """Return ``_suffix_bounds`` for three blocks, the same recurrence unrolled."""
+    prices: Sequence[float],
+    caps: Sequence[float],
+    los: Sequence[float],
+    lam: float,
+    hist: Sequence[Sequence[float]],
+) -> tuple[list[Sequence[float]], list[float]]:
+    """Return ``_suffix_bounds`` for three blocks, the same recurrences unrolled."""
     inf = math.inf
-    # c<k>: k blocks used, none open; o<k>: the k-th block open.
+    # c<k>: k blocks used, none open; o<k>: the k-th block open (after slot t, while at t).
     c0 = c1 = c2 = c3 = 0.0
     o0 = o1 = o2 = o3 = inf
-    out = [[c0, o0, c1, o1, c2, o2, c3, o3]]
+    out: list[Sequence[float]] = [(c0, o0, c1, o1, c2, o2, c3, o3)]
+    add = out.append
+    through: list[float] = []
+    add_through = through.append
     for t in range(len(prices) - 1, -1, -1):
         d = prices[t] - lam
         if d < 0:
@@ -299,6 +306,37 @@ def _suffix_bounds3(
         else:
             base = 0.0
             inner = d * los[t]
+        # Slot t in a block: start one after k closed blocks (h<k>, h0 = 0), or continue or
+        # end the open k-th block (g<k>), with the bounds after t.
+        h1, h2, h3, g1, g2, g3 = hist[t]
+        m = o1 if o1 < c1 else c1
+        a = o2 if o2 < c2 else c2
+        a += h1
+        if a < m:
+            m = a
+        a = o3 if o3 < c3 else c3
+        a += h2
+        if a < m:
+            m = a
+        a = inner + o1
+        if c1 < a:
+            a = c1
+        a += g1
+        if a < m:
+            m = a
+        a = inner + o2
+        if c2 < a:
+            a = c2
+        a += g2
+        if a < m:
+            m = a
+        a = inner + o3
+        if c3 < a:
+            a = c3
+        a += g3
+        if a < m:
+            m = a
+        add_through(m)
         # cur[2k] = min(base + nxt[2k], nxt[2k + 2], nxt[2k + 3]); cur[2k + 1] = min(inner +
         # nxt[2k + 1], nxt[2k]), all from the old values.
         a = o1 if o1 < c1 else c1
@@ -320,9 +358,10 @@ def _suffix_bounds3(
         a = o3 + inner
         o3 = c3 if c3 < a else a
         c0, c1, c2, c3 = n0, n1, n2, n3
-        out.append([c0, o0, c1, o1, c2, o2, c3, o3])
+        add((c0, o0, c1, o1, c2, o2, c3, o3))
     out.reverse()
-    return out
+    through.reverse()
+    return out, through
 
 
 def _suffix_bounds(
@@ -331,11 +370,21 @@ def _suffix_bounds(
     los: Sequence[float],
     lam: float,
     max_blocks: int,
-) -> list[list[float]]:
-    """Return, per slot t and state ``2 * k + open``, the least penalty of the slots from t on."""
+    hist: Sequence[Sequence[float]],
+) -> tuple[list[Sequence[float]], list[float]]:
+    """Return the DP's bounds on the rest of the window, and per slot the least "through" value.
+
+    ``bounds[t][2 * k + open]`` is the least penalty of the slots from t on, in the state
+    "k blocks used, the k-th open or not". ``through[t]`` is the least penalty of a plan that
+    has slot t in a block, less the penalty of leaving every slot before t empty: the slots
+    before t are valued from ``hist`` (``_lagrange``'s table at ``lam``), whose values are the
+    penalties less that same amount (a slot's penalty is its value less
+    ``min(0, (p - lam) * cap)`` whatever its role). Adding the empty-prefix penalty back gives
+    a bound on every plan that charges in slot t.
+    """
     if max_blocks == 3:
-        return _suffix_bounds3(prices, caps, los, lam)
-    return _suffix_bounds_any(prices, caps, los, lam, max_blocks)
+        return _suffix_bounds3(prices, caps, los, lam, hist)
+    return _suffix_bounds_any(prices, caps, los, lam, max_blocks, hist)
 
 
 def _suffix_bounds_any(
@@ -344,7 +393,8 @@ def _suffix_bounds_any(
     los: Sequence[float],
     lam: float,
     max_blocks: int,
-) -> list[list[float]]:
+    hist: Sequence[Sequence[float]],
+) -> tuple[list[Sequence[float]], list[float]]:
     """Return ``_suffix_bounds`` for any block limit."""
     n = len(prices)
     inf = math.inf
@@ -352,7 +402,8 @@ def _suffix_bounds_any(
     nxt = [inf] * width
     for k in range(max_blocks + 1):
         nxt[2 * k] = 0.0
-    out = [nxt]
+    out: list[Sequence[float]] = [tuple(nxt)]
+    through: list[float] = []
     # An edge slot's penalty is 0 (it may take exactly the LP's choice); an interior slot costs
     # ``d * lo`` when dearer than lam (it must take lo) and 0 otherwise; an empty slot costs base.
     for t in range(n - 1, -1, -1):
@@ -363,6 +414,26 @@ def _suffix_bounds_any(
         else:
             base = 0.0
             inner = d * los[t]
+        row = hist[t]
+        m = inf
+        for k in range(max_blocks):
+            # Start a block at t with k blocks closed before it.
+            a = nxt[2 * k + 2]
+            b = nxt[2 * k + 3]
+            v = b if b < a else a
+            if k:
+                v += row[k - 1]
+            if v < m:
+                m = v
+        for k in range(1, max_blocks + 1):
+            # Continue the open k-th block through t, or end it at t.
+            a = inner + nxt[2 * k + 1]
+            b = nxt[2 * k]
+            v = b if b < a else a
+            v += row[max_blocks + k - 1]
+            if v < m:
+                m = v
+        through.append(m)
         cur = [inf] * width
         for k in range(max_blocks + 1):
             i = 2 * k
@@ -378,147 +449,11 @@ def _suffix_bounds_any(
             a = inner + nxt[i + 1]
             b = nxt[i]
             cur[i + 1] = b if b < a else a
-        out.append(cur)
+        out.append(tuple(cur))
         nxt = cur
     out.reverse()
-    return out
-
-
-def _active_slots(
-    prices: Sequence[float],
-    caps: Sequence[float],
-    los: Sequence[float],
-    lam: float,
-    max_blocks: int,
-    limit: float,
-    bounds: Sequence[Sequence[float]],
-    hist: Sequence[Sequence[float]],
-) -> list[bool]:
-    """Return per slot whether a plan whose penalty stays within ``limit`` may charge in it.
-
-    The least penalty of the slots before t, per state, plus the least penalty of putting slot
-    t in a block plus ``bounds[t + 1]`` bounds every plan that has slot t inside a block; where
-    that exceeds ``limit`` for every state, the exact DP only idles through t. The penalties
-    before t are the Lagrangian values at ``lam`` (``hist``, from ``_lagrange``) plus the
-    penalty of leaving every cheap slot before t empty: a slot's penalty is its value less
-    ``min(0, (p - lam) * cap)`` whatever its role.
-    """
-    if max_blocks == 3:
-        return _active_slots3(prices, caps, los, lam, limit, bounds, hist)
-    return _active_slots_any(prices, caps, los, lam, max_blocks, limit, bounds, hist)
-
-
-def _active_slots_any(
-    prices: Sequence[float],
-    caps: Sequence[float],
-    los: Sequence[float],
-    lam: float,
-    max_blocks: int,
-    limit: float,
-    bounds: Sequence[Sequence[float]],
-    hist: Sequence[Sequence[float]],
-) -> list[bool]:
-    """Return ``_active_slots`` for any block limit."""
-    inf = math.inf
-    out: list[bool] = []
-    acc = 0.0  # the penalty of leaving every slot before t empty
-    for t in range(len(prices)):
-        d = prices[t] - lam
-        if d < 0:
-            base = -d * caps[t]
-            inner = 0.0
-        else:
-            base = 0.0
-            inner = d * los[t]
-        row = hist[t]
-        nx = bounds[t + 1]
-        m = inf
-        for k in range(max_blocks):
-            # Start a block at t with k blocks closed before it.
-            c = row[k - 1] if k else 0.0
-            a = nx[2 * k + 2]
-            b = nx[2 * k + 3]
-            v = c + (a if a < b else b)
-            if v < m:
-                m = v
-        for k in range(1, max_blocks + 1):
-            # Continue the open k-th block through t, or end it at t.
-            a = inner + nx[2 * k + 1]
-            b = nx[2 * k]
-            v = row[max_blocks + k - 1] + (b if b < a else a)
-            if v < m:
-                m = v
-        out.append(m + acc <= limit)
-        acc += base
-    return out
-
-
-def _active_slots3(
-    prices: Sequence[float],
-    caps: Sequence[float],
-    los: Sequence[float],
-    lam: float,
-    limit: float,
-    bounds: Sequence[Sequence[float]],
-    hist: Sequence[Sequence[float]],
-) -> list[bool]:
-    """Return ``_active_slots`` for three blocks, the same sums unrolled."""
-    out: list[bool] = []
-    add = out.append
-    acc = 0.0
-    after = itertools.islice(bounds, 1, None)
-    for p, cap, lo, row, nx in zip(prices, caps, los, hist, after, strict=False):
-        d = p - lam
-        # x<k>, y<k>: the bounds after t with k blocks used, closed and open; c<k>, o<k>: the
-        # values before t with k blocks closed, and with the k-th open.
-        _, _, x1, y1, x2, y2, x3, y3 = nx
-        c1, c2, c3, o1, o2, o3 = row
-        m = x1 if x1 < y1 else y1
-        a = x2 if x2 < y2 else y2
-        a += c1
-        if a < m:
-            m = a
-        a = x3 if x3 < y3 else y3
-        a += c2
-        if a < m:
-            m = a
-        if d < 0:
-            a = y1 if y1 < x1 else x1
-            a += o1
-            if a < m:
-                m = a
-            a = y2 if y2 < x2 else x2
-            a += o2
-            if a < m:
-                m = a
-            a = y3 if y3 < x3 else x3
-            a += o3
-            if a < m:
-                m = a
-            add(m + acc <= limit)
-            acc -= d * cap
-        else:
-            inner = d * lo
-            a = inner + y1
-            if x1 < a:
-                a = x1
-            a += o1
-            if a < m:
-                m = a
-            a = inner + y2
-            if x2 < a:
-                a = x2
-            a += o2
-            if a < m:
-                m = a
-            a = inner + y3
-            if x3 < a:
-                a = x3
-            a += o3
-            if a < m:
-                m = a
-            add(m + acc <= limit)
-    return out
+    through.reverse()
+    return out, through
 
 
 # A DP back-pointer: (parent, slot, energy at bound, is_marginal, role) with role one of
@@ -537,7 +472,7 @@ def _exact_dp(
     lam: float,
     budget: float,
     bounds: Sequence[Sequence[float]],
-    hist: Sequence[Sequence[float]],
+    through: Sequence[float],
 ) -> tuple[Solution | None, float]:
     """Solve exactly among plans whose LP penalty stays within ``budget``.
 
@@ -553,7 +488,7 @@ def _exact_dp(
         lam: the price the penalties are relative to.
         budget: the most penalty a plan explored may have.
         bounds: ``_suffix_bounds`` at ``lam``.
-        hist: ``_lagrange``'s table at ``lam``.
+        through: ``_suffix_bounds``' least values with a slot in a block, at ``lam``.
 
     Returns:
         The plan chosen under the tie rules among those explored (None if none was), and the
@@ -575,7 +510,6 @@ def _exact_dp(
     p1: dict[tuple[int, int], dict[int, list[_E1]]] = {}
     best_at: list[dict[int, tuple[float, _Node | None, float]]] = []
     limit_pen = budget + _TOL
-    active = _active_slots(prices, caps, los, lam, max_blocks, limit_pen + _TOL, bounds, hist)
 
     # best_at[t][k]: the cheapest complete plan with k blocks, all closed before slot t (kept
     # up to date as complete plans are added: a plan complete before t is complete before t + 1).
@@ -590,6 +524,9 @@ def _exact_dp(
             initial=0.0,
         )
     )
+    # Slots no plan within the budget charges in (see ``_suffix_bounds``).
+    cut = limit_pen + _TOL
+    active = [m + a <= cut for m, a in zip(through, acc, strict=False)]
     was_active = True
     for t in range(n):
         if not active[t]:
@@ -1332,11 +1269,11 @@ def optimise(
     lp_cost = lam * energy + math.fsum(
         [(p - lam) * c for p, c in zip(prices, caps, strict=True) if p < lam]
     )
-    bounds = _suffix_bounds(prices, caps, los, lam, max_blocks)
+    bounds, through = _suffix_bounds(prices, caps, los, lam, max_blocks, hist)
     # Without a feasible plan yet, start from the least penalty and grow.
     budget = bounds[0][0] + _FIRST_BUDGET_EUR if math.isinf(ub) else ub - lp_cost + TIE_EUR + 1e-7
     while True:
-        found, best = _exact_dp(prices, caps, los, energy, max_blocks, lam, budget, bounds, hist)
+        found, best = _exact_dp(prices, caps, los, energy, max_blocks, lam, budget, bounds, through)
         if found is not None and best - lp_cost + TIE_EUR <= budget:
             return found
         budget = budget * 4 if math.isinf(best) else max(budget * 4, best - lp_cost + 2 * TIE_EUR)
