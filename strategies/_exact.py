@@ -970,6 +970,19 @@ def _lagrange_tables3(
     return hist
 
 
+def _tables(
+    prices: Sequence[float],
+    caps: Sequence[float],
+    los: Sequence[float],
+    lam: float,
+    max_blocks: int,
+) -> list[Sequence[float]]:
+    """Return ``_lagrange_tables`` (unrolled for three blocks)."""
+    if max_blocks == 3:
+        return _lagrange_tables3(prices, caps, los, lam)
+    return _lagrange_tables(prices, caps, los, lam, max_blocks)
+
+
 def _lagrange(
     prices: Sequence[float],
     caps: Sequence[float],
@@ -989,10 +1002,7 @@ def _lagrange(
     """
     n = len(prices)
     kk = max_blocks + 1
-    if max_blocks == 3:
-        hist = _lagrange_tables3(prices, caps, los, lam)
-    else:
-        hist = _lagrange_tables(prices, caps, los, lam, max_blocks)
+    hist = _tables(prices, caps, los, lam, max_blocks)
     closed = (0.0, *hist[-1][:max_blocks])
     best = 0.0
     root = [best]
@@ -1126,6 +1136,105 @@ def _trim(e: Sequence[float], blocks: Sequence[tuple[int, int]]) -> list[tuple[i
     return out
 
 
+#: The Lagrangian search runs on a reduced window: slots dearer than the price below which the
+#: cheapest slots hold this many times the energy are merged into runs (see ``_Reduced``).
+_REDUCE_FACTOR = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Reduced:
+    """A window with every maximal run of slots dearer than ``tau`` merged into one slot.
+
+    For any multiplier ``lam <= tau`` the Lagrangian value is the same as the window's: a slot
+    dearer than ``lam`` is worth 0 outside a block or at its edge and ``(p - lam) * lo`` inside,
+    so a run of them inside a block is worth ``sum(p * lo) - lam * sum(lo)``: one slot with
+    ``lo = sum(lo)`` and the ``lo``-weighted mean price. Ending (or starting) a block inside a
+    run is never worth more than ending it before the run (or starting after it), so the merged
+    slot needs no other roles.
+
+    Attributes:
+        tau: the largest multiplier the reduction is exact for.
+        prices: per reduced slot, the price (a run's ``lo``-weighted mean).
+        caps: per reduced slot, the capacity (a run's is never used: it is always dear).
+        los: per reduced slot, the interior minimum (a run's total).
+        first: per reduced slot, its first window slot.
+        last: per reduced slot, its last window slot.
+        pos: per window slot (and one past the end), the reduced slot that holds it.
+    """
+
+    tau: float
+    prices: list[float]
+    caps: list[float]
+    los: list[float]
+    first: list[int]
+    last: list[int]
+    pos: list[int]
+
+    def blocks(self, reduced: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Return window blocks with the reduced blocks' values and energies at bounds.
+
+        A block's edges go to the end of an edge run next to the block's interior (where the
+        edge is worth 0 and the run's other slots are outside); a lone run becomes its first
+        slot.
+        """
+        first, last = self.first, self.last
+        return [(first[a], first[a]) if a == b else (last[a], first[b]) for a, b in reduced]
+
+
+def _reduce(
+    prices: Sequence[float], caps: Sequence[float], los: Sequence[float], energy: float
+) -> _Reduced | None:
+    """Return the reduced window, or None when it would not be much smaller."""
+    n = len(prices)
+    need = _REDUCE_FACTOR * energy
+    held = 0.0
+    tau = math.inf
+    for p, c in sorted(zip(prices, caps, strict=True)):
+        held += c
+        if held >= need:
+            tau = p
+            break
+    if math.isinf(tau):
+        return None
+    rp: list[float] = []
+    rc: list[float] = []
+    rl: list[float] = []
+    first: list[int] = []
+    last: list[int] = []
+    pos: list[int] = []
+    i = 0
+    while i < n:
+        p = prices[i]
+        j = i
+        if p <= tau:
+            rp.append(p)
+            rc.append(caps[i])
+            rl.append(los[i])
+        else:
+            weighted = p * los[i]
+            total_lo = los[i]
+            cheapest = p
+            while j + 1 < n and prices[j + 1] > tau:
+                j += 1
+                q = prices[j]
+                weighted += q * los[j]
+                total_lo += los[j]
+                if q < cheapest:
+                    cheapest = q
+            mean = weighted / total_lo if total_lo > 0 else cheapest
+            rp.append(mean if mean > cheapest else cheapest)
+            rc.append(math.fsum(caps[i : j + 1]))
+            rl.append(total_lo)
+        pos.extend([len(first)] * (j - i + 1))
+        first.append(i)
+        last.append(j)
+        i = j + 1
+    if 4 * len(rp) > 3 * n:
+        return None
+    pos.append(len(rp))
+    return _Reduced(tau, rp, rc, rl, first, last, pos)
+
+
 def _lagrange_path(
     prices: Sequence[float],
     caps: Sequence[float],
@@ -1143,7 +1252,7 @@ def _lagrange_path(
     Returns:
         The certified solution (or None), the best upper bound (cost of a feasible plan, inf if
         none), the best lower bound, the multiplier that gave it and ``_lagrange``'s table
-        there.
+        there (empty when that was the reduced window's).
     """
     cap_all = math.fsum(caps)
     p_min = min(prices)
@@ -1157,7 +1266,10 @@ def _lagrange_path(
             energy - cap_all,
         ),
     ]
-    evals: list[tuple[float, list[float], list[Sequence[float]]]] = []
+    # Per multiplier tried: its value per block count, its table and the table's slot index
+    # per window slot (None: the window's own).
+    evals: list[tuple[float, list[float], list[Sequence[float]], list[int] | None]] = []
+    red = _reduce(prices, caps, los, energy)
     ub = math.inf
     ub_sol: tuple[list[float], list[tuple[int, int]]] | None = None
     lb = -math.inf
@@ -1168,11 +1280,17 @@ def _lagrange_path(
     levels: list[float] | None = None
     step = 1
     for _ in range(12):
-        root, ends, blocks = _lagrange(prices, caps, los, lam, max_blocks)
+        pos: list[int] | None = None
+        if red is not None and lam <= red.tau:
+            root, ends, reduced = _lagrange(red.prices, red.caps, red.los, lam, max_blocks)
+            blocks = red.blocks(reduced)
+            pos = red.pos
+        else:
+            root, ends, blocks = _lagrange(prices, caps, los, lam, max_blocks)
         val = lam * energy + root[max_blocks]
-        evals.append((lam, root, ends))
+        evals.append((lam, root, ends, pos))
         if val > lb:
-            lb, lb_lam, lb_hist = val, lam, ends
+            lb, lb_lam, lb_hist = val, lam, (ends if pos is None else ())
         w = _at_bounds(prices, caps, los, lam, blocks)
         lines.append((lam, val, energy - w))
         if blocks:
@@ -1231,12 +1349,16 @@ def _lagrange_path(
     # The tie rules: no plan with fewer blocks, and none with as many ending before the last
     # charged slot, may cost at most ``limit``. First the bounds already at hand, then (only
     # where they do not settle it) a multiplier search of its own for that smaller problem.
-    if nb > 1 and max(x * energy + root[nb - 1] for x, root, _ in evals) <= limit:
+    if nb > 1 and max(x * energy + root[nb - 1] for x, root, _, _ in evals) <= limit:
         fewer = _lagrange_path(prices, caps, los, energy, nb - 1, lb_lam, limit)
         if fewer[2] <= limit:
             return None, ub, lb, lb_lam, lb_hist
     f = blocks[-1][1]
-    if max(x * energy + _ends(hist, f, nb) for x, _, hist in evals) <= limit and (
+    # (A plan ending inside a merged run is worth no less than one ending before the run.)
+    ended = max(
+        x * energy + _ends(hist, f if pos is None else pos[f], nb) for x, _, hist, pos in evals
+    )
+    if ended <= limit and (
         math.fsum(caps[:f]) >= energy - _TOL
         and _lagrange_path(prices[:f], caps[:f], los[:f], energy, nb, lb_lam, limit)[2] <= limit
     ):
@@ -1266,6 +1388,8 @@ def optimise(
     sol, ub, _, lam, hist = _lagrange_path(prices, caps, los, energy, max_blocks, lam)
     if sol is not None:
         return sol
+    if not hist:  # the search had the reduced window's table: the DP needs the window's
+        hist = _tables(prices, caps, los, lam, max_blocks)
     lp_cost = lam * energy + math.fsum(
         [(p - lam) * c for p, c in zip(prices, caps, strict=True) if p < lam]
     )
