@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from strategies._exact import (
+    _REDUCE_FACTOR,
     TIE_EUR,
     Solution,
+    _lagrange,
     _lagrange_tables,
     _lagrange_tables3,
+    _reduce,
     _suffix_bounds3,
     _suffix_bounds_any,
     optimise,
@@ -169,3 +174,55 @@ def test_unrolled_three_block_tables_equal_the_generic_ones(
     assert _suffix_bounds3(prices, caps, los, lam, unrolled) == _suffix_bounds_any(
         prices, caps, los, lam, 3, generic
     )
+
+
+def lagrangian_value(
+    prices: Sequence[float],
+    caps: Sequence[float],
+    los: Sequence[float],
+    lam: float,
+    blocks: Sequence[tuple[int, int]],
+) -> float:
+    """The Lagrangian value of a block set, slot by slot, from the definition."""
+    total = 0.0
+    for a, b in blocks:
+        for i in range(a, b + 1):
+            d = prices[i] - lam
+            if i in (a, b):
+                total += min(0.0, d * caps[i])
+            else:
+                total += d * (caps[i] if d < 0 else los[i])
+    return total
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([0.05, 0.1, 0.12, 0.2, 0.21, 0.3, 0.45, -0.02]), min_size=4, max_size=40
+    ),
+    st.floats(0.05, 0.6),
+    st.integers(1, 4),
+    st.sampled_from([0.0, 0.375, 1.0]),
+)
+def test_the_reduced_window_has_the_windows_lagrangian_values(
+    prices: list[float], share: float, k: int, lo_share: float
+) -> None:
+    """Merging runs dearer than tau changes no Lagrangian value for multipliers up to tau."""
+    caps = [2.76] * len(prices)
+    los = [2.76 * lo_share] * len(prices)
+    red = _reduce(prices, caps, los, share * sum(caps) / _REDUCE_FACTOR)
+    assume(red is not None)
+    assert red is not None
+    assert len(red.prices) < len(prices)
+    for lam in sorted({red.tau, *(p for p in prices if p <= red.tau)}):
+        for probe in (lam, lam - 0.005):
+            full_root = _lagrange(prices, caps, los, probe, k)[0]
+            root, _, reduced = _lagrange(red.prices, red.caps, red.los, probe, k)
+            assert full_root == pytest.approx(root, abs=1e-12)
+            # The reduced plan, put back into the window, is worth its value there too.
+            blocks = red.blocks(reduced)
+            value = lagrangian_value(prices, caps, los, probe, blocks)
+            assert value == pytest.approx(root[k], abs=1e-12)
+            assert len(blocks) <= k
+            assert all(a <= b for a, b in blocks)
+            assert all(b0 < a1 for (_, b0), (a1, _) in itertools.pairwise(blocks))
