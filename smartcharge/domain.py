@@ -12,6 +12,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
 
 def _require_utc(name: str, value: datetime) -> None:
     if value.tzinfo is None or value.utcoffset() != timedelta(0):
@@ -61,6 +64,10 @@ class PriceCurve:
 
     slots: tuple[PriceSlot, ...] = ()
     _starts: tuple[datetime, ...] = field(init=False, repr=False, compare=False)
+    # Each slot's start and end in whole microseconds since the epoch (exact, derived once): the
+    # planner's fast path in ``strategies._slots.build_window`` works on these.
+    _starts_us: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _ends_us: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __init__(self, slots: Iterable[PriceSlot] = ()) -> None:
         ordered = tuple(sorted(slots, key=lambda s: s.start))
@@ -72,6 +79,12 @@ class PriceCurve:
                 )
         object.__setattr__(self, "slots", ordered)
         object.__setattr__(self, "_starts", tuple(s.start for s in ordered))
+        object.__setattr__(
+            self, "_starts_us", tuple([(s.start - _EPOCH) // _MICROSECOND for s in ordered])
+        )
+        object.__setattr__(
+            self, "_ends_us", tuple([(s.end - _EPOCH) // _MICROSECOND for s in ordered])
+        )
 
     def __len__(self) -> int:
         return len(self.slots)

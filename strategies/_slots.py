@@ -24,9 +24,10 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from itertools import repeat
+from operator import attrgetter, mul, sub, truediv
 
-from smartcharge.domain import PriceSlot
 from strategies.base import Plan, PlanRequest, PlanSlot
 
 #: Energies closer than this (kWh) are equal.
@@ -105,13 +106,187 @@ def _plan_slot(
     return slot
 
 
-def _slot_start(slot: PriceSlot) -> datetime:
-    return slot.start
+_START = attrgetter("start")
+_END = attrgetter("end")
+_PRICE = attrgetter("price_eur_per_kwh")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_US_PER_S = 1_000_000
+#: Offsets from ``now`` (us) below which the microsecond arithmetic in doubles is exact enough.
+_MAX_OFFSET_US = 2**31 * 1_000_000
 
 
 def power_kw(current_a: float, phases: int, voltage_v: float) -> float:
     """Return the power ``P(I) = I * phases * voltage_v / 1000`` in kW."""
     return current_a * phases * voltage_v / 1000.0
+
+
+def _fill_unknown(
+    bounds: list[float],
+    starts: list[datetime],
+    prices: list[float | None],
+    now: datetime,
+    step: float,
+    upto: float,
+) -> None:
+    """Append unknown-price slots on the UTC ``step`` grid from ``bounds[-1]`` up to ``upto``."""
+    at = bounds[-1]
+    if at >= upto:
+        return
+    now_ts = now.timestamp()
+    while at < upto:
+        grid = (math.floor((now_ts + at) / step) + 1) * step - now_ts
+        nxt = min(grid, upto)
+        starts.append(now + timedelta(seconds=at))
+        bounds.append(nxt)
+        prices.append(None)
+        at = nxt
+
+
+#: A planner grid: slot boundaries (s after ``now``), slot starts, prices, and the slot lengths
+#: (h) as ``head + [same] * count + tail`` (most slots of a regular curve are equally long).
+_Grid = tuple[
+    list[float], list[datetime], list[float | None], tuple[list[float], float, int, list[float]]
+]
+
+
+def _hours(bounds: list[float]) -> list[float]:
+    """Return the lengths (h) of the slots between consecutive ``bounds`` (s)."""
+    return list(map(truediv, map(sub, bounds[1:], bounds), repeat(3600.0)))
+
+
+def _contiguous_grid(request: PlanRequest, width: float, step: float) -> _Grid | None:
+    """Return the grid when the window's price slots need no cutting, else None.
+
+    That is the common case: the price slots overlapping the window are contiguous and each
+    shorter than two steps, so each is one planner slot (unknown time before the first and after
+    the last is still cut on the grid). Offsets come from the curve's exact microsecond bounds:
+    ``(end_us - now_us) / 1e6`` is the same correctly rounded double as
+    ``(end - now).total_seconds()``. Returns None where the general cut must run.
+    """
+    curve = request.prices
+    now = request.now
+    starts_us = curve._starts_us
+    lo = max(0, bisect.bisect_right(curve._starts, now) - 1)
+    hi = bisect.bisect_left(curve._starts, request.deadline, lo)
+    now_us = (now - _EPOCH) // _MICROSECOND
+    if lo < hi and curve._ends_us[lo] <= now_us:
+        lo += 1  # a gap at ``now``
+    if lo >= hi:
+        return None
+    ends_us = curve._ends_us[lo:hi]
+    first_us = starts_us[lo] - now_us
+    if (
+        starts_us[lo + 1 : hi] != ends_us[:-1]  # a gap
+        or first_us <= -_MAX_OFFSET_US
+        or ends_us[-1] - now_us >= _MAX_OFFSET_US
+    ):
+        return None
+    n = hi - lo
+    span_us = ends_us[1] - ends_us[0] if n > 1 else 0
+    regular = n > 1 and ends_us == tuple(range(ends_us[0], ends_us[0] + n * span_us, span_us))
+    # Whole seconds: every offset is an integer below 2**31, exact in a double, and so is every
+    # difference of two; the slots between the first and the last are then all ``span`` long.
+    whole = regular and not (now_us % _US_PER_S or ends_us[0] % _US_PER_S or span_us % _US_PER_S)
+    if whole:
+        first_end = (ends_us[0] - now_us) // _US_PER_S
+        span = span_us // _US_PER_S
+        ends = list(map(float, range(first_end, first_end + n * span, span)))
+    else:
+        # Below ``_MAX_OFFSET_US`` the int converts exactly, so ``x / 1e6`` is the correctly
+        # rounded quotient, as ``total_seconds`` computes it; distinct microseconds stay
+        # distinct doubles, more than 1 us minus two roundings (< 0.25 us each) apart.
+        ends = list(map(truediv, map(sub, ends_us, repeat(now_us)), repeat(1e6)))
+    first_s = first_us / 1e6
+    if not first_s < width or not 0.0 < ends[0] - first_s < 2 * step:
+        return None
+    if n > 1:
+        if not ends[-2] < width:
+            return None
+        if not regular:
+            # Contiguous price slots of different lengths: check each like the general cut.
+            durations = list(map(sub, ends[1:], ends))
+            if not (min(durations) > 0.0 and max(durations) < 2 * step):
+                return None
+        elif not span_us + 1 < 2e6 * step:
+            # Equal slots ``span_us`` long: their durations as doubles lie within 0.5 us of it.
+            return None
+    bounds: list[float] = [0.0]
+    starts: list[datetime] = []
+    prices: list[float | None] = []
+    if first_s > 0.0:
+        _fill_unknown(bounds, starts, prices, now, step, first_s)
+    head = len(bounds)  # the first known slot ends at ``bounds[head]``
+    starts.append(curve._starts[lo] if first_s >= 0.0 else now)
+    starts.extend(curve._starts[lo + 1 : hi])
+    prices.extend(map(_PRICE, curve.slots[lo:hi]))
+    if not ends[-1] < width:
+        ends[-1] = width
+    bounds.extend(ends)
+    _fill_unknown(bounds, starts, prices, now, step, width)
+    if whole and n > 2:
+        # Known slots 1 .. n-2 lie between whole-second offsets ``span`` apart.
+        hours = (_hours(bounds[: head + 1]), span / 3600.0, n - 2, _hours(bounds[head + n - 2 :]))
+    else:
+        hours = (_hours(bounds), 0.0, 0, [])
+    return bounds, starts, prices, hours
+
+
+def _general_grid(request: PlanRequest, width: float, step: float) -> _Grid:
+    """Return the grid of any curve: gaps, long price slots cut into steps, partial slots."""
+    now = request.now
+    deadline = request.deadline
+    bounds: list[float] = [0.0]
+    starts: list[datetime] = []
+    prices: list[float | None] = []
+    step_td = timedelta(seconds=step)
+    curve = request.prices.slots
+    first = max(0, bisect.bisect_right(curve, now, key=_START) - 1)
+    prev_end: datetime | None = None  # the previous slot's end, and its offset ``prev_e``
+    prev_e = 0.0
+    for slot in curve[first:]:
+        start = slot.start
+        if start >= deadline:
+            break
+        end = slot.end
+        if end <= now:
+            continue
+        # Contiguous slots (the common case) start where the previous one ended.
+        s = prev_e if start == prev_end else (start - now).total_seconds()
+        e = (end - now).total_seconds()
+        prev_end = end
+        prev_e = e
+        last = bounds[-1]
+        if s > last:
+            _fill_unknown(bounds, starts, prices, now, step, min(s, width))
+            last = bounds[-1]
+        dur = e - s
+        price = slot.price_eur_per_kwh
+        if dur < 2 * step:
+            # One planner slot (the common case: the price slot is one step long).
+            if e > last:
+                starts.append(start if s >= 0 else now)
+                bounds.append(e if e < width else width)
+                prices.append(price)
+            continue
+        pieces = int(dur // step)
+        at = start
+        cut = s
+        for k in range(1, pieces if pieces * step == dur else 1):
+            cut = s + k * step
+            if cut > bounds[-1]:
+                starts.append(at if at >= now else now)
+                bounds.append(min(cut, width))
+                prices.append(price)
+            at = start + k * step_td
+            if cut >= width:
+                break
+        if cut < width and e > bounds[-1]:
+            starts.append(at if at >= now else now)
+            bounds.append(min(e, width))
+            prices.append(price)
+    _fill_unknown(bounds, starts, prices, now, step, width)
+    return bounds, starts, prices, (_hours(bounds), 0.0, 0, [])
 
 
 def build_window(request: PlanRequest) -> Window:
@@ -125,71 +300,30 @@ def build_window(request: PlanRequest) -> Window:
         p_max = measured
     p_min = min(request.min_current_a * kw_per_amp, p_max)
     width = (deadline - now).total_seconds()
-    bounds: list[float] = [0.0]
-    starts: list[datetime] = []
-    prices: list[float | None] = []
     if width > 0:
         step = request.slot_minutes * 60.0
-        step_td = timedelta(seconds=step)
-        now_ts = now.timestamp()
-
-        def fill_unknown(upto: float) -> None:
-            at = bounds[-1]
-            while at < upto:
-                grid = (math.floor((now_ts + at) / step) + 1) * step - now_ts
-                nxt = min(grid, upto)
-                starts.append(now + timedelta(seconds=at))
-                bounds.append(nxt)
-                prices.append(None)
-                at = nxt
-
-        curve = request.prices.slots
-        first = max(0, bisect.bisect_right(curve, now, key=_slot_start) - 1)
-        prev_end: datetime | None = None  # the previous slot's end, and its offset ``prev_e``
-        prev_e = 0.0
-        for slot in curve[first:]:
-            start = slot.start
-            if start >= deadline:
-                break
-            end = slot.end
-            if end <= now:
-                continue
-            # Contiguous slots (the common case) start where the previous one ended.
-            s = prev_e if start == prev_end else (start - now).total_seconds()
-            e = (end - now).total_seconds()
-            prev_end = end
-            prev_e = e
-            last = bounds[-1]
-            if s > last:
-                fill_unknown(min(s, width))
-                last = bounds[-1]
-            dur = e - s
-            price = slot.price_eur_per_kwh
-            if dur < 2 * step:
-                # One planner slot (the common case: the price slot is one step long).
-                if e > last:
-                    starts.append(start if s >= 0 else now)
-                    bounds.append(e if e < width else width)
-                    prices.append(price)
-                continue
-            pieces = int(dur // step)
-            at = start
-            cut = s
-            for k in range(1, pieces if pieces * step == dur else 1):
-                cut = s + k * step
-                if cut > bounds[-1]:
-                    starts.append(at if at >= now else now)
-                    bounds.append(min(cut, width))
-                    prices.append(price)
-                at = start + k * step_td
-                if cut >= width:
-                    break
-            if cut < width and e > bounds[-1]:
-                starts.append(at if at >= now else now)
-                bounds.append(min(e, width))
-                prices.append(price)
-        fill_unknown(width)
-    hours = tuple([(b - a) / 3600.0 for a, b in zip(bounds, bounds[1:], strict=False)])
+        grid = _contiguous_grid(request, width, step)
+        if grid is None:
+            grid = _general_grid(request, width, step)
+        bounds, starts, prices, (head, same, count, tail) = grid
+    else:
+        bounds, starts, prices, (head, same, count, tail) = [0.0], [], [], ([], 0.0, 0, [])
+    if count:
+        hours = (*head, *[same] * count, *tail)
+        caps = (
+            *map(mul, repeat(p_max), head),
+            *[p_max * same] * count,
+            *map(mul, repeat(p_max), tail),
+        )
+        los = (
+            *map(mul, repeat(p_min), head),
+            *[p_min * same] * count,
+            *map(mul, repeat(p_min), tail),
+        )
+    else:
+        hours = tuple(head)
+        caps = tuple(map(mul, repeat(p_max), head))
+        los = tuple(map(mul, repeat(p_min), head))
     return Window(
         now=now,
         deadline=deadline,
@@ -202,8 +336,8 @@ def build_window(request: PlanRequest) -> Window:
         kw_per_amp=kw_per_amp,
         max_current_a=float(request.max_current_a),
         min_current_a=float(request.min_current_a),
-        caps=tuple([p_max * h for h in hours]),
-        los=tuple([p_min * h for h in hours]),
+        caps=caps,
+        los=los,
     )
 
 
