@@ -12,12 +12,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smartcharge.domain import PriceCurve, PriceSlot
 from strategies import _slots as fast
-from strategies.base import Plan, PlanRequest
+from strategies.base import Plan, PlanRequest, PlanSlot
 from tests.strategies import _slots_reference as reference
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -30,6 +31,7 @@ DAYS = [
     datetime(2025, 10, 26, tzinfo=AMSTERDAM).astimezone(UTC),
     datetime(2025, 6, 1, tzinfo=AMSTERDAM).astimezone(UTC),
 ]
+H0 = timedelta(0)
 FIELDS = [f.name for f in dataclasses.fields(reference.Window)]
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -65,7 +67,7 @@ price = st.one_of(
 @st.composite
 def curves(draw: st.DrawFn, begin: datetime, step_minutes: int) -> PriceCurve:
     """Return a curve from ``begin``: 15/60-minute slots, sometimes odd lengths and gaps."""
-    minutes = draw(st.sampled_from([step_minutes, step_minutes, 15, 60]))
+    minutes = draw(st.sampled_from([step_minutes, step_minutes, 15, 30, 60]))
     n = draw(st.one_of(st.integers(0, 6), st.integers(8, 60 if minutes == 15 else 20)))
     irregular = draw(st.sampled_from([False, False, True]))
     gappy = draw(st.sampled_from([False, False, True]))
@@ -187,6 +189,8 @@ def test_realise_matches_the_reference(
     new = fast.realise(fast.build_window(request), "cheapest", energies, blocks, is_reachable=True)
     assert new == old
     assert plan_fields(new) == plan_fields(old)
+    assert all(type(s) is PlanSlot for s in new.slots)
+    assert [hash(s) for s in new.slots] == [hash(s) for s in old.slots]
 
 
 def regular_request(now: datetime, slots: int = 192, minutes: int = 15) -> PlanRequest:
@@ -230,6 +234,17 @@ def test_a_curve_ending_early_leaves_unknown_slots_on_the_grid() -> None:
     assert window_fields(window) == window_fields(reference.build_window(request))
 
 
+def test_made_plan_slots_are_ordinary_frozen_plan_slots() -> None:
+    """The bulk-built slots are PlanSlots like any other: equal, hashable, immutable."""
+    start = datetime(2025, 10, 25, 22, tzinfo=UTC)
+    slot = fast._plan_slot(start, start + timedelta(minutes=15), 16.0, 2.76, 0.25)
+    assert type(slot) is PlanSlot
+    assert slot == PlanSlot(start, start + timedelta(minutes=15), 16.0, 2.76, 0.25)
+    assert hash(slot) == hash(PlanSlot(start, start + timedelta(minutes=15), 16.0, 2.76, 0.25))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        slot.current_a = 0.0  # type: ignore[misc]
+
+
 def test_a_gap_falls_back_to_the_general_cut() -> None:
     start = datetime(2025, 10, 25, 22, tzinfo=UTC)
     request = regular_request(start)
@@ -238,4 +253,22 @@ def test_a_gap_falls_back_to_the_general_cut() -> None:
     assert fast._contiguous_grid(request, 172800.0, 900.0) is None
     window = fast.build_window(request)
     assert None in window.prices
+    assert window_fields(window) == window_fields(reference.build_window(request))
+
+
+def test_price_slots_of_two_steps_are_cut_like_the_reference() -> None:
+    """A quarter-hour, then half-hours at a 15-minute step: the half-hours are cut in two."""
+    start = datetime(2025, 10, 25, 22, tzinfo=UTC)
+    bounds = [start, start + timedelta(minutes=15)]
+    bounds += [bounds[-1] + timedelta(minutes=30 * k) for k in range(1, 9)]
+    curve = PriceCurve(
+        PriceSlot(a, b, 100.0 + i, 0.1 + 0.01 * i)
+        for i, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False))
+    )
+    request = PlanRequest(
+        now=start, ready_by=bounds[-1], energy_needed_kwh=5.0, prices=curve, deadline_margin=H0
+    )
+    assert fast._contiguous_grid(request, 4.25 * 3600, 900.0) is None
+    window = fast.build_window(request)
+    assert len(window.hours) == 17
     assert window_fields(window) == window_fields(reference.build_window(request))
