@@ -473,6 +473,7 @@ def _exact_dp(
     budget: float,
     bounds: Sequence[Sequence[float]],
     through: Sequence[float],
+    acc: Sequence[float],
 ) -> tuple[Solution | None, float]:
     """Solve exactly among plans whose LP penalty stays within ``budget``.
 
@@ -489,6 +490,7 @@ def _exact_dp(
         budget: the most penalty a plan explored may have.
         bounds: ``_suffix_bounds`` at ``lam``.
         through: ``_suffix_bounds``' least values with a slot in a block, at ``lam``.
+        acc: per slot, the penalty of leaving every slot before it empty (``_empty_prefix``).
 
     Returns:
         The plan chosen under the tie rules among those explored (None if none was), and the
@@ -518,12 +520,6 @@ def _exact_dp(
     ps1: dict[tuple[int, int], list[float]] = {}  # summaries of the closed marginal buckets
     # Entries of closed states with the marginal chosen store their penalty less ``acc[t]``
     # (the penalty of leaving every slot before t empty), so idling leaves them unchanged.
-    acc = list(
-        itertools.accumulate(
-            [(lam - p) * c if p < lam else 0.0 for p, c in zip(prices, caps, strict=True)],
-            initial=0.0,
-        )
-    )
     # Slots no plan within the budget charges in (see ``_suffix_bounds``).
     cut = limit_pen + _TOL
     active = [m + a <= cut for m, a in zip(through, acc, strict=False)]
@@ -1180,6 +1176,77 @@ class _Reduced:
         first, last = self.first, self.last
         return [(first[a], first[a]) if a == b else (last[a], first[b]) for a, b in reduced]
 
+    def spread(
+        self,
+        bounds: Sequence[Sequence[float]],
+        through: Sequence[float],
+        hist: Sequence[Sequence[float]],
+        lam: float,
+        prices: Sequence[float],
+        los: Sequence[float],
+    ) -> tuple[list[Sequence[float]], list[float]]:
+        """Return lower bounds for ``_suffix_bounds`` of the window from the reduced window's.
+
+        ``bounds``, ``through`` and ``hist`` are the reduced window's at ``lam <= tau``. A
+        normal slot keeps its values (they are the window's). Inside a merged run every slot is
+        dearer than ``lam``: there a slot costs at least 0 whatever its role, and ``dlo`` (its
+        ``(p - lam) * lo``) as an interior slot. With ``c``/``o`` the values before the run and
+        ``x``/``y`` the bounds after it (closed/open), a plan that charges slot s of the run
+        either crosses the whole run (``o[k] + sum(dlo) + y[k]``), enters it and ends at or
+        after s (``o[k] + dlo before s + x[k]``), starts at or before s and leaves it
+        (``f[k] + dlo after s + y[k + 1]``), or starts and ends inside it
+        (``f[k] + x[k + 1]``). Here ``f[k]`` bounds the part before from a closed state with k
+        blocks inside the run (``min(c[j], o[j])`` for j <= k), and ``x[k]`` the rest from a
+        closed state with k blocks inside it: starting more blocks there leads to a bound
+        after it that is never below ``x[k]`` (``x`` and ``y`` of more blocks, ``x[k]``
+        included starting a block right after the run). The least of these bounds the slot's
+        value through it. From a slot inside the run on, a closed state is bounded by ``x[k]``
+        and an open one by ``min(x[k], y[k])``.
+        """
+        n = len(self.pos) - 1
+        kk = (len(bounds[0]) - 2) // 2  # the block limit
+        inf = math.inf
+        out: list[Sequence[float]] = [()] * (n + 1)
+        spread_through: list[float] = [0.0] * n
+        for j, (a, b) in enumerate(zip(self.first, self.last, strict=True)):
+            out[a] = bounds[j]
+            if b == a:
+                spread_through[a] = through[j]
+                continue
+            row = hist[j]
+            c = [0.0, *row[:kk]]
+            o = [inf, *row[kk:]]
+            after = bounds[j + 1]
+            x = after[0::2]
+            y = after[1::2]
+            # f[k]: closed with k blocks, reached inside the run.
+            f = [0.0] * (kk + 1)
+            least = inf
+            for k in range(kk + 1):
+                least = min(least, c[k], o[k])
+                f[k] = least
+            dlo = [(prices[t] - lam) * los[t] for t in range(a, b + 1)]
+            total = math.fsum(dlo)
+            cross = min(o[k] + total + y[k] for k in range(1, kk + 1))
+            enter = min(o[k] + x[k] for k in range(1, kk + 1))
+            leave = min(f[k] + y[k + 1] for k in range(kk))
+            inside = min(f[k] + x[k + 1] for k in range(kk))
+            base = min(cross, inside)
+            before = 0.0
+            rest = total
+            for i, v in enumerate(dlo):
+                rest -= v
+                m = enter + before
+                if leave + rest < m:
+                    m = leave + rest
+                spread_through[a + i] = m if m < base else base
+                before += v
+            weak = tuple(v for k in range(kk + 1) for v in (x[k], min(x[k], y[k])))
+            for t in range(a + 1, b + 1):
+                out[t] = weak
+        out[n] = bounds[-1]
+        return out, spread_through
+
 
 def _reduce(
     prices: Sequence[float], caps: Sequence[float], los: Sequence[float], energy: float
@@ -1243,7 +1310,9 @@ def _lagrange_path(
     max_blocks: int,
     lam0: float,
     above: float = math.inf,
-) -> tuple[Solution | None, float, float, float, Sequence[Sequence[float]]]:
+    *,
+    reduce: bool = True,
+) -> tuple[Solution | None, float, float, float, Sequence[Sequence[float]], _Reduced | None]:
     """Search the Lagrangian multiplier; return a certified optimum if the bound closes.
 
     With a finite ``above``, only the lower bound is wanted: the search stops as soon as it
@@ -1251,8 +1320,8 @@ def _lagrange_path(
 
     Returns:
         The certified solution (or None), the best upper bound (cost of a feasible plan, inf if
-        none), the best lower bound, the multiplier that gave it and ``_lagrange``'s table
-        there (empty when that was the reduced window's).
+        none), the best lower bound, the multiplier that gave it, ``_lagrange``'s table there
+        and the reduced window that table is of (None: the window's own).
     """
     cap_all = math.fsum(caps)
     p_min = min(prices)
@@ -1269,12 +1338,13 @@ def _lagrange_path(
     # Per multiplier tried: its value per block count, its table and the table's slot index
     # per window slot (None: the window's own).
     evals: list[tuple[float, list[float], list[Sequence[float]], list[int] | None]] = []
-    red = _reduce(prices, caps, los, energy)
+    red = _reduce(prices, caps, los, energy) if reduce else None
     ub = math.inf
     ub_sol: tuple[list[float], list[tuple[int, int]]] | None = None
     lb = -math.inf
     lb_lam = lam0
     lb_hist: Sequence[Sequence[float]] = ()
+    lb_red: _Reduced | None = None
     lam = lam0
     eps = 1e-9 * max(1.0, abs(energy * max(p_max, -p_min)))
     levels: list[float] | None = None
@@ -1290,7 +1360,8 @@ def _lagrange_path(
         val = lam * energy + root[max_blocks]
         evals.append((lam, root, ends, pos))
         if val > lb:
-            lb, lb_lam, lb_hist = val, lam, (ends if pos is None else ())
+            lb, lb_lam, lb_hist = val, lam, ends
+            lb_red = None if pos is None else red
         w = _at_bounds(prices, caps, los, lam, blocks)
         lines.append((lam, val, energy - w))
         if blocks:
@@ -1341,7 +1412,7 @@ def _lagrange_path(
                 best_lam = nxt
         lam = best_lam
     if ub_sol is None or ub - lb > eps or not math.isinf(above):
-        return None, ub, lb, lb_lam, lb_hist
+        return None, ub, lb, lb_lam, lb_hist, lb_red
     e, blocks = ub_sol
     blocks = _trim(e, blocks)
     nb = len(blocks)
@@ -1350,20 +1421,31 @@ def _lagrange_path(
     # charged slot, may cost at most ``limit``. First the bounds already at hand, then (only
     # where they do not settle it) a multiplier search of its own for that smaller problem.
     if nb > 1 and max(x * energy + root[nb - 1] for x, root, _, _ in evals) <= limit:
-        fewer = _lagrange_path(prices, caps, los, energy, nb - 1, lb_lam, limit)
+        fewer = _lagrange_path(prices, caps, los, energy, nb - 1, lb_lam, limit, reduce=reduce)
         if fewer[2] <= limit:
-            return None, ub, lb, lb_lam, lb_hist
+            return None, ub, lb, lb_lam, lb_hist, lb_red
     f = blocks[-1][1]
     # (A plan ending inside a merged run is worth no less than one ending before the run.)
     ended = max(
         x * energy + _ends(hist, f if pos is None else pos[f], nb) for x, _, hist, pos in evals
     )
-    if ended <= limit and (
-        math.fsum(caps[:f]) >= energy - _TOL
-        and _lagrange_path(prices[:f], caps[:f], los[:f], energy, nb, lb_lam, limit)[2] <= limit
-    ):
-        return None, ub, lb, lb_lam, lb_hist
-    return Solution(tuple(e), tuple(blocks), ub), ub, lb, lb_lam, lb_hist
+    if ended <= limit and math.fsum(caps[:f]) >= energy - _TOL:
+        earlier = _lagrange_path(
+            prices[:f], caps[:f], los[:f], energy, nb, lb_lam, limit, reduce=reduce
+        )
+        if earlier[2] <= limit:
+            return None, ub, lb, lb_lam, lb_hist, lb_red
+    return Solution(tuple(e), tuple(blocks), ub), ub, lb, lb_lam, lb_hist, lb_red
+
+
+def _empty_prefix(prices: Sequence[float], caps: Sequence[float], lam: float) -> list[float]:
+    """Return per slot (and one past the end) the penalty of leaving every slot before it empty."""
+    return list(
+        itertools.accumulate(
+            [(lam - p) * c if p < lam else 0.0 for p, c in zip(prices, caps, strict=True)],
+            initial=0.0,
+        )
+    )
 
 
 def optimise(
@@ -1372,6 +1454,8 @@ def optimise(
     los: Sequence[float],
     energy: float,
     max_blocks: int,
+    *,
+    reduce: bool = True,
 ) -> Solution:
     """Return the exact optimum under the tie rules.
 
@@ -1381,23 +1465,39 @@ def optimise(
         los: the least kWh in an interior slot of a block.
         energy: the kWh to deliver; must be positive and at most ``sum(caps)``.
         max_blocks: the most blocks allowed (at least 1).
+        reduce: search the multiplier on the reduced window (``_Reduced``); False only to
+            check that the reduction changes nothing.
     """
     fast, lam, lp_cost = _fast_path(prices, caps, los, energy, max_blocks)
     if fast is not None:
         return fast
-    sol, ub, _, lam, hist = _lagrange_path(prices, caps, los, energy, max_blocks, lam)
+    sol, ub, _, lam, hist, red = _lagrange_path(
+        prices, caps, los, energy, max_blocks, lam, reduce=reduce
+    )
     if sol is not None:
         return sol
-    if not hist:  # the search had the reduced window's table: the DP needs the window's
-        hist = _tables(prices, caps, los, lam, max_blocks)
     lp_cost = lam * energy + math.fsum(
         [(p - lam) * c for p, c in zip(prices, caps, strict=True) if p < lam]
     )
-    bounds, through = _suffix_bounds(prices, caps, los, lam, max_blocks, hist)
+    acc = _empty_prefix(prices, caps, lam)
+    if red is not None:
+        # The best multiplier's table is the reduced window's: so are the bounds, spread back.
+        reduced = _suffix_bounds(red.prices, red.caps, red.los, lam, max_blocks, hist)
+        bounds, through = red.spread(*reduced, hist, lam, prices, los)
+        # The bounds inside merged runs are looser than the window's own: where much of the
+        # window stays in play, the DP is faster with the window's.
+        limit = ub - lp_cost + TIE_EUR + 1e-7 + 2 * _TOL
+        if 2 * sum(m + a <= limit for m, a in zip(through, acc, strict=False)) > len(prices):
+            red = None
+            hist = _tables(prices, caps, los, lam, max_blocks)
+    if red is None:
+        bounds, through = _suffix_bounds(prices, caps, los, lam, max_blocks, hist)
     # Without a feasible plan yet, start from the least penalty and grow.
     budget = bounds[0][0] + _FIRST_BUDGET_EUR if math.isinf(ub) else ub - lp_cost + TIE_EUR + 1e-7
     while True:
-        found, best = _exact_dp(prices, caps, los, energy, max_blocks, lam, budget, bounds, through)
+        found, best = _exact_dp(
+            prices, caps, los, energy, max_blocks, lam, budget, bounds, through, acc
+        )
         if found is not None and best - lp_cost + TIE_EUR <= budget:
             return found
         budget = budget * 4 if math.isinf(best) else max(budget * 4, best - lp_cost + 2 * TIE_EUR)

@@ -18,6 +18,7 @@ from strategies._exact import (
     _lagrange_tables,
     _lagrange_tables3,
     _reduce,
+    _suffix_bounds,
     _suffix_bounds3,
     _suffix_bounds_any,
     optimise,
@@ -226,3 +227,68 @@ def test_the_reduced_window_has_the_windows_lagrangian_values(
             assert len(blocks) <= k
             assert all(a <= b for a, b in blocks)
             assert all(b0 < a1 for (_, b0), (a1, _) in itertools.pairwise(blocks))
+
+
+@st.composite
+def long_windows(draw: st.DrawFn) -> tuple[list[float], list[float], list[float], float, int]:
+    """Long windows of a few price levels in runs, with a small need: the reduction applies."""
+    levels = draw(
+        st.lists(
+            st.sampled_from([-0.05, 0.0, 0.08, 0.1, 0.12, 0.2, 0.3, 0.5]), min_size=2, max_size=6
+        )
+    )
+    prices: list[float] = []
+    size = draw(st.integers(24, 120))
+    while len(prices) < size:
+        prices.extend([draw(st.sampled_from(levels))] * draw(st.integers(1, 12)))
+    prices = prices[:size]
+    caps = [2.76] * size
+    caps[0] *= draw(st.sampled_from([1.0, 0.4]))
+    los = [c * draw(st.sampled_from([0.375, 1.0, 0.0])) for c in caps]
+    energy = draw(st.floats(0.002, 0.3)) * sum(caps)
+    return prices, caps, los, energy, draw(st.integers(1, 4))
+
+
+@settings(max_examples=150, deadline=None)
+@given(problem=long_windows())
+def test_the_reduced_search_gives_the_plain_searchs_plan(
+    problem: tuple[list[float], list[float], list[float], float, int],
+) -> None:
+    """Searching the multiplier on the reduced window (and spreading its bounds) changes nothing."""
+    prices, caps, los, energy, k = problem
+    sol = optimise(prices, caps, los, energy, k)
+    assert sol == optimise(prices, caps, los, energy, k, reduce=False)
+    assert_valid(sol, caps, los, energy, k)
+
+
+@settings(max_examples=150, deadline=None)
+@given(problem=long_windows(), pick=st.integers(0, 1000))
+def test_spread_bounds_are_lower_bounds_of_the_windows(
+    problem: tuple[list[float], list[float], list[float], float, int], pick: int
+) -> None:
+    """The DP's bounds spread back from the reduced window never exceed the window's own.
+
+    At a reduced slot's first window slot they are the window's; inside a merged run they may
+    only be lower (a looser bound prunes less, never a plan that should be kept).
+    """
+    prices, caps, los, energy, k = problem
+    red = _reduce(prices, caps, los, energy)
+    assume(red is not None)
+    assert red is not None
+    lam = sorted(p for p in prices if p <= red.tau)[pick % sum(p <= red.tau for p in prices)]
+    hist = _lagrange(prices, caps, los, lam, k)[1]
+    bounds, through = _suffix_bounds(prices, caps, los, lam, k, hist)
+    reduced_hist = _lagrange(red.prices, red.caps, red.los, lam, k)[1]
+    reduced = _suffix_bounds(red.prices, red.caps, red.los, lam, k, reduced_hist)
+    spread_bounds, spread_through = red.spread(*reduced, reduced_hist, lam, prices, los)
+    assert len(spread_bounds) == len(bounds)
+    for t, (mine, theirs) in enumerate(zip(spread_bounds, bounds, strict=True)):
+        for state, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+            if state != 1:  # "open with no block" is not a state the DP uses
+                assert a <= b + 1e-9, (t, state)
+        if t in red.first or t == len(prices):
+            assert list(mine) == pytest.approx(list(theirs), abs=1e-9)
+    for t, (a, b) in enumerate(zip(spread_through, through, strict=True)):
+        assert a <= b + 1e-9, t
+        if red.first[red.pos[t]] == red.last[red.pos[t]]:
+            assert a == pytest.approx(b, abs=1e-9)
