@@ -1251,51 +1251,47 @@ class _Reduced:
 def _reduce(
     prices: Sequence[float], caps: Sequence[float], los: Sequence[float], energy: float
 ) -> _Reduced | None:
-    """Return the reduced window, or None when it would not be much smaller."""
+    """Return the reduced window, or None when it would not be much smaller.
+
+    ``tau`` is the price below which the cheapest slots hold ``_REDUCE_FACTOR`` times the
+    energy (counting every slot at the largest capacity: any ``tau`` is exact, this one only
+    decides how much is merged).
+    """
     n = len(prices)
-    need = _REDUCE_FACTOR * energy
-    held = 0.0
-    tau = math.inf
-    for p, c in sorted(zip(prices, caps, strict=True)):
-        held += c
-        if held >= need:
-            tau = p
-            break
-    if math.isinf(tau):
+    held = math.ceil(_REDUCE_FACTOR * energy / max(caps))
+    if held >= n:
         return None
+    tau = sorted(prices)[max(held - 1, 0)]
     rp: list[float] = []
     rc: list[float] = []
     rl: list[float] = []
     first: list[int] = []
     last: list[int] = []
     pos: list[int] = []
-    i = 0
-    while i < n:
-        p = prices[i]
-        j = i
-        if p <= tau:
-            rp.append(p)
-            rc.append(caps[i])
-            rl.append(los[i])
-        else:
-            weighted = p * los[i]
-            total_lo = los[i]
-            cheapest = p
-            while j + 1 < n and prices[j + 1] > tau:
-                j += 1
-                q = prices[j]
-                weighted += q * los[j]
-                total_lo += los[j]
-                if q < cheapest:
-                    cheapest = q
-            mean = weighted / total_lo if total_lo > 0 else cheapest
+    dear = [tau < p for p in prices]
+    # The slots where a run of dear (or cheap) slots starts, and the end.
+    cuts = [0, *itertools.compress(range(1, n), map(operator.ne, dear[1:], dear)), n]
+    for i, j in itertools.pairwise(cuts):
+        at = len(rp)
+        if dear[i]:
+            run = prices[i:j]
+            lo_run = los[i:j]
+            total_lo = math.fsum(lo_run)
+            cheapest = min(run)
+            mean = math.fsum(map(operator.mul, run, lo_run)) / total_lo if total_lo > 0 else 0.0
             rp.append(mean if mean > cheapest else cheapest)
-            rc.append(math.fsum(caps[i : j + 1]))
+            rc.append(math.fsum(caps[i:j]))
             rl.append(total_lo)
-        pos.extend([len(first)] * (j - i + 1))
-        first.append(i)
-        last.append(j)
-        i = j + 1
+            first.append(i)
+            last.append(j - 1)
+            pos.extend([at] * (j - i))
+        else:
+            rp.extend(prices[i:j])
+            rc.extend(caps[i:j])
+            rl.extend(los[i:j])
+            first.extend(range(i, j))
+            last.extend(range(i, j))
+            pos.extend(range(at, at + j - i))
     if 4 * len(rp) > 3 * n:
         return None
     pos.append(len(rp))
