@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import bisect
 import enum
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 def _require_utc(name: str, value: datetime) -> None:
@@ -64,10 +62,9 @@ class PriceCurve:
 
     slots: tuple[PriceSlot, ...] = ()
     _starts: tuple[datetime, ...] = field(init=False, repr=False, compare=False)
-    # Each slot's start and end in whole microseconds since the epoch (exact, derived once): the
-    # planner's fast path in ``strategies._slots.build_window`` works on these.
-    _starts_us: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _ends_us: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    # Derived once, for the planner's fast path (``strategies._slots.build_window``).
+    _ends: tuple[datetime, ...] = field(init=False, repr=False, compare=False)
+    _durations: tuple[timedelta, ...] = field(init=False, repr=False, compare=False)
 
     def __init__(self, slots: Iterable[PriceSlot] = ()) -> None:
         ordered = tuple(sorted(slots, key=lambda s: s.start))
@@ -79,12 +76,9 @@ class PriceCurve:
                 )
         object.__setattr__(self, "slots", ordered)
         object.__setattr__(self, "_starts", tuple(s.start for s in ordered))
-        object.__setattr__(
-            self, "_starts_us", tuple([(s.start - _EPOCH) // _MICROSECOND for s in ordered])
-        )
-        object.__setattr__(
-            self, "_ends_us", tuple([(s.end - _EPOCH) // _MICROSECOND for s in ordered])
-        )
+        ends = tuple([s.end for s in ordered])
+        object.__setattr__(self, "_ends", ends)
+        object.__setattr__(self, "_durations", tuple(map(operator.sub, ends, self._starts)))
 
     def __len__(self) -> int:
         return len(self.slots)

@@ -24,7 +24,7 @@ import bisect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import compress, repeat
 from operator import attrgetter, eq, mul, sub, truediv
 from typing import cast
@@ -127,7 +127,7 @@ def _paused_slots(
 _START = attrgetter("start")
 _END = attrgetter("end")
 _PRICE = attrgetter("price_eur_per_kwh")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ZERO = timedelta(0)
 _MICROSECOND = timedelta(microseconds=1)
 _US_PER_S = 1_000_000
 #: Offsets from ``now`` (us) below which the microsecond arithmetic in doubles is exact enough.
@@ -176,78 +176,75 @@ def _hours(bounds: list[float]) -> list[float]:
 def _contiguous_grid(request: PlanRequest, width: float, step: float) -> _Grid | None:
     """Return the grid when the window's price slots need no cutting, else None.
 
-    That is the common case: the price slots overlapping the window are contiguous and each
-    shorter than two steps, so each is one planner slot (unknown time before the first and after
-    the last is still cut on the grid). Offsets come from the curve's exact microsecond bounds:
-    ``(end_us - now_us) / 1e6`` is the same correctly rounded double as
-    ``(end - now).total_seconds()``. Returns None where the general cut must run.
+    That is the common case: the price slots overlapping the window are contiguous, all but the
+    first of one length, and each shorter than two steps, so each is one planner slot (unknown
+    time before the first and after the last is still cut on the grid). The ``k``-th slot then
+    ends ``first_end + k * span`` microseconds after ``now``, and ``that / 1e6`` is the same
+    correctly rounded double as ``(end - now).total_seconds()``. Returns None where the general
+    cut must run.
     """
     curve = request.prices
     now = request.now
-    starts_us = curve._starts_us
-    lo = max(0, bisect.bisect_right(curve._starts, now) - 1)
-    hi = bisect.bisect_left(curve._starts, request.deadline, lo)
-    now_us = (now - _EPOCH) // _MICROSECOND
-    if lo < hi and curve._ends_us[lo] <= now_us:
+    starts = curve._starts
+    lo = max(0, bisect.bisect_right(starts, now) - 1)
+    hi = bisect.bisect_left(starts, request.deadline, lo)
+    if lo < hi and curve._ends[lo] <= now:
         lo += 1  # a gap at ``now``
-    if lo >= hi:
-        return None
-    ends_us = curve._ends_us[lo:hi]
-    first_us = starts_us[lo] - now_us
-    if (
-        starts_us[lo + 1 : hi] != ends_us[:-1]  # a gap
-        or first_us <= -_MAX_OFFSET_US
-        or ends_us[-1] - now_us >= _MAX_OFFSET_US
-    ):
-        return None
     n = hi - lo
-    span_us = ends_us[1] - ends_us[0] if n > 1 else 0
-    regular = n > 1 and ends_us == tuple(range(ends_us[0], ends_us[0] + n * span_us, span_us))
-    # Whole seconds: every offset is an integer below 2**31, exact in a double, and so is every
-    # difference of two; the slots between the first and the last are then all ``span`` long.
-    whole = regular and not (now_us % _US_PER_S or ends_us[0] % _US_PER_S or span_us % _US_PER_S)
+    if n <= 0 or starts[lo + 1 : hi] != curve._ends[lo : hi - 1]:  # nothing, or a gap
+        return None
+    durations = curve._durations[lo + 1 : hi]
+    if durations.count(durations[0] if durations else _ZERO) != n - 1:
+        return None  # price slots of different lengths
+    first_us = (starts[lo] - now) // _MICROSECOND
+    first_end_us = (curve._ends[lo] - now) // _MICROSECOND
+    span_us = durations[0] // _MICROSECOND if durations else 0
+    if first_us <= -_MAX_OFFSET_US or first_end_us + (n - 1) * span_us >= _MAX_OFFSET_US:
+        return None
+    whole = not (first_end_us % _US_PER_S or span_us % _US_PER_S)
     if whole:
-        first_end = (ends_us[0] - now_us) // _US_PER_S
+        # Whole seconds: every offset is an integer below 2**31, exact in a double, and so is
+        # every difference of two; the slots between the first and the last are ``span`` long.
+        first_end = first_end_us // _US_PER_S
         span = span_us // _US_PER_S
-        ends = list(map(float, range(first_end, first_end + n * span, span)))
+        ends = (
+            list(map(float, range(first_end, first_end + n * span, span)))
+            if span
+            else [float(first_end)]
+        )
     else:
         # Below ``_MAX_OFFSET_US`` the int converts exactly, so ``x / 1e6`` is the correctly
         # rounded quotient, as ``total_seconds`` computes it; distinct microseconds stay
         # distinct doubles, more than 1 us minus two roundings (< 0.25 us each) apart.
-        ends = list(map(truediv, map(sub, ends_us, repeat(now_us)), repeat(1e6)))
+        offsets = (
+            range(first_end_us, first_end_us + n * span_us, span_us) if span_us else [first_end_us]
+        )
+        ends = list(map(truediv, offsets, repeat(1e6)))
     first_s = first_us / 1e6
     if not first_s < width or not 0.0 < ends[0] - first_s < 2 * step:
         return None
-    if n > 1:
-        if not ends[-2] < width:
-            return None
-        if not regular:
-            # Contiguous price slots of different lengths: check each like the general cut.
-            durations = list(map(sub, ends[1:], ends))
-            if not (min(durations) > 0.0 and max(durations) < 2 * step):
-                return None
-        elif not span_us + 1 < 2e6 * step:
-            # Equal slots ``span_us`` long: their durations as doubles lie within 0.5 us of it.
-            return None
+    if n > 1 and not (ends[-2] < width and span_us + 1 < 2e6 * step):
+        # (Slots ``span_us`` long: their durations as doubles lie within 0.5 us of it.)
+        return None
     bounds: list[float] = [0.0]
-    starts: list[datetime] = []
+    out_starts: list[datetime] = []
     prices: list[float | None] = []
     if first_s > 0.0:
-        _fill_unknown(bounds, starts, prices, now, step, first_s)
+        _fill_unknown(bounds, out_starts, prices, now, step, first_s)
     head = len(bounds)  # the first known slot ends at ``bounds[head]``
-    starts.append(curve._starts[lo] if first_s >= 0.0 else now)
-    starts.extend(curve._starts[lo + 1 : hi])
+    out_starts.append(starts[lo] if first_s >= 0.0 else now)
+    out_starts.extend(starts[lo + 1 : hi])
     prices.extend(map(_PRICE, curve.slots[lo:hi]))
     if not ends[-1] < width:
         ends[-1] = width
     bounds.extend(ends)
-    _fill_unknown(bounds, starts, prices, now, step, width)
+    _fill_unknown(bounds, out_starts, prices, now, step, width)
     if whole and n > 2:
         # Known slots 1 .. n-2 lie between whole-second offsets ``span`` apart.
         hours = (_hours(bounds[: head + 1]), span / 3600.0, n - 2, _hours(bounds[head + n - 2 :]))
     else:
         hours = (_hours(bounds), 0.0, 0, [])
-    return bounds, starts, prices, hours
+    return bounds, out_starts, prices, hours
 
 
 def _general_grid(request: PlanRequest, width: float, step: float) -> _Grid:
