@@ -2,7 +2,9 @@
 
 Reads ``../shared/data/nl_day_ahead_2023_2025.csv`` (skipped when absent), takes every 48 h
 window starting at local-day boundaries from 2025-10-01 (the 15-minute market), and plans 20 and
-40 kWh at 11 kW, 3 blocks, no margin. Prints p50/p90/p99; asserts nothing about time.
+40 kWh at 11 kW, 3 blocks, no margin. Prints p50/p90/p99 of each window's first call (cold:
+the window's curve is new) and of its best of five calls (the machine's noise left out, as
+``timeit`` advises); asserts nothing about time.
 
 Run: ``python -m pytest tests/benchmarks/bench_planner_real.py -m benchmark -s``
 """
@@ -45,7 +47,8 @@ def test_cheapest_on_real_quarter_hour_windows(energy_kwh: float):
         if s >= go_live
     ]
     strategy = get_strategy("cheapest")
-    times_ms = []
+    first_ms = []
+    best_ms = []
     for first in range(0, len(slots) - 192, 96):
         window = slots[first : first + 192]
         now = window[0].start
@@ -58,15 +61,19 @@ def test_cheapest_on_real_quarter_hour_windows(energy_kwh: float):
             phases=3,
             deadline_margin=timedelta(0),
         )
-        started = time.perf_counter()
-        plan = strategy.plan(request)
-        times_ms.append((time.perf_counter() - started) * 1000)
-        assert plan.is_reachable
-    times_ms.sort()
-    n = len(times_ms)
-
-    print(
-        f"\n[figures] cheapest, {energy_kwh:g} kWh at 11.04 kW, 192 real NL 15-min slots, "
-        f"{n} windows: p50 {statistics.median(times_ms):.2f} ms, "
-        f"p90 {times_ms[int(0.9 * n)]:.2f} ms, p99 {times_ms[int(0.99 * n)]:.2f} ms"
-    )
+        runs = []
+        for _ in range(5):
+            started = time.perf_counter()
+            plan = strategy.plan(request)
+            runs.append((time.perf_counter() - started) * 1000)
+            assert plan.is_reachable
+        first_ms.append(runs[0])
+        best_ms.append(min(runs))
+    for label, times_ms in (("first call", first_ms), ("best of 5", best_ms)):
+        times_ms.sort()
+        n = len(times_ms)
+        print(
+            f"\n[figures] cheapest, {energy_kwh:g} kWh at 11.04 kW, 192 real NL 15-min slots, "
+            f"{n} windows, {label}: p50 {statistics.median(times_ms):.2f} ms, "
+            f"p90 {times_ms[int(0.9 * n)]:.2f} ms, p99 {times_ms[int(0.99 * n)]:.2f} ms"
+        )
