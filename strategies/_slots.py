@@ -450,9 +450,7 @@ def realise(
             # others are merged while the price stays equal (``==`` is transitive on floats
             # and None), and the finished pieces are built in bulk.
             price = prices[i]
-            if p_start is not None and p_cur == 0.0 and price == p_price:
-                pass
-            else:
+            if p_start is None or p_cur != 0.0 or price != p_price:
                 if p_start is not None:
                     out.append(_plan_slot(p_start, p_end, p_cur, p_e, p_price))
                 p_start, p_cur, p_e, p_price = starts[i], 0.0, 0.0, price
