@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import compress, repeat
 from operator import attrgetter, eq, mul, sub, truediv
-from typing import cast
 
 from strategies.base import Plan, PlanRequest, PlanSlot
 
@@ -83,38 +82,28 @@ class Window:
         return [UNKNOWN_PRICE if p is None else p for p in self.prices]
 
 
-class _PlanSlotMaker:
-    """Builds a PlanSlot about twice as fast as the frozen dataclass's ``__init__``.
-
-    The frozen ``__init__`` goes through ``object.__setattr__`` per field. This class has the
-    very same slots (``__slots__`` is PlanSlot's), so its plain ``__init__`` stores each field
-    with a fast slot write and then turns the object into a PlanSlot by class assignment, which
-    Python allows between classes of identical layout. The result is an ordinary PlanSlot:
-    same class, equality and hash, and immutable from then on.
-    """
-
-    __slots__ = PlanSlot.__slots__
-
-    def __init__(
-        self,
-        start: datetime,
-        end: datetime,
-        current_a: float,
-        energy_kwh: float,
-        price_eur_per_kwh: float | None,
-    ) -> None:
-        self.start = start
-        self.end = end
-        self.current_a = current_a
-        self.energy_kwh = energy_kwh
-        self.price_eur_per_kwh = price_eur_per_kwh
-        self.__class__ = PlanSlot  # type: ignore[assignment]
-
-
-#: ``_plan_slot(start, end, current_a, energy_kwh, price)`` returns that PlanSlot.
-_plan_slot = cast(
-    "Callable[[datetime, datetime, float, float, float | None], PlanSlot]", _PlanSlotMaker
+_new = object.__new__
+_SET_START, _SET_END, _SET_CURRENT, _SET_ENERGY, _SET_PRICE = (
+    getattr(PlanSlot, name).__set__
+    for name in ("start", "end", "current_a", "energy_kwh", "price_eur_per_kwh")
 )
+
+
+def _plan_slot(
+    start: datetime, end: datetime, current_a: float, energy_kwh: float, price: float | None
+) -> PlanSlot:
+    """Return ``PlanSlot(start, end, current_a, energy_kwh, price)``, built in half the time.
+
+    The frozen dataclass's ``__init__`` goes through ``object.__setattr__`` per field; this
+    writes the slots directly (same object, same equality and hash; it stays immutable).
+    """
+    slot: PlanSlot = _new(PlanSlot)
+    _SET_START(slot, start)
+    _SET_END(slot, end)
+    _SET_CURRENT(slot, current_a)
+    _SET_ENERGY(slot, energy_kwh)
+    _SET_PRICE(slot, price)
+    return slot
 
 
 def _paused_slots(
