@@ -522,19 +522,17 @@ def _exact_dp(
     # (the penalty of leaving every slot before t empty), so idling leaves them unchanged.
     # Slots no plan within the budget charges in (see ``_suffix_bounds``).
     cut = limit_pen + _TOL
-    active = [m + a <= cut for m, a in zip(through, acc, strict=False)]
-    was_active = True
-    for t in range(n):
-        if not active[t]:
-            # No plan within the budget charges slot t: open states end here and closed ones
-            # idle (their stored penalties do not change, see ``acc``); nothing completes.
-            if was_active:
-                p0 = {s: b for s, b in p0.items() if not s[1]}
-                p1 = {s: b for s, b in p1.items() if not s[1]}
-                was_active = False
-            best_at.append(best_at[-1])
-            continue
-        was_active = True
+    active = [t for t, (m, a) in enumerate(zip(through, acc, strict=False)) if m + a <= cut]
+    idle_from = 0  # the first slot not yet passed
+    for t in active:
+        if t > idle_from:
+            # No plan within the budget charges the slots before t: open states end there and
+            # closed ones idle (their stored penalties do not change, see ``acc``); nothing
+            # completes, so those slots share the last table.
+            p0 = {s: b for s, b in p0.items() if not s[1]}
+            p1 = {s: b for s, b in p1.items() if not s[1]}
+            best_at.extend([best_at[-1]] * (t - idle_from))
+        idle_from = t + 1
         p = prices[t]
         cap = caps[t]
         lo = los[t]
@@ -779,6 +777,7 @@ def _exact_dp(
                             add1(s_o1, eb + cap, full, q, pm, rm, node1, hi_edge, low)
         p0, p1, ps0, ps1 = n0, n1, s0, s1
         best_at.append(done)
+    best_at.extend([best_at[-1]] * (n - idle_from))
 
     final = best_at[n]
     overall = _upto(final, max_blocks)
