@@ -1307,11 +1307,13 @@ def _lagrange_path(
     above: float = math.inf,
     *,
     reduce: bool = True,
+    reduction: _Reduced | None = None,
 ) -> tuple[Solution | None, float, float, float, Sequence[Sequence[float]], _Reduced | None]:
     """Search the Lagrangian multiplier; return a certified optimum if the bound closes.
 
     With a finite ``above``, only the lower bound is wanted: the search stops as soon as it
-    exceeds ``above`` and no solution is returned.
+    exceeds ``above`` and no solution is returned. ``reduction`` is the window's reduced
+    window when the caller already has it; otherwise ``reduce`` says whether to make one.
 
     Returns:
         The certified solution (or None), the best upper bound (cost of a feasible plan, inf if
@@ -1333,7 +1335,7 @@ def _lagrange_path(
     # Per multiplier tried: its value per block count, its table and the table's slot index
     # per window slot (None: the window's own).
     evals: list[tuple[float, list[float], list[Sequence[float]], list[int] | None]] = []
-    red = _reduce(prices, caps, los, energy) if reduce else None
+    red = reduction if reduction is not None or not reduce else _reduce(prices, caps, los, energy)
     ub = math.inf
     ub_sol: tuple[list[float], list[tuple[int, int]]] | None = None
     lb = -math.inf
@@ -1416,7 +1418,9 @@ def _lagrange_path(
     # charged slot, may cost at most ``limit``. First the bounds already at hand, then (only
     # where they do not settle it) a multiplier search of its own for that smaller problem.
     if nb > 1 and max(x * energy + root[nb - 1] for x, root, _, _ in evals) <= limit:
-        fewer = _lagrange_path(prices, caps, los, energy, nb - 1, lb_lam, limit, reduce=reduce)
+        fewer = _lagrange_path(
+            prices, caps, los, energy, nb - 1, lb_lam, limit, reduce=reduce, reduction=red
+        )
         if fewer[2] <= limit:
             return None, ub, lb, lb_lam, lb_hist, lb_red
     f = blocks[-1][1]
