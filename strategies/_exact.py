@@ -1154,7 +1154,7 @@ class _Reduced:
         los: per reduced slot, the interior minimum (a run's total).
         first: per reduced slot, its first window slot.
         last: per reduced slot, its last window slot.
-        pos: per window slot (and one past the end), the reduced slot that holds it.
+        size: the number of window slots.
     """
 
     tau: float
@@ -1163,7 +1163,11 @@ class _Reduced:
     los: list[float]
     first: list[int]
     last: list[int]
-    pos: list[int]
+    size: int
+
+    def index(self, t: int) -> int:
+        """Return the reduced slot that holds window slot ``t`` (one past the end: the end)."""
+        return bisect.bisect_right(self.first, t) - 1 if t < self.size else len(self.first)
 
     def blocks(self, reduced: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
         """Return window blocks with the reduced blocks' values and energies at bounds.
@@ -1202,7 +1206,7 @@ class _Reduced:
         value through it. From a slot inside the run on, a closed state is bounded by ``x[k]``
         and an open one by ``min(x[k], y[k])``.
         """
-        n = len(self.pos) - 1
+        n = self.size
         kk = (len(bounds[0]) - 2) // 2  # the block limit
         inf = math.inf
         out: list[Sequence[float]] = [()] * (n + 1)
@@ -1248,30 +1252,32 @@ class _Reduced:
 
 
 def _reduce(
-    prices: Sequence[float], caps: Sequence[float], los: Sequence[float], energy: float
+    prices: Sequence[float],
+    caps: Sequence[float],
+    los: Sequence[float],
+    energy: float,
+    ordered: Sequence[float],
 ) -> _Reduced | None:
     """Return the reduced window, or None when it would not be much smaller.
 
-    ``tau`` is the price below which the cheapest slots hold ``_REDUCE_FACTOR`` times the
-    energy (counting every slot at the largest capacity: any ``tau`` is exact, this one only
-    decides how much is merged).
+    ``ordered`` is ``sorted(prices)``. ``tau`` is the price below which the cheapest slots hold
+    ``_REDUCE_FACTOR`` times the energy (counting every slot at the largest capacity: any
+    ``tau`` is exact, this one only decides how much is merged).
     """
     n = len(prices)
     held = math.ceil(_REDUCE_FACTOR * energy / max(caps))
     if held >= n:
         return None
-    tau = sorted(prices)[max(held - 1, 0)]
+    tau = ordered[max(held - 1, 0)]
     rp: list[float] = []
     rc: list[float] = []
     rl: list[float] = []
     first: list[int] = []
     last: list[int] = []
-    pos: list[int] = []
     dear = [tau < p for p in prices]
     # The slots where a run of dear (or cheap) slots starts, and the end.
     cuts = [0, *itertools.compress(range(1, n), map(operator.ne, dear[1:], dear)), n]
     for i, j in itertools.pairwise(cuts):
-        at = len(rp)
         if dear[i]:
             run = prices[i:j]
             lo_run = los[i:j]
@@ -1283,18 +1289,15 @@ def _reduce(
             rl.append(total_lo)
             first.append(i)
             last.append(j - 1)
-            pos.extend([at] * (j - i))
         else:
             rp.extend(prices[i:j])
             rc.extend(caps[i:j])
             rl.extend(los[i:j])
             first.extend(range(i, j))
             last.extend(range(i, j))
-            pos.extend(range(at, at + j - i))
     if 4 * len(rp) > 3 * n:
         return None
-    pos.append(len(rp))
-    return _Reduced(tau, rp, rc, rl, first, last, pos)
+    return _Reduced(tau, rp, rc, rl, first, last, n)
 
 
 def _lagrange_path(
@@ -1321,8 +1324,9 @@ def _lagrange_path(
         and the reduced window that table is of (None: the window's own).
     """
     cap_all = math.fsum(caps)
-    p_min = min(prices)
-    p_max = max(prices)
+    ordered = sorted(prices)
+    p_min = ordered[0]
+    p_max = ordered[-1]
     # Tangent lines (value at lam, slope) of the concave dual L(lam) = lam * E + G(lam).
     lines: list[tuple[float, float, float]] = [
         (p_min - 1.0, (p_min - 1.0) * energy, energy),
@@ -1332,10 +1336,12 @@ def _lagrange_path(
             energy - cap_all,
         ),
     ]
-    # Per multiplier tried: its value per block count, its table and the table's slot index
-    # per window slot (None: the window's own).
-    evals: list[tuple[float, list[float], list[Sequence[float]], list[int] | None]] = []
-    red = reduction if reduction is not None or not reduce else _reduce(prices, caps, los, energy)
+    # Per multiplier tried: its value per block count, its table and the reduced window the
+    # table is of (None: the window's own).
+    evals: list[tuple[float, list[float], list[Sequence[float]], _Reduced | None]] = []
+    red = reduction
+    if red is None and reduce:
+        red = _reduce(prices, caps, los, energy, ordered)
     ub = math.inf
     ub_sol: tuple[list[float], list[tuple[int, int]]] | None = None
     lb = -math.inf
@@ -1347,18 +1353,18 @@ def _lagrange_path(
     levels: list[float] | None = None
     step = 1
     for _ in range(12):
-        pos: list[int] | None = None
-        if red is not None and lam <= red.tau:
-            root, ends, reduced = _lagrange(red.prices, red.caps, red.los, lam, max_blocks)
-            blocks = red.blocks(reduced)
-            pos = red.pos
+        table_of = red if red is not None and lam <= red.tau else None
+        if table_of is not None:
+            root, ends, reduced = _lagrange(
+                table_of.prices, table_of.caps, table_of.los, lam, max_blocks
+            )
+            blocks = table_of.blocks(reduced)
         else:
             root, ends, blocks = _lagrange(prices, caps, los, lam, max_blocks)
         val = lam * energy + root[max_blocks]
-        evals.append((lam, root, ends, pos))
+        evals.append((lam, root, ends, table_of))
         if val > lb:
-            lb, lb_lam, lb_hist = val, lam, ends
-            lb_red = None if pos is None else red
+            lb, lb_lam, lb_hist, lb_red = val, lam, ends, table_of
         w = _at_bounds(prices, caps, los, lam, blocks)
         lines.append((lam, val, energy - w))
         if blocks:
@@ -1397,7 +1403,7 @@ def _lagrange_path(
         slope = lines[-1][2]
         if slope and all(s * slope > 0 for _, _, s in lines[2:]):
             if levels is None:
-                levels = sorted(set(prices))
+                levels = list(dict.fromkeys(ordered))
             if slope > 0:
                 at = bisect.bisect_right(levels, lam) + step - 1
                 nxt = levels[at] if at < len(levels) else best_lam
@@ -1426,7 +1432,7 @@ def _lagrange_path(
     f = blocks[-1][1]
     # (A plan ending inside a merged run is worth no less than one ending before the run.)
     ended = max(
-        x * energy + _ends(hist, f if pos is None else pos[f], nb) for x, _, hist, pos in evals
+        x * energy + _ends(hist, f if at is None else at.index(f), nb) for x, _, hist, at in evals
     )
     if ended <= limit and math.fsum(caps[:f]) >= energy - _TOL:
         earlier = _lagrange_path(

@@ -211,10 +211,15 @@ def test_the_reduced_window_has_the_windows_lagrangian_values(
     """Merging runs dearer than tau changes no Lagrangian value for multipliers up to tau."""
     caps = [2.76] * len(prices)
     los = [2.76 * lo_share] * len(prices)
-    red = _reduce(prices, caps, los, share * sum(caps) / _REDUCE_FACTOR)
+    red = _reduce(prices, caps, los, share * sum(caps) / _REDUCE_FACTOR, sorted(prices))
     assume(red is not None)
     assert red is not None
     assert len(red.prices) < len(prices)
+    for t in range(len(prices)):
+        j = red.index(t)
+        assert red.first[j] <= t <= red.last[j]
+        assert (prices[t] > red.tau) == (red.first[j] < red.last[j] or red.prices[j] > red.tau)
+    assert red.index(len(prices)) == len(red.prices)
     for lam in sorted({red.tau, *(p for p in prices if p <= red.tau)}):
         for probe in (lam, lam - 0.005):
             full_root = _lagrange(prices, caps, los, probe, k)[0]
@@ -272,7 +277,7 @@ def test_spread_bounds_are_lower_bounds_of_the_windows(
     only be lower (a looser bound prunes less, never a plan that should be kept).
     """
     prices, caps, los, energy, k = problem
-    red = _reduce(prices, caps, los, energy)
+    red = _reduce(prices, caps, los, energy, sorted(prices))
     assume(red is not None)
     assert red is not None
     lam = sorted(p for p in prices if p <= red.tau)[pick % sum(p <= red.tau for p in prices)]
@@ -290,5 +295,5 @@ def test_spread_bounds_are_lower_bounds_of_the_windows(
             assert list(mine) == pytest.approx(list(theirs), abs=1e-9)
     for t, (a, b) in enumerate(zip(spread_through, through, strict=True)):
         assert a <= b + 1e-9, t
-        if red.first[red.pos[t]] == red.last[red.pos[t]]:
+        if red.first[red.index(t)] == red.last[red.index(t)]:
             assert a == pytest.approx(b, abs=1e-9)
