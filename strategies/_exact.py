@@ -1187,7 +1187,9 @@ class _Reduced:
         lam: float,
         prices: Sequence[float],
         los: Sequence[float],
-    ) -> tuple[list[Sequence[float]], list[float]]:
+        acc: Sequence[float],
+        limit: float,
+    ) -> tuple[list[Sequence[float]], list[float], int]:
         """Return lower bounds for ``_suffix_bounds`` of the window from the reduced window's.
 
         ``bounds``, ``through`` and ``hist`` are the reduced window's at ``lam <= tau``. A
@@ -1205,12 +1207,17 @@ class _Reduced:
         included starting a block right after the run). The least of these bounds the slot's
         value through it. From a slot inside the run on, a closed state is bounded by ``x[k]``
         and an open one by ``min(x[k], y[k])``.
+
+        A run that no plan within ``limit`` charges even by the least of these (``acc`` is
+        the empty-prefix penalty, ``_empty_prefix``) gets that least value on every slot, which
+        is still a lower bound. Also returns how many slots inside merged runs are in play.
         """
         n = self.size
         kk = (len(bounds[0]) - 2) // 2  # the block limit
         inf = math.inf
         out: list[Sequence[float]] = [()] * (n + 1)
         spread_through: list[float] = [0.0] * n
+        in_play = 0
         for j, (a, b) in enumerate(zip(self.first, self.last, strict=True)):
             out[a] = bounds[j]
             if b == a:
@@ -1228,12 +1235,19 @@ class _Reduced:
             for k in range(kk + 1):
                 least = min(least, c[k], o[k])
                 f[k] = least
-            dlo = [(prices[t] - lam) * los[t] for t in range(a, b + 1)]
-            total = math.fsum(dlo)
-            cross = min(o[k] + total + y[k] for k in range(1, kk + 1))
             enter = min(o[k] + x[k] for k in range(1, kk + 1))
             leave = min(f[k] + y[k + 1] for k in range(kk))
             inside = min(f[k] + x[k + 1] for k in range(kk))
+            weak = tuple(v for k in range(kk + 1) for v in (x[k], min(x[k], y[k])))
+            out[a + 1 : b + 1] = [weak] * (b - a)
+            # The least over the run (``sum(dlo) >= 0`` left out of the crossing).
+            least = min(enter, leave, inside, min(o[k] + y[k] for k in range(1, kk + 1)))
+            if least + acc[a] > limit:
+                spread_through[a : b + 1] = [least] * (b - a + 1)
+                continue
+            dlo = [(prices[t] - lam) * los[t] for t in range(a, b + 1)]
+            total = math.fsum(dlo)
+            cross = min(o[k] + total + y[k] for k in range(1, kk + 1))
             base = min(cross, inside)
             before = 0.0
             rest = total
@@ -1242,13 +1256,14 @@ class _Reduced:
                 m = enter + before
                 if leave + rest < m:
                     m = leave + rest
-                spread_through[a + i] = m if m < base else base
+                if m > base:
+                    m = base
+                spread_through[a + i] = m
+                if m + acc[a] <= limit:
+                    in_play += 1
                 before += v
-            weak = tuple(v for k in range(kk + 1) for v in (x[k], min(x[k], y[k])))
-            for t in range(a + 1, b + 1):
-                out[t] = weak
         out[n] = bounds[-1]
-        return out, spread_through
+        return out, spread_through, in_play
 
 
 def _reduce(
@@ -1488,11 +1503,11 @@ def optimise(
     if red is not None:
         # The best multiplier's table is the reduced window's: so are the bounds, spread back.
         reduced = _suffix_bounds(red.prices, red.caps, red.los, lam, max_blocks, hist)
-        bounds, through = red.spread(*reduced, hist, lam, prices, los)
-        # The bounds inside merged runs are looser than the window's own: where much of the
-        # window stays in play, the DP is faster with the window's.
         limit = ub - lp_cost + TIE_EUR + 1e-7 + 2 * _TOL
-        if 2 * sum(m + a <= limit for m, a in zip(through, acc, strict=False)) > len(prices):
+        bounds, through, in_play = red.spread(*reduced, hist, lam, prices, los, acc, limit)
+        # The bounds inside merged runs are looser than the window's own: where much of them
+        # stays in play, the DP is faster with the window's.
+        if 4 * in_play > len(prices):
             red = None
             hist = _tables(prices, caps, los, lam, max_blocks)
     if red is None:

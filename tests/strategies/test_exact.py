@@ -14,6 +14,7 @@ from strategies._exact import (
     _REDUCE_FACTOR,
     TIE_EUR,
     Solution,
+    _empty_prefix,
     _lagrange,
     _lagrange_tables,
     _lagrange_tables3,
@@ -267,9 +268,13 @@ def test_the_reduced_search_gives_the_plain_searchs_plan(
 
 
 @settings(max_examples=150, deadline=None)
-@given(problem=long_windows(), pick=st.integers(0, 1000))
+@given(
+    problem=long_windows(),
+    pick=st.integers(0, 1000),
+    limit=st.sampled_from([math.inf, 0.0, 0.002, 0.02]),
+)
 def test_spread_bounds_are_lower_bounds_of_the_windows(
-    problem: tuple[list[float], list[float], list[float], float, int], pick: int
+    problem: tuple[list[float], list[float], list[float], float, int], pick: int, limit: float
 ) -> None:
     """The DP's bounds spread back from the reduced window never exceed the window's own.
 
@@ -285,7 +290,10 @@ def test_spread_bounds_are_lower_bounds_of_the_windows(
     bounds, through = _suffix_bounds(prices, caps, los, lam, k, hist)
     reduced_hist = _lagrange(red.prices, red.caps, red.los, lam, k)[1]
     reduced = _suffix_bounds(red.prices, red.caps, red.los, lam, k, reduced_hist)
-    spread_bounds, spread_through = red.spread(*reduced, reduced_hist, lam, prices, los)
+    acc = _empty_prefix(prices, caps, lam)
+    spread_bounds, spread_through, in_play = red.spread(
+        *reduced, reduced_hist, lam, prices, los, acc, limit
+    )
     assert len(spread_bounds) == len(bounds)
     for t, (mine, theirs) in enumerate(zip(spread_bounds, bounds, strict=True)):
         for state, (a, b) in enumerate(zip(mine, theirs, strict=True)):
@@ -297,3 +305,7 @@ def test_spread_bounds_are_lower_bounds_of_the_windows(
         assert a <= b + 1e-9, t
         if red.first[red.index(t)] == red.last[red.index(t)]:
             assert a == pytest.approx(b, abs=1e-9)
+    merged = [t for t in range(len(prices)) if red.first[red.index(t)] < red.last[red.index(t)]]
+    in_play_by_definition = sum(spread_through[t] + acc[t] <= limit for t in merged)
+    # A run left out as a whole is out by its least value, so it has no slot in play.
+    assert in_play == in_play_by_definition
