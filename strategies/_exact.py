@@ -21,7 +21,11 @@ Algorithm:
    on every plan. ``lam`` is searched by tangent lines of the concave ``L``; each DP's block set,
    filled exactly, is a feasible plan. When the best plan meets the best bound, it is optimal;
    the same tables bound the plans with fewer blocks and those ending earlier, which certifies
-   the tie rules. Otherwise the best plan's cost sets the budget of step 3 (one pass).
+   the tie rules. Otherwise the best plan's cost sets the budget of step 3 (one pass). The
+   search runs on a reduced window (``_Reduced``): every run of slots dearer than a price level
+   ``tau`` (where the cheapest slots hold three times the energy) is merged into one slot,
+   which leaves every value with ``lam <= tau`` unchanged; 192 quarter hours become about 30
+   slots. A multiplier above ``tau`` is evaluated on the whole window.
 3. **Exact dynamic programme** otherwise. A fixed block set is solved by filling (interior
    minimums, then cheapest upgrades), so some optimum has every slot at a bound (``cap``, or
    ``lo`` inside a block) except one marginal slot. The DP runs over slots with states
@@ -29,7 +33,9 @@ Algorithm:
    a full slot later reduced by the overshoot, kept as a Pareto set of (cost, price, room).
    Partial plans are cut when their penalty plus a block-limited bound on the rest of the
    window exceeds the budget (slots where even the forward bound plus that bound exceeds it
-   are only idled through, without visiting the states), and never extended where a slot at
+   are only idled through, without visiting the states). The bounds are the suffix form of
+   step 2's recurrence, computed on the reduced window and spread back, as lower bounds inside
+   merged runs (``_Reduced.spread``). Plans are never extended where a slot at
    cap is dearer than an interior slot at lo, or (after the marginal) dearer than the
    marginal, or a slot at lo cheaper than it: moving energy between them is strictly cheaper in
    the same blocks (or, with the marginal at its bound, the same plan is found with another
