@@ -1506,10 +1506,16 @@ def optimise(
         [(p - lam) * c for p, c in zip(prices, caps, strict=True) if p < lam]
     )
     acc = _empty_prefix(prices, caps, lam)
+    # ``enough`` (the best plan so far plus the tie tolerance; inf without one) holds the
+    # optimum and its ties, but a poor plan makes it wide and the DP slow. So the search starts
+    # at the least penalty any plan can have plus a little slack, and widens the slack until a
+    # plan is found; its cost then says exactly how wide the budget must be.
+    enough = ub - lp_cost + TIE_EUR + 1e-7
+    slack = _FIRST_BUDGET_EUR
     if red is not None:
         # The best multiplier's table is the reduced window's: so are the bounds, spread back.
         reduced = _suffix_bounds(red.prices, red.caps, red.los, lam, max_blocks, hist)
-        limit = ub - lp_cost + TIE_EUR + 1e-7 + 2 * _TOL
+        limit = min(enough, reduced[0][0][0] + slack) + 2 * _TOL
         bounds, through, in_play = red.spread(*reduced, hist, lam, prices, los, acc, limit)
         # The bounds inside merged runs are looser than the window's own: where much of them
         # stays in play, the DP is faster with the window's.
@@ -1518,12 +1524,17 @@ def optimise(
             hist = _tables(prices, caps, los, lam, max_blocks)
     if red is None:
         bounds, through = _suffix_bounds(prices, caps, los, lam, max_blocks, hist)
-    # Without a feasible plan yet, start from the least penalty and grow.
-    budget = bounds[0][0] + _FIRST_BUDGET_EUR if math.isinf(ub) else ub - lp_cost + TIE_EUR + 1e-7
+    floor = bounds[0][0]
+    budget = min(enough, floor + slack)
     while True:
         found, best = _exact_dp(
             prices, caps, los, energy, max_blocks, lam, budget, bounds, through, acc
         )
         if found is not None and best - lp_cost + TIE_EUR <= budget:
             return found
-        budget = budget * 4 if math.isinf(best) else max(budget * 4, best - lp_cost + 2 * TIE_EUR)
+        if found is not None:
+            # The optimum is ``best`` (every plan within the budget was seen): widen to its ties.
+            budget = min(enough, best - lp_cost + TIE_EUR + 1e-7)
+        else:
+            slack *= 4
+            budget = min(enough, floor + slack)
