@@ -58,9 +58,9 @@ TIE_EUR = 1e-4
 
 _TOL = 1e-9
 _SCALE = 1e6  # energy keys in micro-kWh
-#: The first penalty budget (EUR) the exact search explores; it grows until the optimum is in.
-_FIRST_BUDGET_EUR = 0.002
-_EARLY = True
+#: The exact DP first explores plans within this (EUR) of the least penalty any plan can have;
+#: the slack grows fourfold until a plan is found.
+_FIRST_SLACK_EUR = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -1302,11 +1302,11 @@ def _reduce(
         if dear[i]:
             run = prices[i:j]
             lo_run = los[i:j]
-            total_lo = math.fsum(lo_run)
+            total_lo = sum(lo_run)
             cheapest = min(run)
-            mean = math.fsum(map(operator.mul, run, lo_run)) / total_lo if total_lo > 0 else 0.0
+            mean = sum(map(operator.mul, run, lo_run)) / total_lo if total_lo > 0 else 0.0
             rp.append(mean if mean > cheapest else cheapest)
-            rc.append(math.fsum(caps[i:j]))
+            rc.append(sum(caps[i:j]))
             rl.append(total_lo)
             first.append(i)
             last.append(j - 1)
@@ -1511,7 +1511,7 @@ def optimise(
     # at the least penalty any plan can have plus a little slack, and widens the slack until a
     # plan is found; its cost then says exactly how wide the budget must be.
     enough = ub - lp_cost + TIE_EUR + 1e-7
-    slack = _FIRST_BUDGET_EUR
+    slack = _FIRST_SLACK_EUR
     if red is not None:
         # The best multiplier's table is the reduced window's: so are the bounds, spread back.
         reduced = _suffix_bounds(red.prices, red.caps, red.los, lam, max_blocks, hist)
