@@ -15,17 +15,18 @@ Algorithm:
    ``LP + sum(penalty)`` (``(lam - p) * missing`` on cheap slots, ``(p - lam) * e`` on dear ones),
    which certifies the tie-breaks cheaply: fewer blocks need a whole run emptied or a whole gap
    bridged at ``lo``; an earlier finish needs the LP restricted to the earlier window.
-2. **Lagrangian certificate** (the relaxation itself is ``strategies._lagrangian``). For a price
-   ``lam`` a DP over slots with states (blocks used, inside a block) gives ``L(lam) = lam * E +
-   min(sum of per-slot values)`` (outside 0, edge ``min(0, (p - lam) * cap)``, interior ``(p - lam)
-   * (cap if p < lam else lo)``), a lower bound on every plan. ``lam`` is searched by tangent lines
-   of the concave ``L``; each DP's block set, filled exactly, is a feasible plan. When the best plan
-   meets the best bound, it is optimal; the same tables bound the plans with fewer blocks and those
-   ending earlier, which certifies the tie rules. Otherwise the best plan's cost sets the budget of
-   step 3 (one pass). The search runs on a reduced window (``_Reduced``): every run of slots dearer
-   than a price level ``tau`` (where the cheapest slots hold three times the energy) is merged into
-   one slot, which leaves every value with ``lam <= tau`` unchanged; 192 quarter hours become about
-   30 slots. A multiplier above ``tau`` is evaluated on the whole window.
+2. **Lagrangian certificate** (the relaxation itself is ``strategies._lagrangian``). For a
+   price ``lam`` a DP over slots with states (blocks used, inside a block) gives
+   ``L(lam) = lam * E + min(sum of per-slot values)`` (outside 0, edge
+   ``min(0, (p - lam) * cap)``, interior ``(p - lam) * (cap if p < lam else lo)``), a lower
+   bound on every plan. ``lam`` is searched by tangent lines of the concave ``L``; each DP's
+   block set, filled exactly, is a feasible plan. When the best plan meets the best bound, it
+   is optimal; the same tables bound the plans with fewer blocks and those ending earlier,
+   which certifies the tie rules. Otherwise the DP of step 3 runs with the best multiplier.
+   The search runs on a reduced window (``_Reduced``): every run of slots dearer than a price
+   level ``tau`` (where the cheapest slots hold three times the energy) is merged into one
+   slot, which leaves every value with ``lam <= tau`` unchanged; 192 quarter hours become
+   about 30 slots. A multiplier above ``tau`` is evaluated on the whole window.
 3. **Exact dynamic programme** otherwise. A fixed block set is solved by filling (interior
    minimums, then cheapest upgrades), so some optimum has every slot at a bound (``cap``, or
    ``lo`` inside a block) except one marginal slot. The DP runs over slots with states
