@@ -40,7 +40,9 @@ Algorithm:
    cap is dearer than an interior slot at lo, or (after the marginal) dearer than the
    marginal, or a slot at lo cheaper than it: moving energy between them is strictly cheaper in
    the same blocks (or, with the marginal at its bound, the same plan is found with another
-   marginal), so it never wins a tie rule.
+   marginal), so it never wins a tie rule. The budget starts at the least penalty any plan
+   can have plus a little slack, widens until a plan is found, and then to that plan's cost
+   plus the tie tolerance; the best plan of step 2 plus the tolerance caps it.
 """
 
 from __future__ import annotations
