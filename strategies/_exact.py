@@ -63,7 +63,7 @@ from strategies._lagrangian import (
     _suffix_bounds,
     _tables,
 )
-from strategies._slots import runs
+from strategies._slots import TOL_KWH, runs
 
 #: Plans whose costs differ by at most this (EUR) are ties: fewer blocks, then the earlier finish.
 TIE_EUR = 1e-4
@@ -267,12 +267,17 @@ def _fast_path(
     filled = _lp_fill(order, caps, energy, n)
     assert filled is not None, "the caller checks feasibility"
     e, m, _ = filled
-    cost = math.fsum(prices[i] * e[i] for i in range(n) if e[i] > 0)
+    charged = sorted(i for i in order[: order.index(m) + 1] if e[i] > TOL_KWH)
+    cost = math.fsum(prices[i] * e[i] for i in charged)
     lam = prices[m]
+    # With no other slot priced ``lam``, the LP's fill is the only one (placing ties is moot):
+    # when its runs are more than the blocks allowed, the LP is not the answer.
+    ties = prices.count(lam) > 1
+    if not ties and sum(b > a + 1 for a, b in itertools.pairwise(charged)) >= max_blocks:
+        return None, lam, cost
     # Among the LP's optima (energy priced lam can move), the fewest blocks, then the earliest end.
     best: tuple[int, int, list[float], list[tuple[int, int]]] | None = None
-    # With no other slot priced ``lam``, the LP's fill is the only one (placing ties is moot).
-    placed = _place_ties(prices, caps, los, energy, lam) if prices.count(lam) > 1 else None
+    placed = _place_ties(prices, caps, los, energy, lam) if ties else None
     for cand in (e, placed):
         if cand is None:
             continue
@@ -937,10 +942,9 @@ def optimise(
     )
     if sol is not None:
         return sol
-    lp_cost = lam * energy + math.fsum(
-        [(p - lam) * c for p, c in zip(prices, caps, strict=True) if p < lam]
-    )
     acc = _empty_prefix(prices, caps, lam)
+    # Every plan costs ``lp_cost + sum(penalties)`` (penalties relative to ``lam``).
+    lp_cost = lam * energy - acc[-1]
     # ``enough`` (the best plan so far plus the tie tolerance; inf without one) holds the
     # optimum and its ties, but a poor plan makes it wide and the DP slow. So the search starts
     # at the least penalty any plan can have plus a little slack, and widens the slack until a
