@@ -55,6 +55,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from strategies._lagrangian import (
+    REDUCE_FROM,
     _empty_prefix,
     _ends,
     _lagrange,
@@ -811,7 +812,7 @@ def _lagrange_path(
     # table is of (None: the window's own).
     evals: list[tuple[float, list[float], list[Sequence[float]], _Reduced | None]] = []
     red = reduction
-    if red is None and reduce:
+    if red is None and reduce and len(prices) >= REDUCE_FROM:
         red = _reduce(prices, caps, los, energy, ordered)
     ub = math.inf
     ub_sol: tuple[list[float], list[tuple[int, int]]] | None = None

@@ -407,6 +407,9 @@ def _ends(hist: Sequence[Sequence[float]], t: int, j: int) -> float:
 #: The Lagrangian search runs on a reduced window: slots dearer than the price below which the
 #: cheapest slots hold this many times the energy are merged into runs (see ``_Reduced``).
 _REDUCE_FACTOR = 3.0
+#: Shorter windows (slots) are searched as they are: there a pass costs little more than
+#: making the reduced window.
+REDUCE_FROM = 96
 
 
 @dataclass(frozen=True, slots=True)

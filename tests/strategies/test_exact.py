@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from strategies._exact import TIE_EUR, Solution, optimise
 from strategies._lagrangian import (
     _REDUCE_FACTOR,
+    REDUCE_FROM,
     _empty_prefix,
     _lagrange,
     _lagrange_tables,
@@ -246,7 +247,7 @@ def long_windows(draw: st.DrawFn) -> tuple[list[float], list[float], list[float]
         )
     )
     prices: list[float] = []
-    size = draw(st.integers(24, 120))
+    size = draw(st.integers(REDUCE_FROM, 160))
     while len(prices) < size:
         prices.extend([draw(st.sampled_from(levels))] * draw(st.integers(1, 12)))
     prices = prices[:size]
