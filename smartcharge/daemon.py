@@ -47,7 +47,7 @@ import contextlib
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -79,6 +79,7 @@ from smartcharge.ledger import (
     immediate_cost,
     merge_slot_energy,
 )
+from smartcharge.localtime import ready_by_after
 from smartcharge.ports import Charger
 from smartcharge.state import DaemonState, PlanRecord, SentCommand, SessionState, StateStore
 from smartcharge.storage import sweep_temp_files
@@ -195,15 +196,6 @@ def job_specs(settings: Settings) -> tuple[JobSpec, ...]:
 def poll_interval_s(settings: Settings) -> float:
     """Return the plugged-in poll interval: the setting, never under the read budget's."""
     return max(float(settings.poll_interval_s), 60.0 / settings.wallbox_reads_per_minute)
-
-
-def ready_by_after(instant: datetime, ready_by: time, timezone: ZoneInfo) -> datetime:
-    """Return the first local ``ready_by`` strictly after ``instant``, in UTC."""
-    local = instant.astimezone(timezone)
-    candidate = datetime.combine(local.date(), ready_by, tzinfo=timezone)
-    if candidate <= local:
-        candidate = datetime.combine(local.date() + timedelta(days=1), ready_by, tzinfo=timezone)
-    return candidate.astimezone(UTC)
 
 
 def power_kw(current_a: float, settings: Settings) -> float:
