@@ -45,6 +45,7 @@ _SOURCE_NAMES = ("entsoe", "energyzero")
 class LogFormat(enum.StrEnum):
     """How log lines are rendered."""
 
+    AUTO = "auto"  # console on a terminal, JSON otherwise (a container, CI, a pipe)
     JSON = "json"
     CONSOLE = "console"
 
@@ -232,7 +233,7 @@ class Settings(BaseSettings):
 
     # --- General
     state_dir: Path = Path("./state")
-    log_format: LogFormat = LogFormat.JSON
+    log_format: LogFormat = LogFormat.AUTO
     log_level: LogLevel = LogLevel.INFO
     timezone: str = "Europe/Amsterdam"
 

@@ -1,7 +1,8 @@
 """Logging: structlog configured once, stdlib loggers bridged in, every line redacted.
 
-Output is JSON lines by default (``timestamp`` ISO-8601 UTC, ``level``, ``event`` in
-snake_case, and bound context such as ``charger_id``) or a console rendering for people.
+Output is JSON lines (``timestamp`` ISO-8601 UTC, ``level``, ``event`` in snake_case, and
+bound context such as ``charger_id``) or a console rendering for people; the default, ``auto``,
+picks the console rendering when the stream is a terminal and JSON otherwise.
 
 Redaction is the last step before rendering, so nothing reaches the output without passing it:
 values under secret-looking keys are masked; every string (including formatted exceptions and
@@ -22,6 +23,8 @@ from typing import Any, TextIO
 import structlog
 
 MASK = "**redacted**"
+# Above every level: a one-shot command's log lines are not written (it says what went wrong).
+_SILENT = logging.CRITICAL + 10
 
 _SECRET_KEYS = re.compile(
     r"(pass(word)?|secret|token|authorization|api[_-]?key|securitytoken|credential|cookie)",
@@ -115,8 +118,27 @@ def shared_processors() -> list[Any]:
     ]
 
 
+def is_console(fmt: str, stream: TextIO) -> bool:
+    """Return whether ``SMARTCHARGE_LOG_FORMAT=fmt`` renders console lines on ``stream``.
+
+    ``auto`` (the default) means console lines for a person at a terminal and JSON for a
+    machine: a container runtime, CI or a pipe never gets the console rendering.
+    """
+    if fmt == "auto":
+        isatty = getattr(stream, "isatty", None)
+        try:
+            return bool(isatty()) if callable(isatty) else False
+        except ValueError:  # a closed stream
+            return False
+    return fmt == "console"
+
+
 def configure_logging(
-    settings: Any, *, stream: TextIO | None = None, force_console: bool | None = None
+    settings: Any,
+    *,
+    stream: TextIO | None = None,
+    force_console: bool | None = None,
+    one_shot: bool = False,
 ) -> None:
     """Configure structlog and the stdlib bridge once, from ``settings``.
 
@@ -124,21 +146,27 @@ def configure_logging(
         settings: anything with ``log_format``, ``log_level`` and the secret settings.
         stream: where lines go (stdout by default).
         force_console: override the format (True console, False JSON).
+        one_shot: a command that reports its own problems in sentences (``prices``,
+            ``charger ...``): log lines are written only at ``SMARTCHARGE_LOG_LEVEL=DEBUG``,
+            for troubleshooting, so a person never reads the same problem twice.
     """
     for name in ("wallbox_password", "entsoe_api_key"):
         value = getattr(settings, name, None)
         if value is not None:
             register_secret(value.get_secret_value())
     level = logging.getLevelName(str(getattr(settings, "log_level", "INFO")))
-    fmt = str(getattr(getattr(settings, "log_format", "json"), "value", "json"))
-    console = fmt == "console" if force_console is None else force_console
+    if one_shot and level > logging.DEBUG:
+        level = _SILENT
+    out = stream or sys.stdout
+    fmt = str(getattr(getattr(settings, "log_format", "auto"), "value", "auto"))
+    console = is_console(fmt, out) if force_console is None else force_console
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=False)
         if console
         else structlog.processors.JSONRenderer(sort_keys=False)
     )
     pre = shared_processors()
-    handler = logging.StreamHandler(stream or sys.stdout)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=pre[:-1],

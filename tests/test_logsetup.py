@@ -128,3 +128,53 @@ def test_entsoe_logger_never_logs_debug():
     _configure(level="DEBUG")
 
     assert logging.getLogger("entsoe").getEffectiveLevel() >= logging.INFO
+
+
+class _Terminal(io.StringIO):
+    """A stream that says it is a terminal, as stderr does in an interactive shell."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_auto_format_is_console_on_a_terminal_and_json_otherwise():
+    """SMARTCHARGE_LOG_FORMAT=auto (the default): people get console lines, pipes get JSON."""
+    settings = SimpleNamespace(log_format=SimpleNamespace(value="auto"), log_level="INFO")
+    terminal, pipe = _Terminal(), io.StringIO()
+
+    configure_logging(settings, stream=terminal)
+    structlog.get_logger("t").info("prices_fetched", slots=96)
+    configure_logging(settings, stream=pipe)
+    structlog.get_logger("t").info("prices_fetched", slots=96)
+
+    assert "slots=96" in terminal.getvalue()
+    assert not terminal.getvalue().lstrip().startswith("{")
+    assert 96 == json.loads(pipe.getvalue())["slots"]
+
+
+def test_auto_is_the_default_setting():
+    """A new user's Settings say auto, so a terminal never shows JSON by default."""
+    from smartcharge.config import LogFormat, Settings  # noqa: PLC0415
+
+    assert LogFormat.AUTO == Settings(_env_file=None).log_format
+
+
+def test_one_shot_commands_write_log_lines_only_at_debug():
+    """A one-shot command reports its own problems; its log lines appear only at DEBUG."""
+    quiet, loud = io.StringIO(), io.StringIO()
+
+    configure_logging(
+        SimpleNamespace(log_format=SimpleNamespace(value="json"), log_level="INFO"),
+        stream=quiet,
+        one_shot=True,
+    )
+    structlog.get_logger("t").error("price_source_failed", source="entsoe")
+    configure_logging(
+        SimpleNamespace(log_format=SimpleNamespace(value="json"), log_level="DEBUG"),
+        stream=loud,
+        one_shot=True,
+    )
+    structlog.get_logger("t").error("price_source_failed", source="entsoe")
+
+    assert "" == quiet.getvalue()
+    assert "price_source_failed" == json.loads(loud.getvalue())["event"]

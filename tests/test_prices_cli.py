@@ -177,3 +177,30 @@ def test_bad_date_is_a_usage_error(capsys) -> None:
 
     assert 2 == info.value.code
     assert "expected YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_one_shot_says_each_problem_once_in_a_sentence(tmp_path, monkeypatch, capsys) -> None:
+    """No key and EnergyZero unreachable: one note, one failure, one verdict; no log lines.
+
+    Before: three JSON log lines (the missing optional key at level error), then the same
+    reasons again as a note ending in "will retry later", although the command exits.
+    """
+    server = ThreadedServer(web.Application()).start()
+    port = server.port
+    server.stop()  # nothing listens there any more: the connection is refused
+    monkeypatch.setenv("SMARTCHARGE_ENERGYZERO_API_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("SMARTCHARGE_STATE_DIR", str(tmp_path / "state"))
+
+    status = main(["prices", "--date", "2025-12-17"])
+    err = capsys.readouterr().err.strip().splitlines()
+
+    assert 1 == status
+    assert [
+        "smartcharge: note: entsoe skipped: SMARTCHARGE_ENTSOE_API_KEY is not set "
+        "(optional; asking energyzero)",
+        "smartcharge: no prices known for 2025-12-17",
+    ] == [err[0], err[-1]]
+    assert 3 == len(err)
+    assert err[1].startswith("smartcharge: price source energyzero failed: ")
+    assert "cannot connect" in err[1]
+    assert "retry" not in " ".join(err)

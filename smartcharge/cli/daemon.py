@@ -45,7 +45,7 @@ def register(sub: Any) -> None:
 def _run(_args: Any) -> int:
     from smartcharge.daemon import run  # noqa: PLC0415 - pulls in aiohttp, APScheduler
 
-    settings = settings_and_logging()
+    settings = settings_and_logging(one_shot=False)
     return asyncio.run(run(settings, SystemClock()))
 
 

@@ -1,8 +1,9 @@
 """``smartcharge prices [--date YYYY-MM-DD] [--json]``: one day's prices, spot and all-in.
 
 Prices come through the cache in the state dir; what is missing is fetched from the configured
-sources (``SMARTCHARGE_PRICE_SOURCES``) with a session created here. Log lines go to stderr so
-that ``--json`` output on stdout stays clean.
+sources (``SMARTCHARGE_PRICE_SOURCES``) with a session created here. Problems are said once each,
+as sentences on stderr (log lines only at ``SMARTCHARGE_LOG_LEVEL=DEBUG``), so that ``--json``
+output on stdout stays clean.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from smartcharge.cli._common import settings_and_logging
 from smartcharge.clock import Clock, SystemClock
-from smartcharge.config import Settings, load_settings, unknown_names
+from smartcharge.config import Settings
 from smartcharge.domain import PriceSlot
 from smartcharge.http import open_session
-from smartcharge.logsetup import configure_logging, redact_text
+from smartcharge.logsetup import redact_text
 from smartcharge.prices import build_price_feed
 from smartcharge.prices.chain import source_zone
 from smartcharge.prices.feed import RefreshResult
@@ -56,18 +58,48 @@ def _parse_date(text: str) -> date:
 
 def run(args: argparse.Namespace) -> int:
     """Print the prices of the asked day; return 0, or 1 when none are known."""
-    settings = load_settings()
-    configure_logging(settings, stream=sys.stderr)
-    for line in unknown_names():
-        print(f"smartcharge: warning: {line}", file=sys.stderr)
+    settings = settings_and_logging()
+    settings, skipped = usable_sources(settings)
+    for line in skipped:
+        print(f"smartcharge: note: {line}", file=sys.stderr)
     return show_prices(settings, args.date, as_json=args.json, clock=SystemClock())
+
+
+def usable_sources(settings: Settings) -> tuple[Settings, list[str]]:
+    """Return ``settings`` without the ENTSO-E sources when no key is set, and why.
+
+    The key is optional (EnergyZero needs none), so its absence is a note, not a failure; when
+    no other source is configured, ENTSO-E stays and its failure says what is missing.
+    """
+    if settings.entsoe_api_key is not None:
+        return settings, []
+    rest = tuple(s for s in settings.price_sources if not s.startswith("entsoe"))
+    dropped = [s for s in settings.price_sources if s.startswith("entsoe")]
+    if not dropped or not rest:
+        return settings, []
+    note = (
+        f"{', '.join(dropped)} skipped: SMARTCHARGE_ENTSOE_API_KEY is not set (optional; "
+        f"asking {', '.join(rest)})"
+    )
+    return settings.model_copy(update={"price_sources": rest}), [note]
+
+
+def failure_sentence(failure: str) -> str:
+    """Return a source's failure as one sentence for a one-shot command.
+
+    The sources word their errors for the daemon, which tries again later; a command that
+    exits does not, so that promise is left out.
+    """
+    text = redact_text(failure).removesuffix("; will retry later")
+    source, _, what = text.partition(": ")
+    return f"price source {source} failed: {what}" if what else text
 
 
 def show_prices(settings: Settings, day: date | None, *, as_json: bool, clock: Clock) -> int:
     """Fetch (through the cache) and print one day's prices."""
     slots, day, result = asyncio.run(_collect(settings, day, clock))
-    if result.error:
-        print(f"smartcharge: note: {redact_text(result.error)}", file=sys.stderr)
+    for failure in result.failures:
+        print(f"smartcharge: {failure_sentence(failure)}", file=sys.stderr)
     if as_json:
         print(json.dumps(to_json(settings.bidding_zone, slots), indent=1))
     else:

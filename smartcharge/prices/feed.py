@@ -46,12 +46,14 @@ class RefreshResult:
         complete: every period that should be published by now has a price (from any source).
         retry_at: when to try again because something due is missing; None if nothing is.
         error: the sources' failures, one message each, or None.
+        failures: the same messages one by one (``source: what went wrong``).
     """
 
     new_slots: int
     complete: bool
     retry_at: datetime | None
     error: str | None
+    failures: tuple[str, ...] = ()
 
 
 class PriceFeed:
@@ -191,7 +193,7 @@ class PriceFeed:
                 log.info("prices_complete", known_until=_iso(self.curve.known_until))
             self._failures = 0
         self._retry_at = retry_at
-        return RefreshResult(new_slots, complete, retry_at, "; ".join(failures) or None)
+        return RefreshResult(new_slots, complete, retry_at, "; ".join(failures) or None, failures)
 
     def _save(self, now: datetime) -> None:
         if self._cache is None:
