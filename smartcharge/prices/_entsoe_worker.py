@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from smartcharge.prices._entsoe_document import check_document
 from smartcharge.prices.errors import (
     PriceAuthError,
     PriceDataError,
@@ -227,8 +228,14 @@ def _well_formed(text: str) -> bool:
     return True
 
 
-def parse_spot(text: str, start: datetime, end: datetime, source: str) -> list[SpotPoint]:
+def parse_spot(
+    text: str, start: datetime, end: datetime, source: str, *, zone: str | None = None
+) -> list[SpotPoint]:
     """Turn an A44 document into ``(start, end, EUR/MWh)`` for the slots starting in the window.
+
+    The document is first checked against the request (``_entsoe_document.check_document``):
+    an A44 ``Publication_MarketDocument`` of ``zone`` (when given; the query's zone always is)
+    overlapping the window, with no instant priced twice differently.
 
     One slot per market time unit as published: 60 minutes before the SDAC 15-minute go-live,
     15 minutes after it. When a document holds several resolutions for the same time (another
@@ -236,7 +243,8 @@ def parse_spot(text: str, start: datetime, end: datetime, source: str) -> list[S
 
     Raises:
         PricesNotPublishedError: the document is the "No matching data found" acknowledgement.
-        PriceDataError: the text is not well-formed XML, holds no prices, or not in EUR.
+        PriceDataError: the text is not well-formed XML, holds no prices, or not in EUR; it is
+            another kind of document, for another zone or period, or prices an instant twice.
     """
     if not _well_formed(text):
         raise PriceDataError(source, "the answer is not well-formed XML; keeping the last prices")
@@ -246,6 +254,7 @@ def parse_spot(text: str, start: datetime, end: datetime, source: str) -> list[S
         if "No matching data found" in why:
             raise PricesNotPublishedError(source, "no prices published for this period yet")
         raise PriceDataError(source, f"the API acknowledged without data: {why[:200]}")
+    check_document(text, source=source, zone=zone or "", zone_eic=_eic(zone), start=start, end=end)
     currency = _CURRENCY.search(text)
     if currency and currency.group(1).upper() != "EUR":
         raise PriceDataError(source, f"prices are in {currency.group(1)}, expected EUR")
@@ -287,6 +296,15 @@ def parse_spot(text: str, start: datetime, end: datetime, source: str) -> list[S
         points.append((at, until, value))
     points.sort(key=lambda p: p[0])
     return points
+
+
+def _eic(zone: str | None) -> str | None:
+    """Return the EIC code of a zone entsoe-py knows (``NL`` -> ``10YNL----------L``)."""
+    if zone is None:
+        return None
+    from entsoe.mappings import lookup_area  # noqa: PLC0415 - pandas is heavy
+
+    return str(lookup_area(zone).code)
 
 
 def _query(query: EntsoeQuery) -> str | Failure:
@@ -362,7 +380,7 @@ def answer_for(query: EntsoeQuery) -> Answer:
     if isinstance(body, Failure):
         return body
     try:
-        return tuple(parse_spot(body, query.start, query.end, query.source))
+        return tuple(parse_spot(body, query.start, query.end, query.source, zone=query.area))
     except PriceSourceError as err:
         return Failure(type(err).__name__, str(err).removeprefix(f"{query.source}: "))
 

@@ -68,6 +68,7 @@ def parse_day_ahead(
     *,
     tariff: Tariff,
     source: str,
+    zone: str | None = None,
 ) -> tuple[PriceSlot, ...]:
     """Turn an A44 document into the price slots that start in ``[start, end)``.
 
@@ -77,13 +78,15 @@ def parse_day_ahead(
 
     Raises:
         PricesNotPublishedError: the document is the "No matching data found" acknowledgement.
-        PriceDataError: the text is not well-formed XML, holds no prices, or not in EUR.
+        PriceDataError: the text is not well-formed XML, holds no prices, or not in EUR; it is
+            not an A44 document, is for another zone than ``zone`` (when given) or another
+            period, or gives one instant two different prices.
     """
     from smartcharge.prices._entsoe_worker import parse_spot  # noqa: PLC0415 - requests, pandas
 
     return tuple(
         tariff.slot(at, until, value, source)
-        for at, until, value in parse_spot(text, start, end, source)
+        for at, until, value in parse_spot(text, start, end, source, zone=zone)
     )
 
 
@@ -154,7 +157,8 @@ class EntsoePriceSource:
             PriceRateLimitedError: HTTP 429; ``retry_at`` from ``Retry-After``.
             PriceUnavailableError: timeout, connection error or HTTP 5xx; a worker process
                 that did not answer in time (it is killed).
-            PriceDataError: malformed XML or no price series.
+            PriceDataError: malformed XML or no price series; a document that is not the
+                A44 of ``area`` for the asked period, or prices one instant twice differently.
             PriceSourceError: any other refusal (HTTP 4xx); a worker process that crashed or
                 wrote garbage.
         """

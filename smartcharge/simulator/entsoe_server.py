@@ -303,6 +303,7 @@ class EntsoeFakeServer:
         self._recordings: list[_Recording] = []
         self._generated: list[_Generated] = []
         self._faults: FaultSwitch[EntsoeFault] = FaultSwitch()
+        self._verbatim: str | None = None
 
     # --- configuration
 
@@ -336,6 +337,14 @@ class EntsoeFakeServer:
             chosen = [(at, price) for at, price, m in rows if m == minutes]
             if chosen:
                 self.serve_points(zone, chosen, minutes)
+
+    def serve_verbatim(self, text: str | None) -> None:
+        """Answer every day-ahead query with ``text`` as it is, whatever zone or period it asks.
+
+        A misrouted or misconfigured answer (another zone's document, another kind of document);
+        None goes back to answering by the query.
+        """
+        self._verbatim = text
 
     def fail(self, fault: EntsoeFault | None, times: int | None = None) -> None:
         """Answer the next ``times`` requests (all, when None) with ``fault``; None heals."""
@@ -383,6 +392,8 @@ class EntsoeFakeServer:
         if q.get("documentType") == "A44" and q.get("offset", "0") == "0":
             seq = q.get("classificationSequence_AttributeInstanceComponent.position")
             body = self._document(eic, start, end, int(seq) if seq else None)
+            if self._verbatim is not None:
+                body = self._verbatim
         if body is None:
             body = no_data_acknowledgement(eic, start, end)
         elif fault is EntsoeFault.MALFORMED:
