@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -28,7 +28,7 @@ from aiohttp import web
 from smartcharge.config import LogLevel, Settings
 from smartcharge.daemon import Daemon, build_strategy, run_simulated
 from smartcharge.http import open_session
-from smartcharge.ledger import LedgerEntry, ledger_text
+from smartcharge.ledger import LedgerEntry, in_cents, ledger_text
 from smartcharge.logsetup import configure_logging
 from smartcharge.prices import build_price_feed
 from smartcharge.simulator.clock import SimulatedClock
@@ -167,7 +167,69 @@ async def simulated_world(
 
 # --- printing ---------------------------------------------------------------------------
 
-_BARS = " ▁▂▃▄▅▆▇█"
+_QUARTER = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class QuarterRow:
+    """One quarter hour of a plan, as the demo's table shows it.
+
+    Attributes:
+        start: the quarter's start (UTC, on the quarter-hour grid).
+        price_eur_per_kwh: the all-in price at its start (None: unknown).
+        current_a: the highest current charged in it (0: not charging).
+        energy_kwh: the energy the plan puts into it.
+        charge_from: when charging starts, if not at the quarter's start.
+        charge_until: when charging stops, if before the quarter's end.
+    """
+
+    start: datetime
+    price_eur_per_kwh: float | None
+    current_a: float
+    energy_kwh: float
+    charge_from: datetime | None
+    charge_until: datetime | None
+
+
+def quarter_rows(plan: Plan) -> list[QuarterRow]:
+    """Return one row per quarter hour the plan spans, whatever its slots look like.
+
+    A plan merges neighbouring slots of equal price into one and splits a slot where charging
+    stops part-way; the table shows neither: a merged half hour gets its two rows, and a
+    partial slot is one row saying when charging stops.
+    """
+    if not plan.slots:
+        return []
+    first = plan.slots[0].start
+    at = first - timedelta(
+        minutes=first.minute % 15, seconds=first.second, microseconds=first.microsecond
+    )
+    rows = []
+    while at < plan.slots[-1].end:
+        end = at + _QUARTER
+        inside = [s for s in plan.slots if s.start < end and s.end > at]
+        price = next((s.price_eur_per_kwh for s in inside if s.start <= at < s.end), None)
+        if price is None and inside:
+            price = inside[0].price_eur_per_kwh
+        charging = [s for s in inside if s.is_charging]
+        energy = sum(
+            s.energy_kwh * (min(s.end, end) - max(s.start, at)) / (s.end - s.start)
+            for s in charging
+        )
+        begin = min((max(s.start, at) for s in charging), default=at)
+        stop = max((min(s.end, end) for s in charging), default=end)
+        rows.append(
+            QuarterRow(
+                start=at,
+                price_eur_per_kwh=price,
+                current_a=max((s.current_a for s in charging), default=0.0),
+                energy_kwh=energy,
+                charge_from=begin if begin > at else None,
+                charge_until=stop if stop < end else None,
+            )
+        )
+        at = end
+    return rows
 
 
 def _hhmm(instant: datetime) -> str:
@@ -175,72 +237,103 @@ def _hhmm(instant: datetime) -> str:
 
 
 def plan_table(plan: Plan) -> str:
-    """Return the plan as a table with a terminal chart of the price (charging slots marked)."""
-    priced = [s.price_eur_per_kwh for s in plan.slots if s.price_eur_per_kwh is not None]
+    """Return the plan as a table with a terminal chart of the price (charging marked)."""
+    rows = quarter_rows(plan)
+    priced = [r.price_eur_per_kwh for r in rows if r.price_eur_per_kwh is not None]
     lo, hi = (min(priced), max(priced)) if priced else (0.0, 1.0)
     span = (hi - lo) or 1.0
     lines = ["  time   EUR/kWh  price                       charge"]
-    for s in plan.slots:
-        price = s.price_eur_per_kwh
+    for r in rows:
+        price = r.price_eur_per_kwh
         if price is None:
             bar, text = "?", "   ?   "
         else:
             bar = "█" * (1 + round((price - lo) / span * 24))
             text = f"{price:7.4f}"
-        mark = f"  ◀ {s.current_a:4.1f} A {s.energy_kwh:5.2f} kWh" if s.is_charging else ""
-        lines.append(f"  {_hhmm(s.start)}  {text}  {bar:<26}{mark}")
+        mark = ""
+        if r.current_a > 0:
+            mark = f"  ◀ {r.current_a:4.1f} A {r.energy_kwh:5.2f} kWh"
+            if r.charge_from is not None:
+                mark += f" from {_hhmm(r.charge_from)}"
+            if r.charge_until is not None:
+                mark += f" until {_hhmm(r.charge_until)}"
+        lines.append(f"  {_hhmm(r.start)}  {text}  {bar:<26}{mark}".rstrip())
     return "\n".join(lines)
 
 
+def plan_line(data: Mapping[str, Any]) -> str:
+    """Return the ``plan_made`` event as one sentence, its euros rounded as the ledger does."""
+    text = f"plan made ({data['reason']}): {data['energy_kwh']:.2f} kWh for EUR "
+    immediate = data.get("immediate_cost_eur")
+    if immediate is None:
+        return text + f"{data['cost_eur']:.2f}"
+    cost, immediate_text, saving = in_cents(data["cost_eur"], immediate)
+    return text + (
+        f"{cost}, immediate charging would cost EUR {immediate_text} (saving EUR {saving})"
+    )
+
+
+@dataclass
+class EnergyCostUpdates:
+    """The energy-cost updates of the night, summarised rather than printed one by one."""
+
+    prices_eur_per_kwh: list[float] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """Return one sentence: how many, and their range."""
+        n = len(self.prices_eur_per_kwh)
+        if n == 0:
+            return "No energy-cost update was needed."
+        lo, hi = min(self.prices_eur_per_kwh), max(self.prices_eur_per_kwh)
+        return (
+            f"Energy-cost updates: {n}, between EUR {lo:.2f} and {hi:.2f}/kWh (the cost the "
+            "Wallbox app shows\nfollows the all-in price of each quarter hour; it is sent when "
+            "it changes by a cent or more)."
+        )
+
+
 class _Printer:
+    """Prints the night's events: charging decisions stand out, energy costs are counted."""
+
     def __init__(self, out: TextIO, clock: SimulatedClock) -> None:
         self.out = out
         self.clock = clock
         self.daemon: Daemon | None = None
+        self.energy_costs = EnergyCostUpdates()
+
+    def _say(self, text: str, *, decision: bool = False) -> None:
+        at = _hhmm(self.clock.now())
+        self.out.write(f"{at}  {'▶ ' if decision else '  '}{text}\n")
 
     def __call__(self, event: str, data: dict[str, Any]) -> None:
-        at = _hhmm(self.clock.now())
         if event == "plan_made":
-            self.out.write(
-                f"{at}  plan made ({data['reason']}): {data['energy_kwh']:.2f} kWh for "
-                f"EUR {data['cost_eur']:.2f}"
-                + (
-                    f", immediate charging would cost EUR {data['immediate_cost_eur']:.2f} "
-                    f"(saving EUR {data['saving_eur']:.2f})"
-                    if data.get("immediate_cost_eur") is not None
-                    else ""
-                )
-                + "\n"
-            )
+            self._say(plan_line(data))
             session = None if self.daemon is None else self.daemon.state.session
             if session is not None and session.plan is not None:
                 self.out.write(plan_table(session.plan.plan) + "\n")
         elif event in ("charger_resumed", "charger_paused"):
             verb = "resume" if event == "charger_resumed" else "pause"
             price = data.get("price_eur_per_kwh")
-            self.out.write(
-                f"{at}  {verb:<6} charging"
+            self._say(
+                f"{verb:<6} charging"
                 + (f" (slot price EUR {price:.4f}/kWh)" if price is not None else "")
-                + f", {data.get('delivered_kwh', 0):.2f} kWh delivered\n"
+                + f", {data.get('delivered_kwh', 0):.2f} kWh delivered",
+                decision=True,
             )
         elif event == "charger_current_set":
-            self.out.write(f"{at}  set the current to {data['current_a']:g} A\n")
+            self._say(f"set the current to {data['current_a']:g} A", decision=True)
         elif event == "energy_cost_set":
-            self.out.write(
-                f"{at}  set the energy cost to EUR {data['energy_cost_eur_per_kwh']:.2f}/kWh\n"
-            )
+            self.energy_costs.prices_eur_per_kwh.append(data["energy_cost_eur_per_kwh"])
         elif event == "session_started":
             ready_by = datetime.fromisoformat(data["ready_by"])
-            self.out.write(
-                f"{at}  session started: {data['target_kwh']:g} kWh needed by {_hhmm(ready_by)}\n"
-            )
+            self._say(f"session started: {data['target_kwh']:g} kWh needed by {_hhmm(ready_by)}")
         elif event == "target_met":
-            self.out.write(f"{at}  target met: {data['delivered_kwh']:.2f} kWh delivered\n")
+            self._say(f"target met: {data['delivered_kwh']:.2f} kWh delivered")
         elif event in ("prices_updated", "price_fetch_deferred"):
             details = ", ".join(f"{k}={v}" for k, v in data.items())
-            self.out.write(f"{at}  {event.replace('_', ' ')}: {details}\n")
+            self._say(f"{event.replace('_', ' ')}: {details}")
         elif event == "session_finished":
-            self.out.write(f"{at}  car unplugged: {data['energy_kwh']:.2f} kWh delivered\n")
+            self._say(f"car unplugged: {data['energy_kwh']:.2f} kWh delivered")
         self.out.flush()
 
 
@@ -262,7 +355,8 @@ async def run_demo(out: TextIO, state_dir: Path) -> list[LedgerEntry]:
             "smartcharge demo: the daemon's real code against a simulated Wallbox cloud and a "
             "simulated ENTSO-E\nserving real NL day-ahead prices of "
             f"{DEMO_DAY:%d %B %Y}, on a simulated clock. A car is plugged in at 18:00\n"
-            "and needs 20 kWh by 07:00 (Europe/Amsterdam).\n\n"
+            "and needs 20 kWh by 07:00 (Europe/Amsterdam). Charging decisions are marked ▶; "
+            "the energy-cost\nupdates for the Wallbox app are summed up at the end.\n\n"
         )
         await world.daemon.start()
 
@@ -274,10 +368,10 @@ async def run_demo(out: TextIO, state_dir: Path) -> list[LedgerEntry]:
             if at >= plug_in and not plugged:
                 plugged = True
                 charger.plug_in(car_max_power_kw=11.0)
-                out.write(f"{_hhmm(at)}  the car is plugged in (it starts charging at once)\n")
+                out.write(f"{_hhmm(at)}    the car is plugged in (it starts charging at once)\n")
             if at >= unplug and charger.is_car_connected:
                 charger.unplug()
-                out.write(f"{_hhmm(at)}  the car is unplugged\n")
+                out.write(f"{_hhmm(at)}    the car is unplugged\n")
 
         await run_simulated(
             world.daemon, world.clock, unplug + timedelta(minutes=10), between=between
@@ -285,8 +379,11 @@ async def run_demo(out: TextIO, state_dir: Path) -> list[LedgerEntry]:
         await world.daemon.shutdown()
         entries = world.daemon.ledger.entries()
         commands = [r for r in world.cloud.requests if r.method in ("POST", "PUT")]
+        costs = len(printer.energy_costs.prices_eur_per_kwh)
         out.write(
-            f"\nThe night took {len(commands)} commands to the charger and "
+            "\n" + printer.energy_costs.summary() + "\n"
+            f"The night took {len(commands)} commands to the charger ({len(commands) - costs} "
+            f"charging decisions, {costs} energy-cost updates) and "
             f"{sum(1 for r in world.cloud.requests if r.method == 'GET')} reads of the cloud.\n"
         )
     out.write("\nLedger\n" + ledger_text(entries, TZ) + "\n")

@@ -317,24 +317,45 @@ class Ledger:
         save_document(self.path, LEDGER_KIND, LEDGER_VERSION, rows)
 
 
+def in_cents(cost_eur: float, immediate_cost_eur: float) -> tuple[str, str, str]:
+    """Return cost, immediate-charging cost and saving as EUR texts that add up.
+
+    The cost and the saving are each rounded once, to whole cents; the immediate cost shown is
+    their sum. Rounding the three separately can show a saving that differs by a cent from
+    the difference of the two costs beside it (4.20 and 5.59 with a saving of 1.40).
+    """
+    cost_ct = round(cost_eur * 100)
+    saving_ct = round((immediate_cost_eur - cost_eur) * 100)
+    return f"{cost_ct / 100:.2f}", f"{(cost_ct + saving_ct) / 100:.2f}", f"{saving_ct / 100:.2f}"
+
+
 def ledger_text(entries: list[LedgerEntry], timezone: tzinfo) -> str:
     """Return the ledger as a table with the totals (``smartcharge sessions``)."""
     lines = [
         "  plugged in        plugged out       energy      cost  immediate  saving  target met",
     ]
     for e in entries:
-        immediate = "     -   " if e.immediate_cost_eur is None else f"{e.immediate_cost_eur:9.2f}"
-        saving = "    -  " if e.saving_eur is None else f"{e.saving_eur:7.2f}"
+        cost = f"{e.cost_eur:.2f}"
+        immediate, saving = "     -   ", "    -  "
+        if e.immediate_cost_eur is not None:
+            cost, immediate, saving = in_cents(e.cost_eur, e.immediate_cost_eur)
         lines.append(
             f"  {e.plugged_in_at.astimezone(timezone):%Y-%m-%d %H:%M}  "
             f"{e.plugged_out_at.astimezone(timezone):%Y-%m-%d %H:%M}  "
-            f"{e.energy_kwh:6.2f} kWh {e.cost_eur:7.2f} {immediate} {saving}  "
+            f"{e.energy_kwh:6.2f} kWh {cost:>7} {immediate:>9} {saving:>7}  "
             f"{'yes' if e.target_met else 'NO'}"
         )
     t = totals(entries)
+    cost, immediate, saving = (
+        f"{t.cost_eur:.2f}",
+        f"{t.immediate_cost_eur:.2f}",
+        f"{t.saving_eur:.2f}",
+    )
+    if all(e.immediate_cost_eur is not None for e in entries):
+        cost, immediate, saving = in_cents(t.cost_eur, t.immediate_cost_eur)
     lines.append(
-        f"  total: {t.sessions} session(s), {t.energy_kwh:.2f} kWh, EUR {t.cost_eur:.2f} "
-        f"(immediate charging: EUR {t.immediate_cost_eur:.2f}; saved EUR {t.saving_eur:.2f}); "
+        f"  total: {t.sessions} session(s), {t.energy_kwh:.2f} kWh, EUR {cost} "
+        f"(immediate charging: EUR {immediate}; saved EUR {saving}); "
         f"target met {t.targets_met}/{t.sessions}"
     )
     return "\n".join(lines)
