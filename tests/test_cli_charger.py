@@ -21,7 +21,7 @@ import pytest
 from smartcharge.cli import main
 from smartcharge.clock import SystemClock
 from smartcharge.simulator.clock import SimulatedClock
-from smartcharge.simulator.wallbox_cloud import WallboxCloudSimulator
+from smartcharge.simulator.wallbox_cloud import PayloadVariants, WallboxCloudSimulator
 
 USER = "test.user@example.com"
 PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - the simulator's fake account
@@ -114,6 +114,16 @@ def test_status_json_has_the_promised_fields(cloud: ThreadedCloud, capsys):
     assert "added_energy_kwh" in data
     assert data["from_cache"] is False
     assert 1 == len(cloud.sim.requests_to("GET", f"/chargers/status/{CID}"))
+
+
+def test_status_json_shows_the_chargers_own_price_not_the_groups(cloud: ThreadedCloud, capsys):
+    """energy_price 0.31 beside a group-inherited energyCost.value 0.25: status says 0.31."""
+    cloud.sim.charger.energy_cost_eur_per_kwh = 0.31
+    cloud.sim.variants = PayloadVariants(group_energy_cost_eur_per_kwh=0.25)
+
+    data = _status_json(capsys)
+
+    assert 0.31 == data["energy_cost_eur_kwh"]
 
 
 def test_status_inside_the_window_is_answered_from_the_stored_status(cloud: ThreadedCloud, capsys):

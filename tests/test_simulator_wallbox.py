@@ -17,7 +17,12 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from smartcharge.simulator.clock import SimulatedClock
-from smartcharge.simulator.wallbox_cloud import Fault, WallboxCloudSimulator
+from smartcharge.simulator.wallbox_cloud import (
+    Fault,
+    PayloadVariants,
+    RemoteActionReply,
+    WallboxCloudSimulator,
+)
 
 USER = "test.user@example.com"
 PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - the simulator's fake account
@@ -878,3 +883,87 @@ async def test_clock_set_backwards_adds_no_energy(cloud: Cloud) -> None:
 
     assert 5.5 == back["added_energy"]
     assert round(11.0 * 3000 / 3600, 3) == forward["added_energy"]  # 12:00-12:50, once
+
+
+# -- payload variants (variants/SOURCE.md) --------------------------------------------------
+
+
+def _shape(value: Any) -> Any:
+    """Return the keys (nested) and JSON types of ``value``, without the values."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value[:1]]
+    return type(value).__name__ if value is not None else None
+
+
+async def test_group_inherited_energy_cost_has_the_variant_fixtures_shape(cloud: Cloud) -> None:
+    """The group variant: energyCost inherited at the group's price, energy_price the charger's."""
+    cloud.sim.charger.plug_in(car_max_power_kw=11.0)
+    cloud.sim.charger.energy_cost_eur_per_kwh = 0.31
+    cloud.sim.variants = PayloadVariants(group_energy_cost_eur_per_kwh=0.25)
+
+    body = await cloud.status()
+    _, config = await cloud.call("GET", f"/chargers/config/{CID}")
+
+    fixture = _fixture("variants/charger_status_charging_group_energy_cost.json")
+    assert set(fixture["config_data"]) == set(body["config_data"])
+    assert fixture["config_data"]["energyCost"] == body["config_data"]["energyCost"]
+    assert 0.31 == body["config_data"]["energy_price"]
+    assert (
+        _fixture("variants/config_energy_cost_group_inherited.json")["energyCost"]
+        == (config["energyCost"])
+    )
+    assert 0.31 == config["energy_price"]
+
+
+async def test_older_model_variants_have_the_variant_fixtures_shape(cloud: Cloud) -> None:
+    """No charger_id, null icp_max_current, no ecosmart, in the status and in the config."""
+    cloud.sim.variants = PayloadVariants(
+        without_charger_id=True, icp_max_current_null=True, without_ecosmart=True
+    )
+
+    body = await cloud.status()
+    _, config = await cloud.call("GET", f"/chargers/config/{CID}")
+
+    fixture = _fixture("variants/charger_status_charging_no_charger_id.json")
+    assert set(fixture["config_data"]) == set(body["config_data"])
+    assert body["config_data"]["icp_max_current"] is None
+    older = _fixture("variants/config_older_model.json")
+    assert set(older) - {"charger_id"} == set(config)
+    assert config["icp_max_current"] is None
+
+
+async def test_portal_session_item_variant(cloud: Cloud) -> None:
+    """The history lists a portal charger_charging_session item before the log sessions."""
+    t0 = int(cloud.clock.now().timestamp())
+    cloud.sim.charger.plug_in(car_max_power_kw=11.0)
+    await cloud.clock.advance(1800)
+    cloud.sim.charger.unplug()
+    cloud.sim.variants = PayloadVariants(portal_session_item=True)
+    end = int(cloud.clock.now().timestamp())
+
+    _, body = await cloud.call(
+        "GET", f"/v4/sessions/stats?charger={CID}&start_date={t0}&end_date={end}"
+    )
+
+    fixture = _fixture("variants/sessions_stats_with_portal_item.json")
+    assert ["charger_charging_session", "charger_log_session"] == [d["type"] for d in body["data"]]
+    assert _shape(fixture["data"][0]) == _shape(body["data"][0])
+    assert 2 == body["meta"]["count"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"), [(RemoteActionReply.AFTER, 182), (RemoteActionReply.BEFORE, 194)]
+)
+async def test_remote_action_reply_variant(
+    cloud: Cloud, reply: RemoteActionReply, expected: int
+) -> None:
+    """The pause's answer carries the status after the command, or from before it."""
+    cloud.sim.charger.plug_in(car_max_power_kw=11.0)
+    cloud.sim.variants = PayloadVariants(remote_action_reply=reply)
+
+    code, body = await cloud.action(2)
+
+    assert (200, {"status_id": expected}) == (code, body)
+    assert 182 == cloud.sim.charger.status_id

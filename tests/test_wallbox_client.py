@@ -24,7 +24,13 @@ from structlog.testing import capture_logs
 from smartcharge.domain import ChargerStatus, Command, CommandKind
 from smartcharge.ports import Charger
 from smartcharge.simulator.clock import SimulatedClock
-from smartcharge.simulator.wallbox_cloud import Fault, RecordedRequest, WallboxCloudSimulator
+from smartcharge.simulator.wallbox_cloud import (
+    Fault,
+    PayloadVariants,
+    RecordedRequest,
+    RemoteActionReply,
+    WallboxCloudSimulator,
+)
 from smartcharge.wallbox import (
     RemoteAction,
     WallboxAuthError,
@@ -524,18 +530,23 @@ async def test_lost_answer_of_an_applied_command_is_not_sent_again(cloud: Cloud)
     assert ChargerStatus.PAUSED == snapshot.status
 
 
-async def test_lost_command_is_sent_again_after_checking(cloud: Cloud):
-    """The pause never took effect: re-read, still charging, send it once more."""
+async def test_lost_command_is_not_sent_again_when_a_reading_does_not_show_it(cloud: Cloud):
+    """A pause whose answer never came and that a reading does not show is not sent again.
+
+    The charger may apply it 20-60 s later (issue 16 §4): its outcome is unknown and the
+    caller is told so; the daemon keeps it pending instead of sending it twice.
+    """
     client = cloud.client(timeout_s=0.1)
     await client.status()
     cloud.sim.inject(Fault.HANG, path_contains="remote-action")
 
-    snapshot = await client.pause()
+    with pytest.raises(WallboxUnavailableError) as info:
+        await client.pause()
 
-    assert [0, 200] == [r.status for r in cloud.sim.requests_to("POST", "remote-action")]
+    assert info.value.outcome_unknown
+    assert [0] == [r.status for r in cloud.sim.requests_to("POST", "remote-action")]
     assert 2 == len(cloud.status_requests())
-    assert ChargerStatus.PAUSED == snapshot.status
-    assert 182 == cloud.sim.charger.status_id
+    assert "not sent again" in str(info.value)
 
 
 async def test_restart_with_unknown_outcome_is_never_resent(cloud: Cloud):
@@ -618,3 +629,78 @@ def test_limit_helper_counts_half_open_windows():
     times = [t0, t0 + timedelta(seconds=60), t0 + timedelta(seconds=119)]
 
     assert 2 == _max_in_window(times)
+
+
+# --- payload variants (issue 16 §1) -------------------------------------------------------
+
+
+async def test_status_reads_the_chargers_own_price_beside_a_group_price(cloud: Cloud):
+    """energy_price 0.31 and a group-inherited energyCost.value 0.25: the snapshot says 0.31."""
+    cloud.sim.charger.energy_cost_eur_per_kwh = 0.31
+    cloud.sim.variants = PayloadVariants(group_energy_cost_eur_per_kwh=0.25)
+
+    snapshot = await cloud.client().status()
+
+    assert 0.31 == snapshot.energy_cost_eur_per_kwh
+
+
+async def test_status_of_an_older_model_without_charger_id(cloud: Cloud):
+    """No charger_id, null icp_max_current, no ecosmart: read, with the id that was asked for."""
+    cloud.sim.variants = PayloadVariants(
+        without_charger_id=True, icp_max_current_null=True, without_ecosmart=True
+    )
+
+    snapshot = await cloud.client().status()
+
+    assert CID == snapshot.charger_id
+    assert ChargerStatus.CHARGING == snapshot.status
+
+
+async def test_session_history_skips_a_portal_item(cloud: Cloud):
+    """A charger_charging_session item in the history is skipped; the session is still read."""
+    client = cloud.client()
+    start = cloud.clock.now()
+    await cloud.clock.advance(3600)
+    cloud.sim.charger.unplug()
+    cloud.sim.variants = PayloadVariants(portal_session_item=True)
+
+    sessions = await client.session_history(start - timedelta(days=1), cloud.clock.now())
+
+    assert 1 == len(sessions)
+    assert start == sessions[0].start
+
+
+async def test_a_remote_action_answer_that_confirms_is_used(cloud: Cloud):
+    """Pause answered with 182: the snapshot is paused and stored; no read follows."""
+    client = cloud.client()
+    await client.status()
+
+    paused = await client.pause()
+    again = await client.status(max_age_s=30)
+
+    assert ChargerStatus.PAUSED == paused.status
+    assert ChargerStatus.PAUSED == again.status
+    assert 1 == len(cloud.status_requests())
+
+
+async def test_a_remote_action_answer_with_the_old_state_leaves_the_outcome_unknown(cloud: Cloud):
+    """Pause answered with 194 (the state before it): not taken as paused, not sent again.
+
+    The client returns the reading from before the command, stores nothing, and the next
+    status call reads the charger.
+    """
+    client = cloud.client()
+    before = await client.status()
+    cloud.sim.variants = PayloadVariants(remote_action_reply=RemoteActionReply.BEFORE)
+
+    with capture_logs() as logs:
+        answer = await client.pause()
+    after = await client.status(max_age_s=30)
+
+    assert before == answer
+    assert ["wallbox_command_unconfirmed"] == [
+        e["event"] for e in logs if e["event"] == "wallbox_command_unconfirmed"
+    ]
+    assert 1 == len(cloud.sim.requests_to("POST", "remote-action"))
+    assert 2 == len(cloud.status_requests())
+    assert ChargerStatus.PAUSED == after.status

@@ -266,3 +266,84 @@ def test_token_store_round_trip_and_privacy(tmp_path: Path):
     assert "access-abcdef" not in repr(tokens)
     assert 0o600 == (store.path.stat().st_mode & 0o777)
     assert ["wallbox-tokens.json"] == sorted(p.name for p in tmp_path.iterdir())
+
+
+# -- payload variants (issue 16 §1; shapes in simulator/data/wallbox/variants/SOURCE.md) -----
+
+
+@pytest.mark.parametrize(
+    ("model", "name"),
+    [
+        (ChargerStatusResponse, "variants/charger_status_charging_group_energy_cost.json"),
+        (ConfigResponse, "variants/config_energy_cost_group_inherited.json"),
+    ],
+)
+def test_the_chargers_own_energy_price_wins_over_the_groups(model: Any, name: str):
+    """energy_price 0.31 beside a group-inherited energyCost.value 0.25 reads as 0.31."""
+    body = _fixture(name)
+    if model is ChargerStatusResponse:
+        price = parse(model, body, "GET chargers/status/999001").to_domain(NOW)
+    else:
+        price = parse(model, body, "POST chargers/config/999001").to_domain(_snapshot(), NOW)
+
+    assert 0.25 == (body.get("config_data", body))["energyCost"]["value"]
+    assert 0.31 == price.energy_cost_eur_per_kwh
+
+
+def test_energy_cost_value_is_the_fallback_without_energy_price():
+    """Without energy_price the energyCost value is read."""
+    body = _fixture("variants/config_energy_cost_group_inherited.json")
+    del body["energy_price"]
+
+    after = ConfigResponse.model_validate(body).to_domain(_snapshot(), NOW)
+
+    assert 0.25 == after.energy_cost_eur_per_kwh
+
+
+def test_status_without_charger_id_uses_the_id_asked_for():
+    """config_data without charger_id (null icp, no ecosmart) parses; the id asked for wins."""
+    body = _fixture("variants/charger_status_charging_no_charger_id.json")
+
+    snapshot = parse(ChargerStatusResponse, body, "GET chargers/status/999001").to_domain(
+        NOW, 999001
+    )
+
+    assert "charger_id" not in body["config_data"]
+    assert body["config_data"]["icp_max_current"] is None
+    assert "ecosmart" not in body["config_data"]
+    assert 999001 == snapshot.charger_id
+    assert ChargerStatus.CHARGING == snapshot.status
+
+
+def test_status_without_any_charger_id_is_a_named_error():
+    """With no id from the body nor from the caller, the error names the field."""
+    body = _fixture("variants/charger_status_charging_no_charger_id.json")
+
+    with pytest.raises(WallboxResponseError) as info:
+        ChargerStatusResponse.model_validate(body).to_domain(NOW)
+
+    assert "config_data.charger_id" == info.value.field
+
+
+def test_config_of_an_older_model_parses():
+    """icp_max_current null and no ecosmart block: the config answer still updates the price."""
+    body = _fixture("variants/config_older_model.json")
+
+    after = parse(ConfigResponse, body, "POST chargers/config/999001").to_domain(_snapshot(), NOW)
+
+    assert 0.31 == after.energy_cost_eur_per_kwh
+
+
+def test_a_portal_session_item_is_skipped_with_one_debug_log():
+    """A charger_charging_session item is skipped (logged once), the log sessions are kept."""
+    body = _fixture("variants/sessions_stats_with_portal_item.json")
+    body["data"].append(json.loads(json.dumps(body["data"][0])))
+
+    with capture_logs() as logs:
+        sessions = parse(SessionsResponse, body, "GET v4/sessions/stats").to_domain()
+
+    skipped = [e for e in logs if e["event"] == "wallbox_session_items_skipped"]
+    assert ["900000001", "900000002"] == [s.session_id for s in sessions]
+    assert [("debug", 2, ["charger_charging_session"])] == [
+        (e["log_level"], e["count"], e["types"]) for e in skipped
+    ]

@@ -7,8 +7,10 @@ overwrites only the live fields, so names, nesting and types stay those of the r
 from __future__ import annotations
 
 import copy
+import enum
 import functools
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -19,6 +21,39 @@ GROUP_ID = 990001
 USER_ID = 990101
 # The host the real server names in session links (wallbox-api.md §1).
 SESSIONS_LINK_BASE = "http://wallbox-api.prod.wall-box.com/v4/sessions/stats"
+
+
+class RemoteActionReply(enum.Enum):
+    """What the simulated remote-action answer carries (the real body is unpublished, §4.4)."""
+
+    AFTER = "after"  # the status once the command is applied (the shape of HA's test mock)
+    BEFORE = "before"  # the status from before the command
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadVariants:
+    """Shapes real accounts send that the default payloads do not (``data/wallbox/variants``).
+
+    The defaults give today's payloads. See ``data/wallbox/variants/SOURCE.md`` for where
+    each shape comes from.
+
+    Attributes:
+        group_energy_cost_eur_per_kwh: ``energyCost`` is inherited from the group at this price
+            (``inheritedGroupId`` set) while ``energy_price`` stays the charger's own.
+        icp_max_current_null: ``icp_max_current`` is null.
+        without_ecosmart: no ``ecosmart`` block (older models).
+        without_charger_id: ``config_data`` has no ``charger_id``.
+        portal_session_item: the session history also lists a portal
+            ``charger_charging_session`` item.
+        remote_action_reply: the status a remote-action answer reports.
+    """
+
+    group_energy_cost_eur_per_kwh: float | None = None
+    icp_max_current_null: bool = False
+    without_ecosmart: bool = False
+    without_charger_id: bool = False
+    portal_session_item: bool = False
+    remote_action_reply: RemoteActionReply = RemoteActionReply.AFTER
 
 
 @functools.cache
@@ -82,7 +117,9 @@ def token_body(
     return body
 
 
-def config_data(charger: SimulatedCharger, now: datetime) -> dict[str, Any]:
+def config_data(
+    charger: SimulatedCharger, now: datetime, variants: PayloadVariants | None = None
+) -> dict[str, Any]:
     """Return the flat config object (``config_data`` / ``chargers/config/{id}``)."""
     config: dict[str, Any] = fixture("config_energy_cost.json")
     config["charger_id"] = charger.charger_id
@@ -97,10 +134,28 @@ def config_data(charger: SimulatedCharger, now: datetime) -> dict[str, Any]:
     config["energyCost"]["value"] = charger.energy_cost_eur_per_kwh
     config["sync_timestamp"] = int(min(now, charger.last_connection_at).timestamp())
     config["group_id"] = GROUP_ID
+    if variants is not None:
+        _vary_config(config, variants)
     return config
 
 
-def charger_status(charger: SimulatedCharger, now: datetime) -> dict[str, Any]:
+def _vary_config(config: dict[str, Any], variants: PayloadVariants) -> None:
+    if variants.group_energy_cost_eur_per_kwh is not None:
+        config["energyCost"] = {
+            "value": variants.group_energy_cost_eur_per_kwh,
+            "inheritedGroupId": GROUP_ID,
+        }
+    if variants.icp_max_current_null:
+        config["icp_max_current"] = None
+    if variants.without_ecosmart:
+        config.pop("ecosmart", None)
+    if variants.without_charger_id:
+        config.pop("charger_id", None)
+
+
+def charger_status(
+    charger: SimulatedCharger, now: datetime, variants: PayloadVariants | None = None
+) -> dict[str, Any]:
     """Return the ``chargers/status/{id}`` body with the charger's live values."""
     body: dict[str, Any] = fixture("charger_status_charging.json")
     energy_kwh = round(charger.added_energy_kwh, 3)
@@ -117,7 +172,7 @@ def charger_status(charger: SimulatedCharger, now: datetime) -> dict[str, Any]:
     body["charging_time"] = charger.charging_time_s
     body["finished"] = not charger.is_car_connected
     body["cost"] = 0  # the real cloud reports 0 here (wallbox-api.md §4.2)
-    body["config_data"] = config_data(charger, now)
+    body["config_data"] = config_data(charger, now, variants)
     return body
 
 
@@ -204,9 +259,18 @@ def _session_item(session: FinishedSession) -> Any:
 
 
 def sessions(
-    found: list[FinishedSession], *, charger_id: int, start_date: str, end_date: str
+    found: list[FinishedSession],
+    *,
+    charger_id: int,
+    start_date: str,
+    end_date: str,
+    portal_item: bool = False,
 ) -> Any:
-    """Return the ``v4/sessions/stats`` body, newest session first (as in the fixture)."""
+    """Return the ``v4/sessions/stats`` body, newest session first (as in the fixture).
+
+    With ``portal_item``, a portal ``charger_charging_session`` item comes first (the shape of
+    ``variants/sessions_stats_with_portal_item.json``).
+    """
     template = "sessions_stats.json" if found else "sessions_stats_empty.json"
     body: Any = fixture(template)
     body["meta"]["count"] = len(found)
@@ -216,4 +280,9 @@ def sessions(
     )
     ordered = sorted(found, key=lambda s: s.started_at, reverse=True)
     body["data"] = [_session_item(s) for s in ordered]
+    if portal_item:
+        item = fixture("variants/sessions_stats_with_portal_item.json")["data"][0]
+        item["attributes"]["charger_id"] = charger_id
+        body["data"].insert(0, item)
+        body["meta"]["count"] = len(body["data"])
     return body

@@ -57,11 +57,14 @@ from smartcharge.simulator._wallbox_charger import (
     FinishedSession,
     SimulatedCharger,
 )
+from smartcharge.simulator._wallbox_payloads import PayloadVariants, RemoteActionReply
 
 __all__ = [
     "FinishedSession",
     "Fault",
+    "PayloadVariants",
     "RecordedRequest",
+    "RemoteActionReply",
     "SimulatedCharger",
     "WallboxCloudSimulator",
 ]
@@ -164,6 +167,8 @@ class WallboxCloudSimulator:
         voltage_v: phase voltage.
         extra_charger_ids: more chargers on the same account.
         read_limit_per_minute: 429 when api GETs exceed this per rolling 60 s; None = no limit.
+        payload_variants: the payload shapes to send (``PayloadVariants``; defaults: today's);
+            ``variants`` may be changed later.
     """
 
     def __init__(
@@ -180,8 +185,10 @@ class WallboxCloudSimulator:
         voltage_v: float = 230.0,
         extra_charger_ids: tuple[int, ...] = (),
         read_limit_per_minute: int | None = None,
+        payload_variants: PayloadVariants | None = None,
     ) -> None:
         self._clock = clock
+        self.variants = payload_variants or PayloadVariants()
         self._username = username
         self._password = password
         self.token_lifetime_s = token_lifetime_s
@@ -541,7 +548,7 @@ class WallboxCloudSimulator:
 
     async def _status(self, request: web.Request) -> web.StreamResponse:
         charger = self._charger_for(request)
-        return _json(200, payloads.charger_status(charger, self._clock.now()))
+        return _json(200, payloads.charger_status(charger, self._clock.now(), self.variants))
 
     async def _get_charger(self, request: web.Request) -> web.StreamResponse:
         charger = self._charger_for(request)
@@ -597,6 +604,7 @@ class WallboxCloudSimulator:
         if action not in (ACTION_RESUME, ACTION_PAUSE, ACTION_RESTART, ACTION_RESUME_SCHEDULE):
             self.forbidden_actions.append(action)
             return _error(400, f"Action {action} is not allowed")
+        status_before = charger.status_id
         if action == ACTION_RESTART:
             if charger.is_updating:
                 return _error(403, "Cannot restart the charger while it is updating")
@@ -613,12 +621,16 @@ class WallboxCloudSimulator:
             else:
                 charger.remote_resume_schedule()
         reply: dict[str, Any] = payloads.fixture("remote_action.json")
-        reply["status_id"] = charger.status_id
+        reply["status_id"] = (
+            status_before
+            if self.variants.remote_action_reply is RemoteActionReply.BEFORE
+            else charger.status_id
+        )
         return _json(200, reply)
 
     async def _get_config(self, request: web.Request) -> web.StreamResponse:
         charger = self._charger_for(request)
-        return _json(200, payloads.config_data(charger, self._clock.now()))
+        return _json(200, payloads.config_data(charger, self._clock.now(), self.variants))
 
     async def _post_config(self, request: web.Request) -> web.StreamResponse:
         charger = self._charger_for(request)
@@ -640,7 +652,7 @@ class WallboxCloudSimulator:
             charger.energy_cost_eur_per_kwh = float(price)
         if icp is not None:
             charger.icp_max_current_a = icp
-        return _json(200, payloads.config_data(charger, self._clock.now()))
+        return _json(200, payloads.config_data(charger, self._clock.now(), self.variants))
 
     async def _schedules(self, request: web.Request) -> web.StreamResponse:
         self._charger_for(request)
@@ -663,5 +675,6 @@ class WallboxCloudSimulator:
             charger_id=charger_id,
             start_date=query["start_date"],
             end_date=query["end_date"],
+            portal_item=self.variants.portal_session_item,
         )
         return _json(200, body)

@@ -53,7 +53,6 @@ from smartcharge.wallbox.models import (
     RemoteActionResponse,
     SessionsResponse,
     WallboxSession,
-    WallboxStatusId,
     parse,
     status_from_id,
 )
@@ -149,6 +148,27 @@ def command_satisfied(snapshot: ChargerSnapshot, command: Command) -> bool:
             == round(command.value, _COST_DIGITS)
         )
     return False
+
+
+def _reported(
+    before: ChargerSnapshot, status_id: int | None, at: datetime
+) -> ChargerSnapshot | None:
+    """Return ``before`` with the status a remote-action answer reports, or None without one."""
+    if status_id is None:
+        return None
+    status = status_from_id(status_id)
+    return ChargerSnapshot(
+        charger_id=before.charger_id,
+        status=status,
+        status_id=status_id,
+        charging_power_kw=before.charging_power_kw if status.is_charging else 0.0,
+        added_energy_kwh=before.added_energy_kwh,
+        max_charging_current_a=before.max_charging_current_a,
+        max_available_current_a=before.max_available_current_a,
+        energy_cost_eur_per_kwh=before.energy_cost_eur_per_kwh,
+        locked=before.locked,
+        fetched_at=at,
+    )
 
 
 def _retry_after_s(value: str | None, now: datetime) -> float | None:
@@ -438,47 +458,71 @@ class WallboxClient:
                 if command_satisfied(checked, command):
                     log.info("wallbox_command_confirmed", command=str(command))
                     return checked
-                log.info("wallbox_command_resent", command=str(command))
-                before = checked
-                self.limiter.forget_status(charger_id)
-                answer = await self._call(endpoint, body)
-            after = self._after(command, before, answer, endpoint)
-            self.limiter.store_status(after)
+                # The charger applies a command 20-60 s after the cloud accepts it (issue 16
+                # §3), so a reading that does not show it yet proves nothing: never send it
+                # again here. The daemon keeps it pending until a reading shows it or its
+                # deadline passes (controller.PENDING_DEADLINE).
+                raise WallboxUnavailableError(
+                    f"Wallbox cloud: {endpoint.name} ({command}) may or may not have reached "
+                    f"charger {charger_id} (its answer was lost and a reading does not show it "
+                    "yet); not sent again",
+                    outcome_unknown=True,
+                ) from err
+            after, confirmed = self._after(command, before, answer, endpoint)
+            if confirmed:
+                self.limiter.store_status(after)
             log.info(
                 "charger_command_sent",
                 charger_id=charger_id,
                 command=str(command),
                 status=after.status.value,
+                confirmed=confirmed,
             )
             return after
 
     def _after(
         self, command: Command, before: ChargerSnapshot, answer: Any, endpoint: _Endpoint
-    ) -> ChargerSnapshot:
-        """Return the snapshot a successful write's answer implies.
+    ) -> tuple[ChargerSnapshot, bool]:
+        """Return the snapshot a successful write's answer implies, and whether it is sure.
 
         The command went through (2xx), so an answer we cannot parse must not fail it: we then
         infer the new state from the command itself and say so in the log.
+
+        The remote-action answer is unpublished (wallbox-api.md §4.4: HA's test mock is
+        ``{"status_id": 193}``). Its ``status_id`` is used only when it confirms the command
+        (a paused id after a pause, a charging or waiting id after a resume); otherwise the
+        outcome is unknown until the next read, and ``before`` comes back unconfirmed (not
+        stored, so the next status call reads the charger). Never sent again in between.
         """
         now = self._clock.now()
         kind = command.kind
         try:
             if kind in (CommandKind.LOCK, CommandKind.UNLOCK, CommandKind.SET_MAX_CURRENT):
-                return parse(ChargerUpdateResponse, answer, endpoint.name).to_domain(before, now)
+                after = parse(ChargerUpdateResponse, answer, endpoint.name).to_domain(before, now)
+                return after, True
             if kind is CommandKind.SET_ENERGY_COST:
-                return parse(ConfigResponse, answer, endpoint.name).to_domain(before, now)
+                return parse(ConfigResponse, answer, endpoint.name).to_domain(before, now), True
             status_id = parse(RemoteActionResponse, answer, endpoint.name).status_id
         except WallboxResponseError as err:
             log.warning("wallbox_write_answer_unexpected", endpoint=endpoint.name, field=err.field)
             status_id = None
+        if kind in (CommandKind.PAUSE, CommandKind.RESUME):
+            reported = _reported(before, status_id, now)
+            if reported is not None and command_satisfied(reported, command):
+                return reported, True
+            log.info(
+                "wallbox_command_unconfirmed",
+                command=str(command),
+                status_id=status_id,
+                outcome="unknown until the next reading",
+            )
+            return before, False
+        # A restart, or a write whose answer could not be read: inferred from the command.
         if status_id is None:
-            status_id = self._inferred_status_id(command, before)
-        if kind is CommandKind.LOCK:
-            locked = True
-        elif kind is CommandKind.UNLOCK:
-            locked = False
-        else:
-            locked = before.locked
+            status_id = before.status_id
+        locked = before.locked
+        if kind in (CommandKind.LOCK, CommandKind.UNLOCK):
+            locked = kind is CommandKind.LOCK
         current = before.max_charging_current_a
         if kind is CommandKind.SET_MAX_CURRENT and command.value is not None:
             current = int(command.value)
@@ -486,33 +530,28 @@ class WallboxClient:
         if kind is CommandKind.SET_ENERGY_COST:
             cost = command.value
         status = status_from_id(status_id)
-        return ChargerSnapshot(
-            charger_id=before.charger_id,
-            status=status,
-            status_id=status_id,
-            charging_power_kw=before.charging_power_kw if status.is_charging else 0.0,
-            added_energy_kwh=before.added_energy_kwh,
-            max_charging_current_a=current,
-            max_available_current_a=before.max_available_current_a,
-            energy_cost_eur_per_kwh=cost,
-            locked=locked,
-            fetched_at=now,
+        return (
+            ChargerSnapshot(
+                charger_id=before.charger_id,
+                status=status,
+                status_id=status_id,
+                charging_power_kw=before.charging_power_kw if status.is_charging else 0.0,
+                added_energy_kwh=before.added_energy_kwh,
+                max_charging_current_a=current,
+                max_available_current_a=before.max_available_current_a,
+                energy_cost_eur_per_kwh=cost,
+                locked=locked,
+                fetched_at=now,
+            ),
+            True,
         )
-
-    @staticmethod
-    def _inferred_status_id(command: Command, before: ChargerSnapshot) -> int | None:
-        if command.kind is CommandKind.PAUSE:
-            return int(WallboxStatusId.PAUSED_BY_USER)
-        if command.kind is CommandKind.RESUME:
-            return int(WallboxStatusId.CHARGING)
-        return before.status_id
 
     # --- reads ----------------------------------------------------------------------------
 
     async def _read_status(self, charger_id: int) -> ChargerSnapshot:
         endpoint = _Endpoint("GET", _API, f"chargers/status/{charger_id}", CallKind.READ, "status")
         answer = parse(ChargerStatusResponse, await self._call(endpoint), endpoint.name)
-        snapshot = answer.to_domain(self._clock.now())
+        snapshot = answer.to_domain(self._clock.now(), charger_id)
         self.limiter.store_status(snapshot)
         return snapshot
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from smartcharge.domain import ChargerSnapshot, ChargerStatus
 from smartcharge.wallbox.errors import WallboxResponseError
@@ -145,9 +145,14 @@ class EnergyCost(_Wire):
 
 
 class ConfigData(_Wire):
-    """``config_data`` of ``chargers/status/{id}`` (snake_case; ``locked`` is 0/1)."""
+    """``config_data`` of ``chargers/status/{id}`` (snake_case; ``locked`` is 0/1).
 
-    charger_id: int
+    Only what the daemon acts on is required. ``charger_id`` may be missing (the caller knows
+    which charger it asked for); ``icp_max_current`` (null when Power Boost is not set up) and
+    ``ecosmart`` (absent on older models, home-assistant/core#146839) are not read at all.
+    """
+
+    charger_id: int | None = None
     serial_number: str | None = None
     name: str | None = None
     locked: bool = False
@@ -158,9 +163,18 @@ class ConfigData(_Wire):
 
 
 def _energy_cost(energy_cost: EnergyCost | None, energy_price: float | None) -> float | None:
-    if energy_cost is not None and energy_cost.value is not None:
+    """Return the charger's energy price: ``energy_price`` first, ``energyCost.value`` second.
+
+    ``energy_price`` is what Home Assistant reads back (from the status and from the reply to
+    its ``{"energyCost": x}`` write) and what the app shows; ``energyCost.value`` may be the
+    group's price inherited (``inheritedGroupId``) and differ from it (wallbox-api.md §4.2, §7).
+    Reading the group's would make the daemon rewrite the price on every tick.
+    """
+    if energy_price is not None:
+        return energy_price
+    if energy_cost is not None:
         return energy_cost.value
-    return energy_price
+    return None
 
 
 class ChargerStatusResponse(_Wire):
@@ -173,14 +187,32 @@ class ChargerStatusResponse(_Wire):
     last_sync: str | None = None  # "YYYY-MM-DD HH:MM:SS", probably UTC
     config_data: ConfigData
 
-    def to_domain(self, fetched_at: datetime) -> ChargerSnapshot:
-        """Return the domain snapshot, read at ``fetched_at``."""
+    def to_domain(self, fetched_at: datetime, charger_id: int | None = None) -> ChargerSnapshot:
+        """Return the domain snapshot, read at ``fetched_at``.
+
+        Args:
+            fetched_at: when it was read.
+            charger_id: the charger that was asked for; it wins over ``config_data.charger_id``,
+                which may be missing.
+
+        Raises:
+            WallboxResponseError: neither names the charger.
+        """
         cfg = self.config_data
+        if charger_id is None:
+            charger_id = cfg.charger_id
+        if charger_id is None:
+            raise WallboxResponseError(
+                "Wallbox cloud: a status answer has no config_data.charger_id and no charger "
+                "was named",
+                endpoint="GET chargers/status",
+                field="config_data.charger_id",
+            )
         max_available = cfg.max_available_current
         if max_available is None and self.max_available_power is not None:
             max_available = int(self.max_available_power)
         return ChargerSnapshot(
-            charger_id=cfg.charger_id,
+            charger_id=charger_id,
             status=status_from_id(self.status_id),
             status_id=self.status_id,
             charging_power_kw=float(self.charging_power or 0.0),
@@ -360,10 +392,39 @@ class _SessionItem(_Wire):
         )
 
 
+# The item type of ``v4/sessions/stats`` (HA-T PR #127958 fixture, wallbox-api.md §4.6). The
+# portal's ``charger_charging_session`` items have other fields (``start_time``, energy in Wh)
+# and are not read here.
+SESSION_ITEM_TYPE = "charger_log_session"
+
+
 class SessionsResponse(_Wire):
-    """``GET v4/sessions/stats`` (§4.6)."""
+    """``GET v4/sessions/stats`` (§4.6).
+
+    An item of another ``type`` is skipped (one debug log per answer), not a failure of the
+    whole history; an item without a ``type`` is read as a session.
+    """
 
     data: list[_SessionItem] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_log_sessions(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or not isinstance(value.get("data"), list):
+            return value
+        kept: list[Any] = []
+        skipped: list[str] = []
+        for item in value["data"]:
+            kind = item.get("type", SESSION_ITEM_TYPE) if isinstance(item, dict) else None
+            if kind is None or kind == SESSION_ITEM_TYPE:
+                kept.append(item)
+            else:
+                skipped.append(str(kind)[:40])
+        if skipped:
+            log.debug(
+                "wallbox_session_items_skipped", count=len(skipped), types=sorted(set(skipped))
+            )
+        return {**value, "data": kept}
 
     def to_domain(self) -> tuple[WallboxSession, ...]:
         """Return the sessions, oldest first."""
