@@ -250,6 +250,8 @@ class Settings(BaseSettings):
 
     # --- Planning
     max_price: str | None = None
+    # Where SMARTCHARGE_STRATEGY=module:Class looks first; None: the state dir's strategies/.
+    strategy_path: Path | None = None
     strategy: str = "cheapest"
     max_interruptions: int = Field(default=3, ge=1, le=96)
     deadline_margin_min: int = Field(default=30, ge=0, le=720)
@@ -284,7 +286,7 @@ class Settings(BaseSettings):
     def _level(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("state_dir", mode="before")
+    @field_validator("state_dir", "strategy_path", mode="before")
     @classmethod
     def _folder(cls, value: Any) -> Any:
         if isinstance(value, str) and ("\x00" in value or not value.strip()):
@@ -363,8 +365,11 @@ class Settings(BaseSettings):
         """Resolve the strategy once, at start-up (a user's plug-in included)."""
         from strategies import get_strategy  # noqa: PLC0415 - plug-ins are imported only here
 
+        folder = strategy_folder(
+            info.data.get("strategy_path"), info.data.get("state_dir") or Path("./state")
+        )
         try:
-            get_strategy(value, max_price=info.data.get("max_price"))
+            get_strategy(value, max_price=info.data.get("max_price"), search_path=[folder])
         except ConfigError as exc:
             text = str(exc)
             # get_strategy names the variable itself; the caller adds name, value and place.
@@ -382,6 +387,11 @@ class Settings(BaseSettings):
                 "exceed the maximum"
             )
         return self
+
+    @property
+    def strategy_folder(self) -> Path:
+        """Return where a ``module:Class`` strategy is looked up first."""
+        return strategy_folder(self.strategy_path, self.state_dir)
 
     def masked(self) -> dict[str, str]:
         """Return every setting as ``variable name -> text``, secrets masked."""
@@ -402,6 +412,11 @@ class Settings(BaseSettings):
                 text = str(value)
             out[PREFIX + name.upper()] = text
         return out
+
+
+def strategy_folder(strategy_path: Path | None, state_dir: Path) -> Path:
+    """Return ``SMARTCHARGE_STRATEGY_PATH``, or by default the state dir's ``strategies/``."""
+    return strategy_path if strategy_path is not None else state_dir / "strategies"
 
 
 def setting_names() -> list[str]:

@@ -5,13 +5,21 @@
 ``smartcharge.strategies``, or a ``package.module:ClassName`` path. Whatever it names is resolved
 once, at start-up, by ``get_strategy``; it must satisfy the ``Strategy`` protocol
 (``strategies.base``) and the same guarantees as the built-in ones.
+
+A ``module:ClassName`` path is looked up first in the strategy folder
+(``SMARTCHARGE_STRATEGY_PATH``, by default the state dir's ``strategies/``), then among the
+installed packages, so a user's own file needs no ``PYTHONPATH``.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+import importlib.machinery
+import importlib.util
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -75,12 +83,40 @@ def _instantiate(name: str, factory: Any) -> Strategy:
     return strategy  # type: ignore[no-any-return]  # checked structurally just above
 
 
-def get_strategy(name: str, *, max_price: str | None = None) -> Strategy:
+def _import(module_name: str, folders: Sequence[Path]) -> Any:
+    """Import ``module_name``, its top-level package or module found in ``folders`` first.
+
+    Only the named top-level module is taken from a folder (and only when it is not imported
+    yet); ``sys.path`` is left as it is, so nothing else in the process can pick up a user's
+    file by accident.
+    """
+    top = module_name.partition(".")[0]
+    if top and top not in sys.modules:
+        for folder in folders:
+            spec = importlib.machinery.PathFinder.find_spec(top, [str(folder)])
+            if spec is None or spec.loader is None:
+                continue
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[top] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[top]
+                raise
+            break
+    return importlib.import_module(module_name)
+
+
+def get_strategy(
+    name: str, *, max_price: str | None = None, search_path: Sequence[Path] = ()
+) -> Strategy:
     """Resolve ``SMARTCHARGE_STRATEGY`` once, at start-up.
 
     Args:
         name: a built-in name, an entry-point name, or ``package.module:ClassName``.
         max_price: ``SMARTCHARGE_MAX_PRICE``, used by ``threshold``.
+        search_path: folders where a ``package.module:ClassName`` path is looked up first
+            (``SMARTCHARGE_STRATEGY_PATH``).
 
     Raises:
         ConfigError: the name is unknown or does not load as a strategy; the message names
@@ -94,9 +130,13 @@ def get_strategy(name: str, *, max_price: str | None = None) -> Strategy:
     if ":" in key:
         module_name, _, attr = key.partition(":")
         try:
-            target = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError, ValueError) as err:
-            raise _problem(key, f"cannot be imported ({type(err).__name__}: {err})") from err
+            target = getattr(_import(module_name, search_path), attr)
+        except Exception as err:  # a user's module may fail in any way: report it as config
+            where = ", ".join(str(f) for f in search_path)
+            looked = f"; looked in {where} (SMARTCHARGE_STRATEGY_PATH) first" if where else ""
+            raise _problem(
+                key, f"cannot be imported ({type(err).__name__}: {err}){looked}"
+            ) from err
         return _instantiate(key, target)
     for ep in entry_points(group=ENTRY_POINT_GROUP, name=key):
         try:

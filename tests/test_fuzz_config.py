@@ -29,7 +29,14 @@ from tests.resilience.report import write_figures
 # Inputs tried, by kind; printed by test_zz_report_bad_inputs_tried.
 BAD_INPUTS: collections.Counter[str] = collections.Counter()
 
-_FREE_TEXT = {"wallbox_username", "wallbox_password", "entsoe_api_key", "state_dir", "strategy"}
+_FREE_TEXT = {
+    "wallbox_username",
+    "wallbox_password",
+    "entsoe_api_key",
+    "state_dir",
+    "strategy",
+    "strategy_path",  # a folder: any text but NUL is a path
+}
 _SECRETS = {"wallbox_password", "entsoe_api_key"}
 _UNITS = {
     "_a": "A",

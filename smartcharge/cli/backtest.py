@@ -128,7 +128,9 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def _strategies(name: str, max_price: str | None, *, from_flag: bool) -> list[Strategy]:
+def _strategies(
+    name: str, max_price: str | None, *, from_flag: bool, search_path: list[Path]
+) -> list[Strategy]:
     """Resolve the strategies to run; with ``all``, one that cannot be built is skipped."""
     known = available_strategies()
     if from_flag and name != _ALL and ":" not in name and name.strip().lower() not in known:
@@ -137,7 +139,7 @@ def _strategies(name: str, max_price: str | None, *, from_flag: bool) -> list[St
             f"{', '.join([*known, _ALL])}, or package.module:ClassName"
         )
     if name != _ALL:
-        return [get_strategy(name, max_price=max_price)]
+        return [get_strategy(name, max_price=max_price, search_path=search_path)]
     out = []
     for each in known:
         try:
@@ -176,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
         args.strategy or settings.strategy,
         args.max_price if args.max_price is not None else settings.max_price,
         from_flag=args.strategy is not None,
+        search_path=[settings.strategy_folder],
     )
     tariff = Tariff.from_settings(settings)
     try:
