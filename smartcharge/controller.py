@@ -48,6 +48,10 @@ from strategies.base import Plan, PlanSlot
 # (wallbox-api.md §4.5: HA number, range -5...5, step 0.01), so the daemon keeps it right to
 # the cent: it sends the price rounded to cents, and only when the cents differ.
 ENERGY_COST_DECIMALS = 2
+# The range the cloud accepts: the app and HA's number entity offer -5...5 (wallbox-api.md §4.5)
+# and the cloud answers HTTP 400 above 5 EUR/kWh. An all-in price outside it is sent clamped.
+ENERGY_COST_MIN_EUR_PER_KWH = -5.0
+ENERGY_COST_MAX_EUR_PER_KWH = 5.0
 # Two readings within half a cent are the same price (the cloud may store fewer decimals).
 ENERGY_COST_TOLERANCE_EUR = 0.005
 # How long a reading may still show the state from before the daemon's own command: the charger
@@ -156,6 +160,12 @@ def cents(price_eur_per_kwh: float) -> float:
     return round(price_eur_per_kwh, ENERGY_COST_DECIMALS)
 
 
+def accepted_energy_cost(price_eur_per_kwh: float) -> float:
+    """Return the energy cost to send for a price: clamped to what the cloud accepts, in cents."""
+    clamped = min(ENERGY_COST_MAX_EUR_PER_KWH, max(ENERGY_COST_MIN_EUR_PER_KWH, price_eur_per_kwh))
+    return cents(clamped)
+
+
 def energy_cost_differs(reported: float | None, price_eur_per_kwh: float) -> bool:
     """Return whether the charger's energy cost must be updated to ``price_eur_per_kwh``."""
     if reported is None:
@@ -169,6 +179,7 @@ def decide(
     price_eur_per_kwh: float | None,
     limits: Limits,
     hold: Hold | None = None,
+    refused_energy_cost: float | None = None,
 ) -> tuple[Command, ...]:
     """Return the commands that make the charger do what the plan wants; ``()`` if it does.
 
@@ -179,6 +190,7 @@ def decide(
         price_eur_per_kwh: the all-in price of the current price slot, or None when unknown.
         limits: the currents allowed; the installation's own ceiling lowers them further.
         hold: the user's choice made by hand, which wins over ``slot`` for pause/resume.
+        refused_energy_cost: an energy cost the cloud refused; it is not sent again.
 
     Returns:
         The commands, in order: the current before a resume (so charging starts at the right
@@ -198,12 +210,14 @@ def decide(
                 commands.append(Command(CommandKind.RESUME))
         elif enabled:
             commands.append(Command(CommandKind.PAUSE))
+    cost = None if price_eur_per_kwh is None else accepted_energy_cost(price_eur_per_kwh)
     if (
         status in _COST_SETTABLE
-        and price_eur_per_kwh is not None
-        and energy_cost_differs(snapshot.energy_cost_eur_per_kwh, price_eur_per_kwh)
+        and cost is not None
+        and cost != refused_energy_cost
+        and energy_cost_differs(snapshot.energy_cost_eur_per_kwh, cost)
     ):
-        commands.append(Command(CommandKind.SET_ENERGY_COST, cents(price_eur_per_kwh)))
+        commands.append(Command(CommandKind.SET_ENERGY_COST, cost))
     return tuple(commands)
 
 

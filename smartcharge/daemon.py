@@ -57,10 +57,14 @@ from smartcharge.clock import Clock
 from smartcharge.config import ManualOverride, OnExit, Settings
 from smartcharge.controller import (
     COMMAND_SETTLE,
+    ENERGY_COST_MAX_EUR_PER_KWH,
+    ENERGY_COST_MIN_EUR_PER_KWH,
     Baseline,
     Hold,
     Limits,
+    accepted_energy_cost,
     after_command,
+    cents,
     decide,
     detect_manual_change,
     is_enabled,
@@ -83,6 +87,7 @@ from smartcharge.localtime import ready_by_after
 from smartcharge.ports import Charger
 from smartcharge.state import DaemonState, PlanRecord, SentCommand, SessionState, StateStore
 from smartcharge.storage import sweep_temp_files
+from smartcharge.wallbox.errors import WallboxForbiddenError, WallboxResponseError
 from strategies.base import Plan, PlanRequest, PlanSlot, Strategy
 
 log = structlog.get_logger(__name__)
@@ -275,6 +280,10 @@ class Daemon:
         self._ticks = 0
         self._replan_for_user_current = False
         self._measured_power_kw: float | None = None
+        # An energy cost the cloud refused (HTTP 400/403) is not sent again (issue 11 item 10);
+        # a price outside the accepted range is logged once per stretch (energy_cost_clamped).
+        self._refused_energy_cost: float | None = None
+        self._energy_cost_clamped = False
 
     # --- events
 
@@ -711,13 +720,30 @@ class Daemon:
         ):
             return (Command(CommandKind.RESTART),)
         hold = session.hold if self.settings.manual_override is ManualOverride.RESPECT else None
+        price = self.feed.curve.price_at(now)
+        self._note_energy_cost_clamp(price)
         return decide(
             snapshot,
             self.current_slot(session, now),
-            self.feed.curve.price_at(now),
+            price,
             self._limits(session),
             hold,
+            self._refused_energy_cost,
         )
+
+    def _note_energy_cost_clamp(self, price: float | None) -> None:
+        """Log ``energy_cost_clamped`` once when the price leaves the range the cloud accepts."""
+        clamped = price is not None and accepted_energy_cost(price) != cents(price)
+        if clamped and not self._energy_cost_clamped and price is not None:
+            self._event(
+                "energy_cost_clamped",
+                level="warning",
+                price_eur_per_kwh=round(price, 5),
+                energy_cost_eur_per_kwh=accepted_energy_cost(price),
+                accepted_min_eur_per_kwh=ENERGY_COST_MIN_EUR_PER_KWH,
+                accepted_max_eur_per_kwh=ENERGY_COST_MAX_EUR_PER_KWH,
+            )
+        self._energy_cost_clamped = clamped
 
     async def _send(
         self,
@@ -731,7 +757,13 @@ class Daemon:
                 result = await self.charger.apply(command)
             except SmartchargeError as exc:
                 self._event("command_failed", level="warning", command=str(command), error=str(exc))
+                if command.kind is CommandKind.SET_ENERGY_COST and isinstance(
+                    exc, WallboxResponseError | WallboxForbiddenError
+                ):
+                    self._refused_energy_cost = command.value
                 return
+            if command.kind is CommandKind.SET_ENERGY_COST:
+                self._refused_energy_cost = None
             at = self.clock.now()
             sent = SentCommand(at, command, reason)
             self.state.last_command = sent

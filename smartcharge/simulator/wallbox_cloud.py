@@ -645,6 +645,10 @@ class WallboxCloudSimulator:
             or not math.isfinite(price)
         ):
             return _error(400, f"energyCost must be a number, got {price!r}")
+        if price is not None and not -5.0 <= price <= 5.0:
+            # The real cloud refuses an energy cost above 5 per kWh with 400 (the app and HA
+            # offer -5...5, wallbox-api.md §4.5); nothing of the request is applied.
+            return _error(400, f"energyCost must be between -5 and 5, got {price!r}")
         icp = body.get("icp_max_current")
         if icp is not None and (isinstance(icp, bool) or not isinstance(icp, int) or icp < 0):
             return _error(400, f"icp_max_current must be a non-negative integer, got {icp!r}")
