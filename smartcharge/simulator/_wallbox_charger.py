@@ -1,15 +1,26 @@
 """The simulated charger behind the simulated Wallbox cloud: a small state machine on a clock.
 
 Status codes and transitions follow wallbox-api.md §4.4 and §5. Energy is integrated from the
-clock (power x elapsed time) only while the charger is charging (193/194/195).
+clock (power x elapsed time) only while the charger is charging (193/194/195); the power is what
+the plugged-in ``Car`` draws from what the charger offers (``_car.py``).
+
+With ``command_lag_s`` a pause, resume or current change through the cloud is accepted at once
+but takes effect a seeded 20-60 s (or any range) later, as on a real charger that syncs with the
+cloud every ~30 s (``live_refresh_time``, wallbox-api.md §4.2); reads in between show the old
+state. Without it (the default) commands take effect at once.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from smartcharge.clock import Clock
+from smartcharge.simulator._car import Car
 
 # Status codes used by the simulator (wallbox-api.md §5, HA "CHARGER_STATUS").
 STATUS_DISCONNECTED = 0  # charger offline from the cloud (second phase of a restart)
@@ -31,6 +42,9 @@ RESTART_OFFLINE_S = 90.0
 
 # Range the cloud reports per kWh: the fixtures show 27 km for 4.215 kWh and 98 km for 15.06 kWh.
 KM_PER_KWH = 6.5
+# While a car tapers its power changes with every kWh: integrate in steps this long (the
+# power falls by well under 1 % over one step).
+TAPER_STEP = timedelta(seconds=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +87,9 @@ class SimulatedCharger:
         voltage_v: phase voltage.
         max_charging_current_a: the current set point at start (A).
         energy_cost_eur_per_kwh: the energy price configured at start.
+        command_lag_s: ``(shortest, longest)`` seconds after which a remote pause, resume or
+            current change takes effect (drawn uniformly, seeded); None = at once.
+        seed: seeds the lag.
     """
 
     def __init__(
@@ -85,7 +102,11 @@ class SimulatedCharger:
         voltage_v: float = 230.0,
         max_charging_current_a: int = 16,
         energy_cost_eur_per_kwh: float = 0.25,
+        command_lag_s: tuple[float, float] | None = None,
+        seed: int = 0,
     ) -> None:
+        if command_lag_s is not None and not 0 <= command_lag_s[0] <= command_lag_s[1]:
+            raise ValueError(f"command_lag_s must be (shortest, longest), got {command_lag_s}")
         self._clock = clock
         self.charger_id = charger_id
         self.max_available_current_a = max_available_current_a
@@ -96,9 +117,12 @@ class SimulatedCharger:
         self._max_charging_current_a = max_charging_current_a
         self._last_at = clock.now()
         self._car_connected = False
-        self._car_max_power_kw = 0.0
-        self._car_needs_kwh: float | None = None
+        self._car: Car | None = None
         self._car_full = False
+        self.command_lag_s = command_lag_s
+        self._random = random.Random(seed)  # noqa: S311 - a simulation, not security
+        self._pending: list[tuple[datetime, int, Callable[[], None]]] = []
+        self._pending_seq = itertools.count()
         self._paused = False
         self._locked = False
         self._error = False
@@ -121,35 +145,57 @@ class SimulatedCharger:
         """Integrate energy and run timed transitions up to ``now``.
 
         Called before every request is answered; idempotent; a ``now`` earlier than the last
-        one (a clock set backwards) changes nothing.
+        one (a clock set backwards) changes nothing. Segments end at every instant where
+        something changes: a restart phase, a lagging command taking effect, the car's taper
+        beginning, the car getting full (and every ``TAPER_STEP`` while it tapers).
         """
         while self._last_at < now:
             segment_end = now
             restart_boundary = self._restart_boundary()
             if restart_boundary is not None and restart_boundary < segment_end:
                 segment_end = restart_boundary
+            effect_at = self._pending[0][0] if self._pending else None
+            if effect_at is not None and effect_at < segment_end:
+                segment_end = max(effect_at, self._last_at)
             is_online = self._status_at() != STATUS_DISCONNECTED
             power_kw = self._power_kw()
-            becomes_full = False
-            if power_kw > 0 and self._car_needs_kwh is not None:
-                remaining_kwh = self._car_needs_kwh - self._added_energy_kwh
-                full_at = self._last_at + timedelta(hours=max(remaining_kwh, 0.0) / power_kw)
-                if full_at <= segment_end:
-                    segment_end = max(full_at, self._last_at)
-                    becomes_full = True
+            full_kwh: float | None = None
+            car = self._car
+            if power_kw > 0 and car is not None:
+                tapering = car.is_tapering(self._added_energy_kwh)
+                taper_kwh = car.taper_starts_kwh()
+                if taper_kwh is not None and self._added_energy_kwh < taper_kwh:
+                    taper_at = self._last_at + timedelta(
+                        hours=(taper_kwh - self._added_energy_kwh) / power_kw
+                    )
+                    if taper_at > self._last_at:
+                        segment_end = min(segment_end, taper_at)
+                    else:  # within a microsecond of it: the taper has begun
+                        tapering = True
+                if tapering:
+                    segment_end = min(segment_end, self._last_at + TAPER_STEP)
+                room_kwh = car.room_kwh
+                if room_kwh is not None:
+                    remaining_kwh = room_kwh - self._added_energy_kwh
+                    full_at = self._last_at + timedelta(hours=max(remaining_kwh, 0.0) / power_kw)
+                    if full_at <= segment_end:
+                        segment_end = max(full_at, self._last_at)
+                        full_kwh = room_kwh
             elapsed_s = (segment_end - self._last_at).total_seconds()
             if power_kw > 0:
                 self._added_energy_kwh += power_kw * elapsed_s / 3600.0
                 self._charging_time_s += elapsed_s
-            if becomes_full:
-                assert self._car_needs_kwh is not None
-                self._added_energy_kwh = self._car_needs_kwh
+            if full_kwh is not None:
+                self._added_energy_kwh = full_kwh
                 self._car_full = True
             self._last_at = segment_end
             if is_online:
                 self.last_connection_at = segment_end
             if restart_boundary is not None and segment_end >= restart_boundary:
                 self._finish_restart_phase()
+            while self._pending and self._pending[0][0] <= self._last_at:
+                _, _, effect = heapq.heappop(self._pending)
+                effect()
         if self._status_at() != STATUS_DISCONNECTED:
             self.last_connection_at = max(self.last_connection_at, self._last_at)
 
@@ -190,15 +236,27 @@ class SimulatedCharger:
             return STATUS_PAUSED
         if self._schedule_hold and not self._schedule_overridden:
             return STATUS_SCHEDULED
-        if self._car_full or self._car_max_power_kw <= 0:
+        if self._car_full or self._car is None or self._car.max_power_kw <= 0:
             return STATUS_WAITING_FOR_CAR_DEMAND
         return STATUS_CHARGING
 
     def _power_kw(self) -> float:
-        if self._status_at() not in CHARGING_STATUSES:
+        if self._status_at() not in CHARGING_STATUSES or self._car is None:
             return 0.0
-        offered_kw = self._max_charging_current_a * self.phases * self.voltage_v / 1000.0
-        return min(offered_kw, self._car_max_power_kw)
+        return self._car.draw_kw(
+            self._max_charging_current_a, self.phases, self.voltage_v, self._added_energy_kwh
+        )
+
+    def _later(self, effect: Callable[[], None]) -> None:
+        """Run ``effect`` now, or after the command lag (seeded) when there is one."""
+        now = self._now()
+        if self.command_lag_s is None:
+            effect()
+            return
+        lag_s = self._random.uniform(*self.command_lag_s)
+        heapq.heappush(
+            self._pending, (now + timedelta(seconds=lag_s), next(self._pending_seq), effect)
+        )
 
     # -- live readings -------------------------------------------------------------------
 
@@ -268,6 +326,17 @@ class SimulatedCharger:
         return self._restart_at is not None
 
     @property
+    def car(self) -> Car | None:
+        """Return the car plugged in, if any."""
+        return self._car
+
+    @property
+    def pending_commands(self) -> int:
+        """Return how many accepted commands have not taken effect yet (command lag)."""
+        self._now()
+        return len(self._pending)
+
+    @property
     def session_started_at(self) -> datetime | None:
         """Return when the car was plugged in, or None without a car."""
         return self._session_started_at
@@ -275,13 +344,19 @@ class SimulatedCharger:
     # -- the physical world and the app ---------------------------------------------------
 
     def plug_in(
-        self, *, car_max_power_kw: float = 11.0, car_needs_kwh: float | None = None
+        self,
+        *,
+        car_max_power_kw: float = 11.0,
+        car_needs_kwh: float | None = None,
+        car: Car | None = None,
     ) -> None:
         """Connect a car; it starts charging unless paused, locked or held by a schedule.
 
         Args:
-            car_max_power_kw: the most the car's on-board charger accepts.
-            car_needs_kwh: energy after which the car stops drawing (status 181); None = never.
+            car_max_power_kw: the most the car's on-board charger accepts (without ``car``).
+            car_needs_kwh: energy after which the car stops drawing (status 181); None = never
+                (without ``car``).
+            car: the car, when it is more than a power limit (``realistic_car``).
 
         Raises:
             ValueError: a car is already connected.
@@ -289,10 +364,12 @@ class SimulatedCharger:
         now = self._now()
         if self._car_connected:
             raise ValueError(f"charger {self.charger_id}: a car is already plugged in")
+        if car is None:
+            car = Car(max_power_kw=car_max_power_kw, needs_kwh=car_needs_kwh)
         self._car_connected = True
-        self._car_max_power_kw = car_max_power_kw
-        self._car_needs_kwh = car_needs_kwh
-        self._car_full = car_needs_kwh is not None and car_needs_kwh <= 0
+        self._car = car
+        room_kwh = car.room_kwh
+        self._car_full = room_kwh is not None and room_kwh <= 0
         self._added_energy_kwh = 0.0
         self._charging_time_s = 0.0
         self._session_started_at = now
@@ -323,9 +400,9 @@ class SimulatedCharger:
             )
         )
         self._next_session_number += 1
+        self._pending.clear()  # a command still on its way finds no car
         self._car_connected = False
-        self._car_max_power_kw = 0.0
-        self._car_needs_kwh = None
+        self._car = None
         self._car_full = False
         self._paused = False
         self._schedule_overridden = False
@@ -379,21 +456,38 @@ class SimulatedCharger:
         }
 
     def remote_resume(self) -> None:
-        """Action 1: resume charging, overriding a schedule hold."""
-        self._now()
-        self._paused = False
-        self._schedule_overridden = True
+        """Action 1: resume charging, overriding a schedule hold (after the command lag)."""
+
+        def effect() -> None:
+            self._paused = False
+            self._schedule_overridden = True
+
+        self._later(effect)
 
     def remote_pause(self) -> None:
-        """Action 2: pause charging."""
-        self._now()
-        self._paused = True
+        """Action 2: pause charging (after the command lag)."""
+
+        def effect() -> None:
+            self._paused = True
+
+        self._later(effect)
 
     def remote_resume_schedule(self) -> None:
-        """Action 9: leave the manual pause and follow the schedule again (182 -> 179)."""
-        self._now()
-        self._paused = False
-        self._schedule_overridden = False
+        """Action 9: leave the manual pause, follow the schedule again (182 -> 179), lagged."""
+
+        def effect() -> None:
+            self._paused = False
+            self._schedule_overridden = False
+
+        self._later(effect)
+
+    def remote_set_current(self, current_a: int) -> None:
+        """``PUT v2/charger`` ``maxChargingCurrent``: the new set point, after the lag."""
+
+        def effect() -> None:
+            self._max_charging_current_a = current_a
+
+        self._later(effect)
 
     def remote_restart(self) -> None:
         """Action 3: reboot; Ready ~10 s, then Disconnected ~90 s, then back."""

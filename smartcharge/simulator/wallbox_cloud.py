@@ -31,6 +31,21 @@ anything the real one may not do:
   and do not count.
 - An offline charger (``set_offline``, or the second phase of a restart) reports status 0 and
   a ``last_sync`` frozen at its last contact, and does not charge.
+
+Realism switches (all off by default, so a test that does not ask for them sees the kind
+simulator it was written against; ``smartcharge demo --realistic`` turns them on):
+
+- ``command_lag_s``: pause, resume and current changes are accepted at once (200) but take
+  effect a seeded 20-60 s later; reads in between show the old state (``SimulatedCharger``).
+- ``write_limit_per_minute``: the announced 5 writes a minute (wallbox-api.md §9); api
+  POST/PUT beyond it in a rolling 60 s answer 429. Like the read limit it is counted per
+  account: every token of the account (all its state dirs and clients) shares it.
+- ``separate_hosts``: the user-api and the api listen on two ports (``auth_url`` and the URL
+  ``start()`` returns), as ``user-api.wall-box.com`` and ``api.wall-box.com`` are two hosts; a
+  path asked on the wrong one answers 404.
+- ``payload_variants``: real shapes that differ from the fixtures (``PayloadVariants``).
+- the car: ``SimulatedCharger.plug_in(car=realistic_car(...))`` (battery, taper, phases,
+  a draw below the set current).
 """
 
 from __future__ import annotations
@@ -53,6 +68,7 @@ from aiohttp import web
 
 from smartcharge.clock import Clock
 from smartcharge.simulator import _wallbox_payloads as payloads
+from smartcharge.simulator._car import Car, realistic_car
 from smartcharge.simulator._wallbox_charger import (
     FinishedSession,
     SimulatedCharger,
@@ -60,6 +76,7 @@ from smartcharge.simulator._wallbox_charger import (
 from smartcharge.simulator._wallbox_payloads import PayloadVariants, RemoteActionReply
 
 __all__ = [
+    "Car",
     "FinishedSession",
     "Fault",
     "PayloadVariants",
@@ -67,6 +84,7 @@ __all__ = [
     "RemoteActionReply",
     "SimulatedCharger",
     "WallboxCloudSimulator",
+    "realistic_car",
 ]
 
 # Remote-action codes the simulator accepts (wallbox-api.md §4.4); anything else is refused.
@@ -79,6 +97,10 @@ ACTION_RESUME_SCHEDULE = 9
 MIN_CURRENT_A = 6
 
 READ_LIMIT_WINDOW = timedelta(seconds=60)
+# The cloud's announced write budget (wallbox-api.md §9): 5 non-GET calls a minute.
+ANNOUNCED_WRITES_PER_MINUTE = 5
+# The lag a real charger shows between an accepted command and its effect (issue 16 §3).
+REALISTIC_COMMAND_LAG_S = (20.0, 60.0)
 
 # The parsed request body, read once by the middleware (for the record) and kept for handlers.
 _JSON_BODY: web.RequestKey[Any] = web.RequestKey("json_body", object)
@@ -167,6 +189,13 @@ class WallboxCloudSimulator:
         voltage_v: phase voltage.
         extra_charger_ids: more chargers on the same account.
         read_limit_per_minute: 429 when api GETs exceed this per rolling 60 s; None = no limit.
+        write_limit_per_minute: 429 when api POST/PUTs exceed this per rolling 60 s; None = no
+            limit (``ANNOUNCED_WRITES_PER_MINUTE`` is the real cloud's).
+        command_lag_s: ``(shortest, longest)`` delay before a pause, resume or current change
+            takes effect on each charger; None = at once.
+        seed: seeds the command lag (each charger its own stream).
+        separate_hosts: serve the user-api on its own port (``auth_url``); a path on the
+            wrong host answers 404.
         payload_variants: the payload shapes to send (``PayloadVariants``; defaults: today's);
             ``variants`` may be changed later.
     """
@@ -185,6 +214,10 @@ class WallboxCloudSimulator:
         voltage_v: float = 230.0,
         extra_charger_ids: tuple[int, ...] = (),
         read_limit_per_minute: int | None = None,
+        write_limit_per_minute: int | None = None,
+        command_lag_s: tuple[float, float] | None = None,
+        seed: int = 0,
+        separate_hosts: bool = False,
         payload_variants: PayloadVariants | None = None,
     ) -> None:
         self._clock = clock
@@ -194,13 +227,15 @@ class WallboxCloudSimulator:
         self.token_lifetime_s = token_lifetime_s
         self.refresh_lifetime_s = refresh_lifetime_s
         self.chargers: dict[int, SimulatedCharger] = {}
-        for cid in (charger_id, *extra_charger_ids):
+        for n, cid in enumerate((charger_id, *extra_charger_ids)):
             self.chargers[cid] = SimulatedCharger(
                 clock,
                 cid,
                 max_available_current_a=max_available_current_a,
                 phases=phases,
                 voltage_v=voltage_v,
+                command_lag_s=command_lag_s,
+                seed=seed + n,
             )
         self.charger = self.chargers[charger_id]
         self.requests: list[RecordedRequest] = []
@@ -214,6 +249,11 @@ class WallboxCloudSimulator:
         self._read_limit = read_limit_per_minute
         self._read_limit_status = 429
         self._reads: deque[datetime] = deque()
+        self._write_limit = write_limit_per_minute
+        self._writes: deque[datetime] = deque()
+        self.separate_hosts = separate_hosts
+        self._auth_port: int | None = None
+        self.auth_url: str | None = None
         self._stopped = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._app = self._build_app()
@@ -226,7 +266,11 @@ class WallboxCloudSimulator:
         return self._app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on ``host:port`` (0 = a free port) and return the base URL."""
+        """Serve on ``host:port`` (0 = a free port) and return the (api) base URL.
+
+        With ``separate_hosts`` the user-api gets a second free port, whose URL is
+        ``auth_url``; otherwise ``auth_url`` is the same URL.
+        """
         self._stopped.clear()
         runner = web.AppRunner(self._app, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
@@ -234,7 +278,14 @@ class WallboxCloudSimulator:
         await site.start()
         self._runner = runner
         bound_host, bound_port = runner.addresses[0][:2]
-        return f"http://{bound_host}:{bound_port}"
+        url = f"http://{bound_host}:{bound_port}"
+        self.auth_url = url
+        if self.separate_hosts:
+            auth_site = web.TCPSite(runner, host, 0)
+            await auth_site.start()
+            auth_host, self._auth_port = runner.addresses[1][:2]
+            self.auth_url = f"http://{auth_host}:{self._auth_port}"
+        return url
 
     async def stop(self) -> None:
         """Release hanging requests and stop serving."""
@@ -313,6 +364,11 @@ class WallboxCloudSimulator:
         self._read_limit_status = status
         self._reads.clear()
 
+    def set_write_limit(self, per_minute: int | None) -> None:
+        """Refuse api POST/PUTs beyond ``per_minute`` in a rolling 60 s (429); None = no limit."""
+        self._write_limit = per_minute
+        self._writes.clear()
+
     def sessions_between(self, start: datetime, end: datetime) -> list[FinishedSession]:
         """Return the finished sessions of all chargers that started in ``[start, end]``."""
         return [
@@ -337,6 +393,14 @@ class WallboxCloudSimulator:
         app.router.add_get("/v4/sessions/stats", self._sessions)
         return app
 
+    def _on_wrong_host(self, request: web.Request) -> bool:
+        """Return whether a path is asked on the other host's port (``separate_hosts``)."""
+        if not self.separate_hosts or request.transport is None:
+            return False
+        sockname = request.transport.get_extra_info("sockname")
+        on_auth = sockname is not None and sockname[1] == self._auth_port
+        return on_auth != request.path.startswith("/users/")
+
     @web.middleware
     async def _middleware(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
         now = self._clock.now()
@@ -359,6 +423,9 @@ class WallboxCloudSimulator:
             status=0,
         )
         self.requests.append(record)
+        if self._on_wrong_host(request):
+            self._finish(record, 404)
+            return _error(404, "Not Found")
         rule = self._take_fault(request.method, request.path)
         response: web.StreamResponse | None = None
         if rule is None or rule.applied:
@@ -391,7 +458,7 @@ class WallboxCloudSimulator:
             denied = self._check_access_token(request)
             if denied is not None:
                 return denied
-            limited = self._check_read_limit(request)
+            limited = self._check_read_limit(request) or self._check_write_limit(request)
             if limited is not None:
                 return limited
         try:
@@ -500,6 +567,17 @@ class WallboxCloudSimulator:
         self._reads.append(now)
         return None
 
+    def _check_write_limit(self, request: web.Request) -> web.Response | None:
+        if self._write_limit is None or request.method == "GET":
+            return None
+        now = self._clock.now()
+        while self._writes and self._writes[0] <= now - READ_LIMIT_WINDOW:
+            self._writes.popleft()
+        if len(self._writes) >= self._write_limit:
+            return _error(429)
+        self._writes.append(now)
+        return None
+
     async def _signin(self, request: web.Request) -> web.StreamResponse:
         missing = self._missing_partner(request)
         if missing is not None:
@@ -590,7 +668,7 @@ class WallboxCloudSimulator:
                 return _error(400, f"locked must be 0 or 1, got {lock!r}")
             new_locked = lock == 1
         if new_current_a is not None:
-            charger.max_charging_current_a = new_current_a
+            charger.remote_set_current(new_current_a)
         if new_locked is not None:
             charger.locked = new_locked
         return _json(200, payloads.charger_update(charger, previous_current_a=previous_current_a))
