@@ -72,7 +72,7 @@ from smartcharge.controller import (
     should_restart,
 )
 from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandKind, PriceCurve
-from smartcharge.errors import SmartchargeError
+from smartcharge.errors import SmartchargeError, StateError
 from smartcharge.http import open_session
 from smartcharge.ledger import (
     TARGET_TOLERANCE_KWH,
@@ -86,7 +86,7 @@ from smartcharge.ledger import (
 from smartcharge.localtime import ready_by_after
 from smartcharge.ports import Charger
 from smartcharge.state import DaemonState, PlanRecord, SentCommand, SessionState, StateStore
-from smartcharge.storage import sweep_temp_files
+from smartcharge.storage import StateDisk, sweep_temp_files
 from smartcharge.wallbox.errors import WallboxForbiddenError, WallboxResponseError
 from strategies.base import Plan, PlanRequest, PlanSlot, Strategy
 
@@ -249,6 +249,8 @@ class Daemon:
         feed: the price feed.
         strategy: the planning strategy.
         on_event: an optional observer called with every decision event (the demo prints it).
+        disk: the state folder's file system, shared with the charger's limiter and token
+            store; failed saves are logged once there and reported by ``/healthz``.
     """
 
     def __init__(
@@ -260,14 +262,18 @@ class Daemon:
         strategy: Strategy,
         *,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        disk: StateDisk | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.charger = charger
         self.feed = feed
         self.strategy = strategy
-        self.store = StateStore(settings.state_dir, clock)
-        self.ledger = Ledger(settings.state_dir, clock)
+        self.disk = disk or StateDisk()
+        self.store = StateStore(settings.state_dir, clock, self.disk)
+        self.ledger = Ledger(settings.state_dir, clock, self.disk)
+        # Finished sessions the ledger could not take yet (a full disk): retried every tick.
+        self._unrecorded: list[LedgerEntry] = []
         self.state: DaemonState = self.store.load()
         self.on_event = on_event
         self.started_at: datetime | None = None
@@ -476,9 +482,19 @@ class Daemon:
     ) -> None:
         full_kw = session.max_power_seen_kw or power_kw(self.settings.max_current_a, self.settings)
         entry = finish_session(session, now, self.feed.curve, full_kw)
-        self.ledger.record(entry)
+        self._unrecorded.append(entry)
+        self._record_finished()
         self.state.session = None
         self._log_finished(entry)
+
+    def _record_finished(self) -> None:
+        """Write the finished sessions waiting for the ledger; keep them if it cannot be written."""
+        while self._unrecorded:
+            try:
+                self.ledger.record(self._unrecorded[0])
+            except StateError:
+                return  # logged once by the disk (or by the ledger); retried on the next tick
+            self._unrecorded.pop(0)
 
     def _log_finished(self, entry: LedgerEntry) -> None:
         self._event(
@@ -811,10 +827,15 @@ class Daemon:
         return {}
 
     def _save(self) -> None:
-        try:
+        """Save the state; a failure never stops the daemon.
+
+        The disk logs a failure once per cause, ``/healthz`` reports it, and every later save
+        tries again.
+        """
+        self.disk.retry()
+        self._record_finished()
+        with contextlib.suppress(StateError):
             self.store.save(self.state)
-        except SmartchargeError as exc:
-            log.error("state_save_failed", error=str(exc))
 
     # --- stopping
 

@@ -5,7 +5,9 @@
 
 - the poll: within ``HEALTH_POLL_INTERVALS`` poll intervals (plus a minute), counted from the
   daemon's start until the first poll succeeds;
-- the prices: a successful fetch within ``HEALTH_PRICES_MAX_AGE``, or a known price for now.
+- the prices: a successful fetch within ``HEALTH_PRICES_MAX_AGE``, or a known price for now;
+- the state: every state file could be saved the last time it was written (a full or read-only
+  disk turns this 503 with the path and the OS error, while the charger is still driven).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def check(daemon: Daemon, now: datetime) -> Health:
             "no price for now and no price fetch since "
             + ("start" if fetched is None else fetched.isoformat(timespec="seconds"))
         )
+    reasons.extend(daemon.disk.problems)
     return Health(ok=not reasons, reasons=tuple(reasons))
 
 

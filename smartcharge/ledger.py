@@ -9,6 +9,10 @@ the same energy would have cost charged at full power from plug-in (``immediate_
 
 The ledger is ``<state dir>/ledger.json``: a versioned, checksummed document written atomically;
 one entry per session id, so recording a session twice (a restart while unplugging) keeps one.
+A ledger from a newer smartcharge is never rewritten, and rows this version cannot parse are
+kept verbatim.
+
+Version history: 1 is the first.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ import structlog
 
 from smartcharge.clock import Clock
 from smartcharge.domain import PriceCurve
+from smartcharge.errors import StateError
 from smartcharge.state import SessionState, SlotEnergy, dt_from_json, dt_required, dt_to_json
-from smartcharge.storage import load_document, save_document
+from smartcharge.storage import StateDisk, StateIOError, load_document, save_document
 
 log = structlog.get_logger(__name__)
 
@@ -277,44 +282,91 @@ def totals(entries: list[LedgerEntry]) -> Totals:
 class Ledger:
     """The finished sessions on disk.
 
+    The document's ``version`` says which smartcharge wrote it. One written by a newer version
+    is never rewritten (``record`` and ``entries`` refuse with a ``StateError``), and a row this
+    version cannot parse is kept verbatim when the ledger is rewritten, never dropped.
+
     Args:
         state_dir: ``SMARTCHARGE_STATE_DIR``.
         clock: for naming a corrupt file moved aside.
+        disk: the state folder's file system (records failed writes for ``/healthz``).
     """
 
-    def __init__(self, state_dir: Path, clock: Clock) -> None:
+    def __init__(self, state_dir: Path, clock: Clock, disk: StateDisk | None = None) -> None:
         self.path = state_dir / LEDGER_FILE
         self._clock = clock
+        self._disk = disk or StateDisk()
 
-    def entries(self) -> list[LedgerEntry]:
-        """Return the finished sessions, oldest first."""
-        found = load_document(self.path, LEDGER_KIND, self._clock.now())
+    def _load(self) -> tuple[list[tuple[LedgerEntry, Any]], list[Any]]:
+        """Return the parsed rows (each with its raw form) and the rows that do not parse.
+
+        Raises:
+            StateError: the ledger is from a newer smartcharge, is not a list of sessions, or
+                cannot be read.
+        """
+        found = load_document(self.path, LEDGER_KIND, self._clock.now(), disk=self._disk)
         if found.problem is not None:
             log.error(
                 "ledger_file_corrupt",
                 path=str(self.path),
                 problem=found.problem,
+                moved_to=None if found.moved_to is None else str(found.moved_to),
                 used_backup=found.used_backup,
             )
-        if found.version is None or not isinstance(found.data, list):
-            return []
-        out = []
-        for row in found.data:
+        if found.version is None:
+            return [], []
+        if found.version > LEDGER_VERSION:
+            raise StateError(
+                f"{self.path} was written by a newer smartcharge (ledger version "
+                f"{found.version}; this one knows {LEDGER_VERSION}) and is left as it is: "
+                "upgrade smartcharge, or move the file away to start a new ledger"
+            )
+        if not isinstance(found.data, list):
+            raise StateError(
+                f"{self.path} holds no list of sessions and is left as it is: move it away to "
+                "start a new ledger"
+            )
+        parsed: list[tuple[LedgerEntry, Any]] = []
+        unparsed: list[Any] = []
+        for n, row in enumerate(found.data):
             try:
-                out.append(LedgerEntry.from_json(row))
-            except (KeyError, TypeError, ValueError) as exc:
-                log.error("ledger_entry_unreadable", path=str(self.path), problem=str(exc))
-        return sorted(out, key=lambda e: e.plugged_in_at)
+                parsed.append((LedgerEntry.from_json(row), row))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                log.error("ledger_entry_unreadable", path=str(self.path), row=n, problem=str(exc))
+                unparsed.append(row)
+        return parsed, unparsed
+
+    def entries(self) -> list[LedgerEntry]:
+        """Return the finished sessions this version can read, oldest first.
+
+        Raises:
+            StateError: the ledger is from a newer smartcharge or cannot be read.
+        """
+        parsed, _ = self._load()
+        return sorted((e for e, _ in parsed), key=lambda e: e.plugged_in_at)
 
     def record(self, entry: LedgerEntry) -> None:
         """Add ``entry``, replacing an entry with the same session id.
 
+        Rows that do not parse are written back verbatim (after the others).
+
         Raises:
-            StateError: the file cannot be written.
+            StateError: the ledger cannot be read, comes from a newer smartcharge (it is not
+                touched), or cannot be written; the disk records it once for ``/healthz``.
         """
-        kept = [e for e in self.entries() if e.session_id != entry.session_id]
-        rows = [e.to_json() for e in sorted([*kept, entry], key=lambda e: e.plugged_in_at)]
-        save_document(self.path, LEDGER_KIND, LEDGER_VERSION, rows)
+        now = self._clock.now()
+        try:
+            parsed, unparsed = self._load()
+        except StateIOError as exc:
+            self._disk.failed(self.path, exc.cause, str(exc), now)
+            raise
+        except StateError as exc:
+            self._disk.failed(self.path, "refused", str(exc), now)
+            raise
+        kept = [(e.plugged_in_at, row) for e, row in parsed if e.session_id != entry.session_id]
+        kept.append((entry.plugged_in_at, entry.to_json()))
+        rows = [row for _, row in sorted(kept, key=lambda item: item[0])] + unparsed
+        save_document(self.path, LEDGER_KIND, LEDGER_VERSION, rows, disk=self._disk, now=now)
 
 
 def in_cents(cost_eur: float, immediate_cost_eur: float) -> tuple[str, str, str]:

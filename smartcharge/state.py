@@ -6,9 +6,12 @@ or a crash at any instant: the session (plug-in time, need, plan, delivered ener
 price slot, every command sent with its time and reason), the daemon's baseline for the
 manual-override rule, the user's hold, and the last contact with the cloud and with ENTSO-E.
 
-A corrupt file is moved aside (``state_file_corrupt`` is logged) and the ``.bak`` copy or a
-fresh state is used: never a crash loop. Prices and the token have their own files (the price
-cache and the token store).
+A corrupt file (its checksum or its content does not parse) is moved aside
+(``state_file_corrupt`` is logged) and the ``.bak`` copy or a fresh state is used: never a crash
+loop. A file that cannot be *read* (permission denied, an I/O error) is not corrupt: ``load``
+raises ``StateIOError`` and leaves it alone, so the daemon exits 2 at start instead of starting
+the session again from zero. Prices and the token have their own files (the price cache and the
+token store).
 
 Version history: 1 is the first.
 """
@@ -26,7 +29,7 @@ from smartcharge.clock import Clock
 from smartcharge.controller import Baseline, Hold
 from smartcharge.domain import Command, CommandKind
 from smartcharge.errors import StateError
-from smartcharge.storage import load_document, save_document
+from smartcharge.storage import StateDisk, load_document, move_aside, save_document
 from strategies.base import Plan, PlanSlot
 
 log = structlog.get_logger(__name__)
@@ -430,19 +433,22 @@ class StateStore:
     Args:
         state_dir: ``SMARTCHARGE_STATE_DIR``.
         clock: for the ``saved_at`` stamp and the name of a corrupt file moved aside.
+        disk: the state folder's file system (records failed saves for ``/healthz``).
     """
 
-    def __init__(self, state_dir: Path, clock: Clock) -> None:
+    def __init__(self, state_dir: Path, clock: Clock, disk: StateDisk | None = None) -> None:
         self.path = state_dir / STATE_FILE
         self._clock = clock
+        self._disk = disk or StateDisk()
 
     def load(self) -> DaemonState:
         """Return the saved state, or a fresh one when there is none or it is unusable.
 
         Raises:
             StateError: the file comes from a newer smartcharge (refusing beats losing it).
+            StateIOError: the file is there but cannot be read (nothing is moved or reset).
         """
-        found = load_document(self.path, STATE_KIND, self._clock.now())
+        found = load_document(self.path, STATE_KIND, self._clock.now(), disk=self._disk)
         if found.problem is not None:
             log.error(
                 "state_file_corrupt",
@@ -457,7 +463,15 @@ class StateStore:
         try:
             return DaemonState.from_json(data)
         except (KeyError, TypeError, ValueError) as exc:
-            log.error("state_file_unreadable", path=str(self.path), problem=str(exc))
+            # Content that does not parse is corrupt: move it aside, never overwrite it.
+            moved = None if found.used_backup else move_aside(self.path, self._clock.now())
+            log.error(
+                "state_file_corrupt",
+                path=str(self.path),
+                problem=f"{self.path}: content does not parse ({exc})",
+                moved_to=None if moved is None else str(moved),
+                used_backup=False,
+            )
             return DaemonState()
 
     def save(self, state: DaemonState) -> None:
@@ -467,7 +481,14 @@ class StateStore:
             StateError: the file cannot be written (the previous content stays).
         """
         state.saved_at = self._clock.now()
-        save_document(self.path, STATE_KIND, STATE_VERSION, state.to_json())
+        save_document(
+            self.path,
+            STATE_KIND,
+            STATE_VERSION,
+            state.to_json(),
+            disk=self._disk,
+            now=state.saved_at,
+        )
 
     def exists(self) -> bool:
         """Return whether a state file is there."""

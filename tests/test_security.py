@@ -177,14 +177,14 @@ def test_state_dir_is_0700_and_files_0600_whatever_the_umask(tmp_path: Path):
 
 
 @pytest.mark.usefixtures("loose_umask")
-def test_existing_loose_state_dir_is_tightened(tmp_path: Path):
-    """A state dir that exists with mode 0755 (or 0777) is tightened to 0700."""
+def test_existing_state_dir_keeps_its_mode(tmp_path: Path):
+    """A state dir that exists (mode 0755) is not chmod-ed: smartcharge did not create it."""
     state = tmp_path / "state"
-    state.mkdir(mode=0o777)
-    state.chmod(0o777)
+    state.mkdir()
+    state.chmod(0o755)
     storage.save_document(state / "x.json", "x", 1, [])
 
-    assert 0o700 == _mode(state)
+    assert 0o755 == _mode(state)
     assert 0o600 == _mode(state / "x.json")
 
 

@@ -11,6 +11,7 @@ import aiohttp
 from smartcharge.clock import Clock
 from smartcharge.config import Settings
 from smartcharge.errors import ConfigError
+from smartcharge.storage import StateDisk
 from smartcharge.wallbox.client import MIN_CURRENT_A, WallboxClient, command_satisfied
 from smartcharge.wallbox.errors import (
     WallboxAuthError,
@@ -42,7 +43,10 @@ __all__ = [
 
 
 def build_wallbox_client(
-    settings: Settings, session: aiohttp.ClientSession, clock: Clock
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    clock: Clock,
+    disk: StateDisk | None = None,
 ) -> WallboxClient:
     """Return a client for the account and charger ``settings`` name.
 
@@ -76,4 +80,5 @@ def build_wallbox_client(
         reads_per_minute=settings.wallbox_reads_per_minute,
         writes_per_minute=settings.wallbox_writes_per_minute,
         signins_per_hour=settings.wallbox_signins_per_hour,
+        disk=disk,
     )

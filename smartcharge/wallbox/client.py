@@ -33,6 +33,7 @@ from pydantic import SecretStr
 from smartcharge import __version__
 from smartcharge.clock import Clock
 from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandKind
+from smartcharge.storage import StateDisk
 from smartcharge.wallbox.auth import AuthCall, Authenticator, RefreshRejectedError
 from smartcharge.wallbox.errors import (
     WallboxAuthError,
@@ -207,6 +208,7 @@ class WallboxClient:
         writes_per_minute: the PUT/POST budget of the account.
         signins_per_hour: the sign-in budget of the account.
         rng: the source of back-off jitter (inject a seeded one in tests).
+        disk: the state folder's file system, shared with the daemon (None: a private one).
     """
 
     def __init__(
@@ -225,6 +227,7 @@ class WallboxClient:
         writes_per_minute: float = 3.0,
         signins_per_hour: int = 3,
         rng: random.Random | None = None,
+        disk: StateDisk | None = None,
     ) -> None:
         self._session = session
         self._urls = {_API: api_url.rstrip("/"), _AUTH: auth_url.rstrip("/")}
@@ -239,11 +242,12 @@ class WallboxClient:
             reads_per_minute=reads_per_minute,
             writes_per_minute=writes_per_minute,
             signins_per_hour=signins_per_hour,
+            disk=disk,
         )
         self.auth = Authenticator(
             username=username,
             password=password,
-            store=TokenStore(state_dir),
+            store=TokenStore(state_dir, disk),
             limiter=self.limiter,
             clock=clock,
             send=self._auth_call,

@@ -15,12 +15,18 @@ The same file holds the whole-client back-off (after a 429 or a polling 403 ever
 waits), the last charger status with the time it was read (so a status asked for inside the
 window is answered from it, with its age), and the charger ids found on the account. It never
 holds a secret. Time comes from the injected clock.
+
+A disk that cannot be written (full, read-only, gone) never stops a call: the budget is kept in
+memory, the file is tried again on every use, and the failure goes to the ``StateDisk`` (one
+``state_write_failed`` per cause, and ``/healthz`` says so). Until a save succeeds again this
+process trusts its memory and adds what other processes managed to record.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import enum
 import fcntl
 import math
@@ -35,7 +41,14 @@ import structlog
 
 from smartcharge.clock import Clock
 from smartcharge.domain import ChargerSnapshot, ChargerStatus
-from smartcharge.storage import ensure_private_dir, load_document, save_document
+from smartcharge.errors import StateError
+from smartcharge.storage import (
+    StateDisk,
+    StateIOError,
+    ensure_private_dir,
+    load_document,
+    save_document,
+)
 from smartcharge.wallbox.errors import WallboxRateLimitedError
 
 log = structlog.get_logger(__name__)
@@ -133,6 +146,22 @@ def snapshot_from_json(data: Any) -> ChargerSnapshot | None:
         return None
 
 
+def _merge(mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+    """Return this process's data with the calls and back-off other processes recorded."""
+    out = copy.deepcopy(mine)
+    calls = out.setdefault("calls", {})
+    for kind, times in (theirs.get("calls") or {}).items():
+        if isinstance(times, list):
+            calls[kind] = sorted(
+                set(calls.get(kind, [])) | {t for t in times if isinstance(t, str)}
+            )
+    theirs_until = _parse(theirs.get("backoff_until"))
+    mine_until = _parse(out.get("backoff_until"))
+    if theirs_until is not None and (mine_until is None or theirs_until > mine_until):
+        out["backoff_until"] = _iso(theirs_until)
+    return out
+
+
 class RateLimiter:
     """The call budgets of one account, persisted in ``state_dir`` and shared across processes.
 
@@ -142,6 +171,7 @@ class RateLimiter:
         reads_per_minute: the GET budget (Settings.wallbox_reads_per_minute).
         writes_per_minute: the PUT/POST budget (Settings.wallbox_writes_per_minute).
         signins_per_hour: the sign-in budget (Settings.wallbox_signins_per_hour).
+        disk: the state folder's file system (shared with the daemon's other stores).
     """
 
     def __init__(
@@ -152,8 +182,13 @@ class RateLimiter:
         reads_per_minute: float = 1.0,
         writes_per_minute: float = 3.0,
         signins_per_hour: int = 3,
+        disk: StateDisk | None = None,
     ) -> None:
         self._dir = state_dir
+        self._disk = disk or StateDisk()
+        # The last data this process knew, and whether the file lags behind it.
+        self._memory: dict[str, Any] = {}
+        self._unsaved = False
         self.path = state_dir / LIMITER_FILE
         self._lock_path = state_dir / LOCK_FILE
         self._clock = clock
@@ -172,22 +207,64 @@ class RateLimiter:
         """Hold the cross-process lock; yield the shared data; write it back if changed.
 
         The lock is held only for a read-modify-write of a small file, never across an await,
-        so a blocking ``flock`` costs the event loop microseconds.
+        so a blocking ``flock`` costs the event loop microseconds. A lock, read or write that
+        fails falls back to this process's memory (see the module docstring); it never raises.
         """
-        ensure_private_dir(self._dir)
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        now = self._clock.now()
+        fd = self._open_lock(now)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            result = load_document(self.path, _KIND, self._clock.now())
-            if result.problem:
-                log.warning("wallbox_limiter_file_corrupt", path=str(self.path))
-            data: dict[str, Any] = result.data if isinstance(result.data, dict) else {}
+            data = self._read(now)
             before = repr(data)
             yield data
-            if repr(data) != before:
-                save_document(self.path, _KIND, _VERSION, data)
+            self._memory = copy.deepcopy(data)
+            if self._unsaved or repr(data) != before:
+                try:
+                    save_document(
+                        self.path, _KIND, _VERSION, data, disk=self._disk, now=self._clock.now()
+                    )
+                    self._unsaved = False
+                except StateError:
+                    self._unsaved = True  # logged once by the disk; retried on the next use
         finally:
-            os.close(fd)  # closing the descriptor releases the flock
+            if fd is not None:
+                os.close(fd)  # closing the descriptor releases the flock
+
+    def _open_lock(self, now: datetime) -> int | None:
+        """Return the locked descriptor of the lock file, or None when it cannot be had."""
+        try:
+            ensure_private_dir(self._dir)
+            fd = self._disk.open_lock(self._lock_path)
+        except StateError as exc:
+            self._disk.failed(self._lock_path, "state_dir", str(exc), now)
+            return None
+        except OSError as exc:
+            err = StateIOError("open the lock file", self._lock_path, exc, self._dir)
+            self._disk.failed(self._lock_path, err.cause, str(err), now)
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            os.close(fd)
+            err = StateIOError("lock", self._lock_path, exc, self._dir)
+            self._disk.failed(self._lock_path, err.cause, str(err), now)
+            return None
+        self._disk.saved(self._lock_path)
+        return fd
+
+    def _read(self, now: datetime) -> dict[str, Any]:
+        """Return the shared data: the file's, or memory while the file cannot be had."""
+        try:
+            result = load_document(self.path, _KIND, now, disk=self._disk)
+        except StateError as exc:
+            self._disk.failed(self.path, "read", str(exc), now)
+            self._unsaved = True
+            return copy.deepcopy(self._memory)
+        if result.problem:
+            log.warning("wallbox_limiter_file_corrupt", path=str(self.path))
+        data: dict[str, Any] = result.data if isinstance(result.data, dict) else {}
+        if self._unsaved:
+            data = _merge(self._memory, data)
+        return data
 
     def _calls(self, data: dict[str, Any], kind: CallKind, now: datetime) -> list[datetime]:
         """Return the recorded calls of ``kind`` still inside its window, oldest first."""

@@ -4,6 +4,10 @@ The file ``wallbox-tokens.json`` in the state dir is written atomically with mod
 ``smartcharge.storage``; it is the only file that ever holds a token. No backup copy is kept:
 a lost or corrupt token file costs one sign-in, while a stale copy of a token helps no one.
 The username is stored beside the tokens so tokens of another account are never used.
+
+A token that cannot be saved (a full or read-only disk) is used from memory: it costs one
+sign-in after a restart, never a call now. The ``StateDisk`` logs the failure once and writes
+the file again when the daemon next saves its state (``StateDisk.retry``).
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from pathlib import Path
 
 import structlog
 
+from smartcharge.errors import StateError
 from smartcharge.logsetup import register_secret
-from smartcharge.storage import load_document, save_document
+from smartcharge.storage import StateDisk, load_document, save_document
 
 log = structlog.get_logger(__name__)
 
@@ -56,12 +61,17 @@ def _from_ms(value: int) -> datetime:
 class TokenStore:
     """Load and save ``Tokens`` in ``state_dir/wallbox-tokens.json`` (mode 0600)."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, disk: StateDisk | None = None) -> None:
         self.path = state_dir / TOKEN_FILE
+        self._disk = disk or StateDisk()
 
     def load(self, now: datetime) -> Tokens | None:
-        """Return the stored tokens, or None when there are none usable."""
-        result = load_document(self.path, _KIND, now)
+        """Return the stored tokens, or None when there are none usable (or none readable)."""
+        try:
+            result = load_document(self.path, _KIND, now, disk=self._disk)
+        except StateError as exc:
+            log.warning("wallbox_token_store_unreadable", path=str(self.path), error=str(exc))
+            return None
         if result.problem:
             log.warning(
                 "wallbox_token_store_corrupt", path=str(self.path), moved_to=str(result.moved_to)
@@ -82,8 +92,19 @@ class TokenStore:
             log.warning("wallbox_token_store_unusable", path=str(self.path))
             return None
 
-    def save(self, tokens: Tokens) -> None:
-        """Write ``tokens`` atomically, mode 0600, leaving no backup copy behind."""
+    def save(self, tokens: Tokens, now: datetime | None = None) -> None:
+        """Write ``tokens`` atomically, mode 0600, leaving no backup copy behind.
+
+        A failed write is recorded on the disk (logged once) and otherwise ignored.
+        """
+        try:
+            self._save(tokens, now)
+        except StateError:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self.path.with_name(self.path.name + ".bak").unlink()
+
+    def _save(self, tokens: Tokens, now: datetime | None) -> None:
         save_document(
             self.path,
             _KIND,
@@ -97,9 +118,10 @@ class TokenStore:
                 ),
                 "username": tokens.username,
             },
+            disk=self._disk,
+            now=now,
+            retry=True,
         )
-        with contextlib.suppress(FileNotFoundError):
-            self.path.with_name(self.path.name + ".bak").unlink()
 
     def clear(self) -> None:
         """Forget the stored tokens."""

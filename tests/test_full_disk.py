@@ -1,0 +1,98 @@
+"""A state disk that cannot be written never stops the charger from being driven (issue 11, 1).
+
+The daemon runs in process against the simulated cloud and ENTSO-E on a simulated clock; its
+state folder's file system is a ``StateDisk`` whose writes fail with ENOSPC, the way a full
+disk answers, until the test frees it. The disk is injected through the constructors (the
+daemon's, the Wallbox client's), the seam every store of the process writes through.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from datetime import time, timedelta
+from pathlib import Path
+
+from structlog.testing import capture_logs
+
+from smartcharge.daemon import Daemon, build_strategy
+from smartcharge.demo import DEMO_DAY, SimulatedWorld, local, simulated_world
+from smartcharge.health import check
+from smartcharge.prices import build_price_feed
+from smartcharge.state import STATE_FILE
+from smartcharge.storage import StateDisk
+from smartcharge.wallbox import build_wallbox_client
+from smartcharge.wallbox.limiter import LIMITER_FILE
+from smartcharge.wallbox.tokens import TOKEN_FILE
+from tests.test_daemon_rules import actions, plug_in, run_until
+
+START = local(DEMO_DAY, time(17, 45))
+PLUG_IN = local(DEMO_DAY, time(18, 0))
+
+
+class FullDisk(StateDisk):
+    """A disk with no space left while ``full`` is set: every write fails with ENOSPC."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.full = True
+        self.refused = 0
+
+    def write_file(self, path: Path, text: str) -> None:
+        if self.full:
+            self.refused += 1
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        super().write_file(path, text)
+
+
+def daemon_on(world: SimulatedWorld, disk: StateDisk) -> Daemon:
+    """Build the world's daemon with ``disk`` under every store (as ``run()`` does)."""
+    settings, clock = world.settings, world.clock
+    world.daemon = Daemon(
+        settings,
+        clock,
+        build_wallbox_client(settings, world.http, clock, disk),
+        build_price_feed(settings, world.http, clock),
+        build_strategy(settings),
+        disk=disk,
+    )
+    return world.daemon
+
+
+async def test_full_state_disk_still_drives_the_charger(tmp_path: Path):
+    """With no space left: the plan's commands and the on-exit resume still reach the cloud.
+
+    ``state_write_failed`` is logged once per file, not per tick; ``/healthz`` is 503 naming
+    the file and the OS error; once space is back the next save writes the state again.
+    """
+    disk = FullDisk()
+    with capture_logs() as logs:
+        async with simulated_world(tmp_path, START) as world:
+            daemon = daemon_on(world, disk)
+            await daemon.start()
+            await run_until(world, local(DEMO_DAY, time(18, 30)), {PLUG_IN: plug_in(world)})
+            health = check(daemon, world.clock.now())
+            sent_while_full = actions(world)
+            stop_at = world.clock.now()
+            await daemon.shutdown()
+            resumed = actions(world, after=stop_at - timedelta(seconds=1))
+            refused = disk.refused
+            disk.full = False
+            await daemon.tick("poll")
+            recovered = check(daemon, world.clock.now())
+    failed = [e for e in logs if e["event"] == "state_write_failed"]
+
+    assert sent_while_full  # the plan's pause went out, whatever the disk said
+    assert [1] == resumed
+    assert refused > 40  # every tick kept trying to save
+    assert sorted(str(tmp_path / n) for n in (STATE_FILE, LIMITER_FILE, TOKEN_FILE)) == sorted(
+        e["path"] for e in failed
+    )
+    assert all("No space left on device (ENOSPC)" in e["error"] for e in failed)
+    assert not health.ok
+    assert any(
+        str(tmp_path / STATE_FILE) in r and "No space left on device" in r for r in health.reasons
+    )
+    assert recovered.ok, recovered.reasons
+    assert (tmp_path / STATE_FILE).exists()
+    assert 3 == len([e for e in logs if e["event"] == "state_write_recovered"])
