@@ -33,7 +33,13 @@ from smartcharge.logsetup import configure_logging
 from smartcharge.prices import build_price_feed
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.entsoe_server import EntsoeFakeServer
-from smartcharge.simulator.wallbox_cloud import WallboxCloudSimulator
+from smartcharge.simulator.wallbox_cloud import (
+    ANNOUNCED_WRITES_PER_MINUTE,
+    REALISTIC_COMMAND_LAG_S,
+    Car,
+    WallboxCloudSimulator,
+    realistic_car,
+)
 from smartcharge.wallbox import build_wallbox_client
 from strategies.base import Plan
 
@@ -47,6 +53,42 @@ UNPLUG = time(7, 30)
 DEMO_USER = "demo.user@example.com"
 DEMO_PASSWORD = "demo-password-not-a-secret"  # noqa: S105 - the simulated account's
 DEMO_KEY = "demo-entsoe-key"
+
+
+@dataclass(frozen=True, slots=True)
+class Realism:
+    """How real the simulated cloud and car are (``smartcharge demo --realistic``).
+
+    Attributes:
+        car: the car plugged in at 18:00.
+        command_lag_s: the delay before a command takes effect, or None (at once).
+        write_limit_per_minute: the cloud's write limit, or None.
+        separate_hosts: the user-api and the api on two ports.
+        seed: seeds the command lag.
+        description: one line for the demo's introduction.
+    """
+
+    car: Car = field(default_factory=lambda: Car(max_power_kw=11.0))
+    command_lag_s: tuple[float, float] | None = None
+    write_limit_per_minute: int | None = None
+    separate_hosts: bool = False
+    seed: int = 0
+    description: str = ""
+
+
+# ``--realistic``: a one-phase car (3.7 kW on-board charger, 16 A on one phase) at 35 % of
+# 40 kWh, tapering above 80 %, drawing a few per cent below the set current, behind a cloud
+# whose commands take effect 20-60 s late, with the announced write limit and two hosts.
+REALISTIC = Realism(
+    car=realistic_car(capacity_kwh=40.0, start_soc=0.35, phases=1, max_current_a=16.0),
+    command_lag_s=REALISTIC_COMMAND_LAG_S,
+    write_limit_per_minute=ANNOUNCED_WRITES_PER_MINUTE,
+    separate_hosts=True,
+    description=(
+        "Realistic: a one-phase car (3.7 kW) at 35 % of 40 kWh that slows down above 80 %, "
+        "and a cloud\nwhose commands take effect 20-60 s late (5 writes a minute at most).\n"
+    ),
+)
 
 
 def local(day: date, at: time) -> datetime:
@@ -141,11 +183,24 @@ async def simulated_world(
     start: datetime,
     *,
     on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    realism: Realism | None = None,
     **overrides: Any,
 ) -> AsyncIterator[SimulatedWorld]:
-    """Start the fakes on 127.0.0.1 and build the daemon on a clock at ``start``."""
+    """Start the fakes on 127.0.0.1 and build the daemon on a clock at ``start``.
+
+    ``realism`` sets the cloud's realism switches (the car is the caller's to plug in).
+    """
+    realism = realism or Realism()
     clock = SimulatedClock(start, auto_advance=True)
-    cloud = WallboxCloudSimulator(clock, username=DEMO_USER, password=DEMO_PASSWORD)
+    cloud = WallboxCloudSimulator(
+        clock,
+        username=DEMO_USER,
+        password=DEMO_PASSWORD,
+        command_lag_s=realism.command_lag_s,
+        write_limit_per_minute=realism.write_limit_per_minute,
+        separate_hosts=realism.separate_hosts,
+        seed=realism.seed,
+    )
     entsoe = EntsoeFakeServer(valid_keys=[DEMO_KEY])
     entsoe.serve_csv("NL", PRICES_CSV, start - timedelta(days=2), start + timedelta(days=3))
     cloud_url = await cloud.start()
@@ -156,6 +211,7 @@ async def simulated_world(
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
+    overrides.setdefault("wallbox_auth_url", cloud.auth_url or cloud_url)
     settings = demo_settings(state_dir, cloud_url, f"http://{host}:{port}", **overrides)
     try:
         async with open_session(30.0) as http:
@@ -337,8 +393,11 @@ class _Printer:
         self.out.flush()
 
 
-async def run_demo(out: TextIO, state_dir: Path) -> list[LedgerEntry]:
+async def run_demo(
+    out: TextIO, state_dir: Path, realism: Realism | None = None
+) -> list[LedgerEntry]:
     """Run the simulated night, printing as it goes; return the ledger."""
+    realism = realism or Realism()
     start = local(DEMO_DAY, time(17, 45))
     plug_in = local(DEMO_DAY, PLUG_IN)
     unplug = local(DEMO_DAY + timedelta(days=1), UNPLUG)
@@ -348,7 +407,7 @@ async def run_demo(out: TextIO, state_dir: Path) -> list[LedgerEntry]:
         if printer is not None:
             printer(event, data)
 
-    async with simulated_world(state_dir, start, on_event=on_event) as world:
+    async with simulated_world(state_dir, start, on_event=on_event, realism=realism) as world:
         printer = _Printer(out, world.clock)
         printer.daemon = world.daemon
         out.write(
@@ -356,7 +415,9 @@ async def run_demo(out: TextIO, state_dir: Path) -> list[LedgerEntry]:
             "simulated ENTSO-E\nserving real NL day-ahead prices of "
             f"{DEMO_DAY:%d %B %Y}, on a simulated clock. A car is plugged in at 18:00\n"
             "and needs 20 kWh by 07:00 (Europe/Amsterdam). Charging decisions are marked ▶; "
-            "the energy-cost\nupdates for the Wallbox app are summed up at the end.\n\n"
+            "the energy-cost\nupdates for the Wallbox app are summed up at the end.\n"
+            + realism.description
+            + "\n"
         )
         await world.daemon.start()
 
@@ -367,7 +428,7 @@ async def run_demo(out: TextIO, state_dir: Path) -> list[LedgerEntry]:
             charger = world.cloud.charger
             if at >= plug_in and not plugged:
                 plugged = True
-                charger.plug_in(car_max_power_kw=11.0)
+                charger.plug_in(car=realism.car)
                 out.write(f"{_hhmm(at)}    the car is plugged in (it starts charging at once)\n")
             if at >= unplug and charger.is_car_connected:
                 charger.unplug()
@@ -394,11 +455,16 @@ async def run_demo(out: TextIO, state_dir: Path) -> list[LedgerEntry]:
     return entries
 
 
-def main(out: TextIO | None = None) -> int:
-    """Run the demo; return 0 when the simulated car was charged by the deadline."""
+def main(out: TextIO | None = None, *, realistic: bool = False) -> int:
+    """Run the demo; return 0 when the simulated car was charged by the deadline.
+
+    With ``realistic`` the night runs with ``REALISTIC`` (a one-phase tapering car, command
+    lag, the write limit, two hosts).
+    """
     stream = out or sys.stdout
     with tempfile.TemporaryDirectory(prefix="smartcharge-demo-") as tmp:
         settings = demo_settings(Path(tmp), "http://127.0.0.1", "http://127.0.0.1")
         configure_logging(settings, stream=sys.stderr, force_console=True)
-        entries = asyncio.run(run_demo(stream, Path(tmp)))
+        realism = REALISTIC if realistic else None
+        entries = asyncio.run(run_demo(stream, Path(tmp), realism))
     return 0 if entries and all(e.target_met for e in entries) else 1

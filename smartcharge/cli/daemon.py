@@ -39,6 +39,12 @@ def register(sub: Any) -> None:
         "demo",
         help="a simulated night with the daemon's real code (no account, key or .env needed)",
     )
+    demo.add_argument(
+        "--realistic",
+        action="store_true",
+        help="a one-phase car that slows down when nearly full, and commands that take effect "
+        "20-60 s late",
+    )
     demo.set_defaults(handler=_demo)
 
 
@@ -172,7 +178,7 @@ def _sessions(args: Any) -> int:
     return 0
 
 
-def _demo(_args: Any) -> int:
+def _demo(args: Any) -> int:
     from smartcharge import demo  # noqa: PLC0415
 
-    return demo.main(sys.stdout)
+    return demo.main(sys.stdout, realistic=bool(args.realistic))
