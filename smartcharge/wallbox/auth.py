@@ -23,7 +23,12 @@ from pydantic import SecretStr
 
 from smartcharge.clock import Clock
 from smartcharge.logsetup import register_secret
-from smartcharge.wallbox.errors import WallboxAuthError, WallboxError, WallboxRateLimitedError
+from smartcharge.wallbox.errors import (
+    WallboxAuthError,
+    WallboxError,
+    WallboxRateLimitedError,
+    WallboxResponseError,
+)
 from smartcharge.wallbox.limiter import CallKind, RateLimiter
 from smartcharge.wallbox.models import SignInResponse, parse
 from smartcharge.wallbox.tokens import Tokens, TokenStore
@@ -52,6 +57,25 @@ class AuthCall(enum.Enum):
 
 class RefreshRejectedError(WallboxError):
     """The cloud refused the refresh token (401/403 on users/refresh-token); sign in instead."""
+
+
+def _expiry(epoch_ms: int, name: str, call: AuthCall, now: datetime) -> datetime:
+    """Return an epoch-milliseconds expiry as a datetime in ``now``'s zone.
+
+    Raises:
+        WallboxResponseError: the number is no instant a datetime can hold (years 1 to 9999),
+            e.g. a ``ttl`` of 1e30; names the endpoint and the field.
+    """
+    try:
+        return datetime.fromtimestamp(epoch_ms / 1000, now.tzinfo)
+    except (OverflowError, ValueError, OSError):
+        field = f"data.attributes.{name}"
+        raise WallboxResponseError(
+            f"Wallbox cloud: {call.value} answered with unexpected JSON: field {field!r}: "
+            "not an expiry time in epoch milliseconds",
+            endpoint=call.value,
+            field=field,
+        ) from None
 
 
 # (call, headers) -> the parsed JSON answer; raises WallboxError subclasses.
@@ -215,7 +239,7 @@ class Authenticator:
         register_secret(refresh)
         now = self._clock.now()
         # ttl and refresh_token_ttl are absolute epoch milliseconds (wallbox-api.md §2.1).
-        expires_at = datetime.fromtimestamp(answer.ttl / 1000, now.tzinfo)
+        expires_at = _expiry(answer.ttl, "ttl", call, now)
         if expires_at - now <= timedelta(seconds=REFRESH_MARGIN_S):
             log.warning(
                 "wallbox_token_ttl_suspicious",
@@ -226,7 +250,7 @@ class Authenticator:
         refresh_expires_at = (
             None
             if answer.refresh_token_ttl is None
-            else datetime.fromtimestamp(answer.refresh_token_ttl / 1000, now.tzinfo)
+            else _expiry(answer.refresh_token_ttl, "refresh_token_ttl", call, now)
         )
         tokens = Tokens(
             access_token=access,

@@ -34,6 +34,7 @@ from smartcharge import __version__
 from smartcharge.clock import Clock
 from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandKind
 from smartcharge.storage import StateDisk
+from smartcharge.wallbox._json import MAX_JSON_DEPTH, json_too_deep
 from smartcharge.wallbox.auth import AuthCall, Authenticator, RefreshRejectedError
 from smartcharge.wallbox.errors import (
     WallboxAuthError,
@@ -694,8 +695,22 @@ class WallboxClient:
         text = raw.decode("utf-8", errors="replace")
         if not text.strip():
             return None
+        deep_at = json_too_deep(text, MAX_JSON_DEPTH)
         try:
+            if deep_at is not None:
+                raise RecursionError(deep_at)
             return json.loads(text)
+        except RecursionError:
+            # json.loads recurses once per level: a body nested thousands deep would end in a
+            # RecursionError; none of the cloud's answers nests more than a few levels.
+            if endpoint.is_write:
+                return None  # the command went through; _after() infers the new state
+            raise WallboxResponseError(
+                f"{where} answered with JSON nested more than {MAX_JSON_DEPTH} levels deep "
+                f"(at field {deep_at or '(body)'!r})",
+                endpoint=endpoint.name,
+                field=deep_at or "(body)",
+            ) from None
         except ValueError:
             if endpoint.is_write:
                 return None  # the command went through; _after() infers the new state
