@@ -29,10 +29,22 @@ measured power differing from the assumed power by more than
 ``SMARTCHARGE_REPLAN_POWER_DEVIATION``, a current set by hand, and the charger coming back after
 a restart for an error.
 
-**Stopping** (SIGTERM, SIGINT): the scheduler stops, the tick in flight (and so the command in
-flight) finishes, and with ``SMARTCHARGE_ON_EXIT=resume`` (the default) a session whose need is
-not met yet is resumed so a stopped daemon never strands a car (unless the user paused by hand);
-the state is saved and the process exits 0 within 10 s.
+**Stopping** (SIGTERM, SIGINT), in one budget of ``SHUTDOWN_BUDGET_S`` whatever phase the
+daemon is in (signing in, the start-up price fetch, a tick): no new job starts; the work in
+flight (a tick, and so a command in flight) may finish while ``ON_EXIT_RESERVE_S`` is left, and is
+cut short after that. With ``SMARTCHARGE_ON_EXIT=resume`` (the default), whenever a session is
+known, its need is not met and the user did not pause by hand, the on-exit rule decides from
+what the charger is now: the answer of the command in flight, or a fresh read when that command
+was cut short or nothing was read yet in this run; a charger that is paused, or whose state
+cannot be learnt in time, is resumed ("when in doubt, charge"). The state is saved,
+``daemon_stopped`` is the last line, and the process exits 0 within 10 s. SIGHUP does not stop
+the daemon (``signal_ignored``; the hook for a settings reload).
+
+**Clock steps.** APScheduler counts in wall time, so a step of the system clock (NTP, a VM
+resume) would silence its jobs for the size of a backward step. A watch compares the wall clock
+with the monotonic one every ``CLOCK_WATCH_S``; on a step it logs ``clock_stepped`` once, with
+the size, and puts every job back on its schedule. ``/healthz`` judges the poll's freshness on
+the monotonic clock.
 
 The simulated clock and the APScheduler: APScheduler reads the real clock for its own timing,
 so under simulation ``run_simulated()`` replaces the scheduler: it moves the clock to the next
@@ -43,7 +55,7 @@ then simulated; only the scheduler's own timer is not.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -53,7 +65,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from smartcharge.clock import Clock
+from smartcharge.clock import Clock, ClockWatch
 from smartcharge.config import ManualOverride, OnExit, Settings
 from smartcharge.controller import (
     COMMAND_SETTLE,
@@ -92,10 +104,18 @@ from strategies.base import Plan, PlanRequest, PlanSlot, Strategy
 
 log = structlog.get_logger(__name__)
 
-# The whole shutdown must fit in the container's stop timeout (docker's default is 10 s).
+# The whole shutdown, in every phase, must fit in the container's stop timeout (docker's
+# default is 10 s, then SIGKILL): one budget, never one per step.
 SHUTDOWN_BUDGET_S = 9.0
-# Of that, the commands sent on exit (resume) get this much; the rest is for saving state.
-ON_EXIT_COMMAND_BUDGET_S = 5.0
+# Of that, the on-exit rule (a fresh read when needed, a resume) and the state save keep this
+# much; the work in flight may use the rest. A resume is one write (well under a second when
+# the cloud answers at all); a read may first wait for its slot in the budget.
+ON_EXIT_RESERVE_S = 3.0
+# ... and the state save (one small atomic file write) keeps this much of it.
+SAVE_RESERVE_S = 0.5
+# How often the wall clock is compared with the monotonic one (``ClockWatch``): a step is
+# noticed, and the jobs put back on schedule, within this long.
+CLOCK_WATCH_S = 10.0
 # Energy behind plan: re-plan when the delivered energy lags the plan by more than this share of
 # the need, or this many kWh, whichever is larger (a 90 s poll at 11 kW is 0.27 kWh).
 BEHIND_SHARE = 0.05
@@ -290,6 +310,15 @@ class Daemon:
         # a price outside the accepted range is logged once per stretch (energy_cost_clamped).
         self._refused_energy_cost: float | None = None
         self._energy_cost_clamped = False
+        # Lifecycle: monotonic readings for /healthz, the work in flight for the stop.
+        self.started_mono: float | None = None
+        self.last_poll_mono: float | None = None
+        self._stopping = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._in_flight: Command | None = None
+        # The user's hold carried over from the last run, honoured on exit until a tick of this
+        # run has brought the charger to the plan.
+        self._carried_hold: Hold | None = None
 
     # --- events
 
@@ -309,6 +338,7 @@ class Daemon:
         """
         now = self.clock.now()
         self.started_at = now
+        self.started_mono = self.clock.monotonic()
         leftovers = sweep_temp_files(self.settings.state_dir, (self.store.path.name,))
         leftovers += sweep_temp_files(self.ledger.path.parent, (self.ledger.path.name,))
         if leftovers:
@@ -318,6 +348,7 @@ class Daemon:
             session.baseline = Baseline(command_at=session.baseline.command_at)
             if session.hold is not None:
                 self._event("manual_override_ended", reason="daemon_started")
+            self._carried_hold = session.hold
             session.hold = None
         self._event(
             "daemon_started",
@@ -357,12 +388,13 @@ class Daemon:
 
     async def poll_job(self) -> None:
         """Read the charger and reconcile (less often with no car plugged in)."""
-        now = self.clock.now()
-        last = self.state.last_poll_at
+        # Measured on the monotonic clock: a backward step of the wall clock must not make the
+        # last poll look recent for the size of the step.
+        last = self.last_poll_mono
         if (
             self.state.session is None
             and last is not None
-            and now - last < timedelta(seconds=self.settings.poll_interval_idle_s - 1)
+            and self.clock.monotonic() - last < self.settings.poll_interval_idle_s - 1
         ):
             return
         await self.tick("poll")
@@ -385,8 +417,20 @@ class Daemon:
         """Run one reconcile step; never raises for a charger or price problem."""
         async with self._lock:
             self._ticks += 1
-            with structlog.contextvars.bound_contextvars(tick=self._ticks, trigger=trigger):
-                await self._tick(trigger)
+            # Every tick is work in flight a stop waits for (or cuts short), however it runs.
+            task = asyncio.current_task()
+            untracked = task is not None and task not in self._tasks
+            if untracked and task is not None:
+                self._tasks.add(task)
+            begun = self.clock.monotonic()
+            try:
+                with structlog.contextvars.bound_contextvars(tick=self._ticks, trigger=trigger):
+                    await self._tick(trigger)
+            finally:
+                if untracked and task is not None:
+                    self._tasks.discard(task)
+            if self.last_poll_mono is not None and self.last_poll_mono >= begun:
+                self._carried_hold = None  # this run has read the charger and decided
 
     async def _tick(self, trigger: str) -> None:
         now = self.clock.now()
@@ -402,6 +446,7 @@ class Daemon:
             self._wallbox_down = False
             self._event("wallbox_recovered")
         self.last_snapshot = snapshot
+        self.last_poll_mono = self.clock.monotonic()
         self.state.last_poll_at = max(
             self.state.last_poll_at or snapshot.fetched_at, snapshot.fetched_at
         )
@@ -769,9 +814,12 @@ class Daemon:
         reason: str = "plan",
     ) -> None:
         for command in commands:
+            # Left set if a stop cuts the command short: its outcome is then unknown.
+            self._in_flight = command
             try:
                 result = await self.charger.apply(command)
             except SmartchargeError as exc:
+                self._in_flight = None
                 self._event("command_failed", level="warning", command=str(command), error=str(exc))
                 if command.kind is CommandKind.SET_ENERGY_COST and isinstance(
                     exc, WallboxResponseError | WallboxForbiddenError
@@ -780,6 +828,7 @@ class Daemon:
                 return
             if command.kind is CommandKind.SET_ENERGY_COST:
                 self._refused_energy_cost = None
+            self._in_flight = None
             at = self.clock.now()
             sent = SentCommand(at, command, reason)
             self.state.last_command = sent
@@ -837,33 +886,77 @@ class Daemon:
         with contextlib.suppress(StateError):
             self.store.save(self.state)
 
-    # --- stopping
+    # --- running and stopping
 
-    async def shutdown(self) -> None:
-        """Finish the tick in flight, resume an unfinished session (on_exit=resume), save."""
+    def spawn(self, job: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        """Run ``job`` in a task of its own, as work in flight a stop waits for."""
+        task = asyncio.create_task(self.run_job(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def run_job(self, job: Callable[[], Awaitable[None]]) -> None:
+        """Run one job (the scheduler's entry point): tracked, so that a stop can wait for it.
+
+        Once the daemon is stopping no job starts; a job the stop had to cut short ends
+        quietly (the stop has logged it), so no scheduler reports it as an error and nothing
+        of it is logged after ``daemon_stopped``. Any other cancellation goes on up.
+        """
+        task = asyncio.current_task()
+        if self._stopping or task is None:
+            return
+        self._tasks.add(task)
         try:
-            async with asyncio.timeout(SHUTDOWN_BUDGET_S - ON_EXIT_COMMAND_BUDGET_S):
-                await self._lock.acquire()
-        except TimeoutError:
-            log.warning("shutdown_tick_abandoned")
-        else:
-            self._lock.release()
+            await job()
+        except asyncio.CancelledError:
+            if self._stopping and task.uncancel() == 0:
+                return
+            raise
+        finally:
+            self._tasks.discard(task)
+
+    async def watch_clock(self, on_step: Callable[[timedelta], None]) -> None:
+        """Look for steps of the wall clock every ``CLOCK_WATCH_S``, for ever.
+
+        A step is logged once (``clock_stepped`` with its size in seconds; negative is
+        backwards) and handed to ``on_step`` (``realign_jobs`` under APScheduler).
+        """
+        watch = ClockWatch(self.clock)
+        while True:
+            await self.clock.sleep(CLOCK_WATCH_S)
+            step = watch.check()
+            if step is None:
+                continue
+            self._event(
+                "clock_stepped",
+                level="warning",
+                step_s=round(step.total_seconds(), 3),
+                now=self.clock.now().isoformat(),
+            )
+            on_step(step)
+
+    async def shutdown(self, budget_s: float = SHUTDOWN_BUDGET_S, *, scheduler: Any = None) -> None:
+        """Stop within ``budget_s``, ``daemon_stopped`` being the last line logged.
+
+        The work in flight finishes or is cut short, the on-exit rule applies, the state is
+        saved.
+
+        Args:
+            budget_s: the whole stop, every step included.
+            scheduler: the running APScheduler, if any: paused at once (no job starts), shut
+                down once the work in flight is over (so it never cancels a job itself).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget_s
+        reserve = min(ON_EXIT_RESERVE_S, budget_s / 2)
+        self._stopping = True
+        if scheduler is not None:
+            scheduler.pause()
+        cut_short = await self._finish_work(deadline - reserve)
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        resumed = await self._apply_on_exit(deadline - min(SAVE_RESERVE_S, reserve / 2), cut_short)
         session = self.state.session
-        resumed = False
-        if (
-            session is not None
-            and self.settings.on_exit is OnExit.RESUME
-            and session.remaining_kwh > TARGET_TOLERANCE_KWH
-            and not (session.hold is not None and not session.hold.charge)
-            and self.last_snapshot is not None
-            and is_enabled(self.last_snapshot.status) is False
-        ):
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(ON_EXIT_COMMAND_BUDGET_S):
-                    await self._send(
-                        session, (Command(CommandKind.RESUME),), self.clock.now(), "on_exit"
-                    )
-                    resumed = True
         self._save()
         self._event(
             "daemon_stopped",
@@ -871,6 +964,89 @@ class Daemon:
             resumed_on_exit=resumed,
             on_exit=self.settings.on_exit.value,
         )
+
+    async def _finish_work(self, until: float) -> Command | None:
+        """Let the work in flight finish until ``until`` (loop time), then cut it short.
+
+        Returns:
+            The command whose answer was still awaited when the work was cut short, if any.
+        """
+        loop = asyncio.get_running_loop()
+        me = asyncio.current_task()
+        pending = {t for t in self._tasks if not t.done() and t is not me}
+        if pending:
+            _, pending = await asyncio.wait(pending, timeout=max(0.0, until - loop.time()))
+        cut: Command | None = None
+        if pending:
+            cut = self._in_flight
+            self._event(
+                "shutdown_work_cut_short",
+                level="warning",
+                tasks=len(pending),
+                command_in_flight=None if cut is None else str(cut),
+            )
+            for task in pending:
+                task.cancel()
+            # A cancelled task unwinds at its next await; bound it all the same.
+            await asyncio.wait(pending, timeout=max(0.1, until - loop.time()))
+        self._in_flight = None
+        return cut
+
+    async def _apply_on_exit(self, until: float, cut_short: Command | None) -> bool:
+        """Resume an unfinished session's charger if it is (or may be) paused; True if sent.
+
+        Applies whenever a session is known, whatever phase the daemon was in. The charger's
+        state comes from the last answer when it is still good, else from a fresh read; when
+        neither is to be had within the budget, the charger is resumed: a stopped daemon must
+        not strand a car.
+        """
+        session = self.state.session
+        if session is None or self.settings.on_exit is not OnExit.RESUME:
+            return False
+        hold = session.hold if session.hold is not None else self._carried_hold
+        if session.remaining_kwh <= TARGET_TOLERANCE_KWH or (hold is not None and not hold.charge):
+            return False
+        loop = asyncio.get_running_loop()
+        snapshot = self.last_snapshot
+        # A pause, resume or restart cut short may or may not have reached the charger.
+        stale = cut_short is not None and cut_short.kind in (
+            CommandKind.PAUSE,
+            CommandKind.RESUME,
+            CommandKind.RESTART,
+        )
+        if snapshot is None or stale:
+            snapshot = None
+            try:
+                # Half of what is left: the resume must still fit after it.
+                async with asyncio.timeout_at(loop.time() + max(0.0, until - loop.time()) / 2):
+                    snapshot = await self.charger.status()
+            except (TimeoutError, SmartchargeError) as exc:
+                self._event(
+                    "on_exit_status_unknown",
+                    level="warning",
+                    command_in_flight=None if cut_short is None else str(cut_short),
+                    error=str(exc) or "no answer within the stop budget",
+                    action="resume",
+                )
+            else:
+                self.last_snapshot = snapshot
+        if snapshot is not None and is_enabled(snapshot.status) is not False:
+            return False
+        before = self.state.last_command
+        try:
+            async with asyncio.timeout_at(until):
+                await self._send(
+                    session, (Command(CommandKind.RESUME),), self.clock.now(), "on_exit"
+                )
+        except TimeoutError:
+            self._event(
+                "on_exit_resume_failed",
+                level="error",
+                error="no answer within the stop budget",
+                remaining_kwh=round(session.remaining_kwh, 3),
+            )
+            return False
+        return self.state.last_command is not before
 
 
 async def run_simulated(
@@ -943,53 +1119,90 @@ async def run(settings: Settings, clock: Clock) -> int:
         health = HealthServer(daemon, clock, settings.health_port)
         await health.start()
         scheduler: Any = None
+        watch: asyncio.Task[None] | None = None
+        starting = daemon.spawn(daemon.start)
+        stopping = asyncio.create_task(stop.wait())
         try:
-            starting = asyncio.create_task(daemon.start())
-            stopping = asyncio.create_task(stop.wait())
             await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if starting.done():
+            if not stop.is_set():
                 starting.result()
                 scheduler = schedule(daemon)
-                log.info("scheduler_started", jobs=[s.name for s in job_specs(settings)])
+                specs = job_specs(settings)
+                watch = asyncio.create_task(
+                    daemon.watch_clock(functools.partial(realign_jobs, scheduler, specs))
+                )
+                log.info("scheduler_started", jobs=[s.name for s in specs])
                 await stopping
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(starting), SHUTDOWN_BUDGET_S / 2)
             log.info("daemon_stopping")
         finally:
-            if scheduler is not None:
-                scheduler.shutdown(wait=False)
-            await daemon.shutdown()
+            stopping.cancel()
+            if watch is not None:
+                watch.cancel()
+                await asyncio.wait({watch})
+            await daemon.shutdown(scheduler=scheduler)
             await health.stop()
+        if not starting.cancelled():
+            starting.result()  # a start-up that failed fails the run, after the clean stop
     return 0
 
 
-def install_signal_handlers(stop: asyncio.Event) -> None:
-    """Set ``stop`` on SIGTERM or SIGINT."""
+def install_signal_handlers(
+    stop: asyncio.Event, on_hangup: Callable[[], None] | None = None
+) -> None:
+    """Set ``stop`` on SIGTERM or SIGINT; SIGHUP never stops the daemon.
+
+    Args:
+        stop: the event ``run()`` waits for.
+        on_hangup: what SIGHUP does: the hook for a settings reload. Until there is one it logs
+            ``signal_ignored`` (a host install whose terminal closes must not lose its session).
+    """
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, on_hangup or _hangup_ignored)
+
+
+def _hangup_ignored() -> None:
+    log.info("signal_ignored", signal="SIGHUP", reason="reloading the settings is not supported")
+
+
+def _trigger(spec: JobSpec) -> Any:
+    from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415
+    from apscheduler.triggers.interval import IntervalTrigger  # noqa: PLC0415
+
+    if spec.wall_aligned:
+        minutes = int(spec.every.total_seconds() // 60)
+        return CronTrigger(minute=f"*/{minutes}", timezone=UTC)
+    return IntervalTrigger(seconds=spec.every.total_seconds(), timezone=UTC)
+
+
+def realign_jobs(scheduler: Any, specs: tuple[JobSpec, ...], step: timedelta) -> None:
+    """Put every job back on its schedule after the wall clock stepped by ``step``.
+
+    APScheduler keeps each job's next run as a wall-clock instant: after a backward step it
+    would wait the size of the step on top, after a forward one it would skip a run as missed.
+    Each job is rescheduled from the scheduler's new now: an interval job one interval on, a
+    wall-aligned job (slot boundaries) at the next boundary.
+    """
+    for spec in specs:
+        if scheduler.get_job(spec.name) is not None:
+            scheduler.reschedule_job(spec.name, trigger=_trigger(spec))
+    log.info("jobs_realigned", step_s=round(step.total_seconds(), 3), jobs=[s.name for s in specs])
 
 
 def schedule(daemon: Daemon) -> Any:
     """Return a started APScheduler ``AsyncIOScheduler`` running ``daemon``'s jobs."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler  # noqa: PLC0415
-    from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415
-    from apscheduler.triggers.interval import IntervalTrigger  # noqa: PLC0415
 
     scheduler = AsyncIOScheduler(timezone=UTC)
     jobs = daemon.jobs()
     for spec in job_specs(daemon.settings):
-        trigger: Any
-        if spec.wall_aligned:
-            minutes = int(spec.every.total_seconds() // 60)
-            trigger = CronTrigger(minute=f"*/{minutes}", timezone=UTC)
-        else:
-            trigger = IntervalTrigger(seconds=spec.every.total_seconds(), timezone=UTC)
         scheduler.add_job(
-            jobs[spec.name],
-            trigger,
+            # Through run_job: a stop waits for the job rather than the scheduler cancelling it.
+            functools.partial(daemon.run_job, jobs[spec.name]),
+            _trigger(spec),
             id=spec.name,
+            name=spec.name,
             max_instances=1,
             coalesce=True,
             misfire_grace_time=spec.misfire_grace_s,
@@ -1008,6 +1221,7 @@ __all__ = [
     "job_specs",
     "poll_interval_s",
     "ready_by_after",
+    "realign_jobs",
     "run_simulated",
     "schedule",
 ]

@@ -4,7 +4,8 @@
 503 with the reason otherwise. Recent enough means:
 
 - the poll: within ``HEALTH_POLL_INTERVALS`` poll intervals (plus a minute), counted from the
-  daemon's start until the first poll succeeds;
+  daemon's start until the first poll succeeds, on the monotonic clock (a step of the wall
+  clock changes nothing);
 - the prices: a successful fetch within ``HEALTH_PRICES_MAX_AGE``, or a known price for now;
 - the state: every state file could be saved the last time it was written (a full or read-only
   disk turns this 503 with the path and the OS error, while the charger is still driven).
@@ -37,20 +38,33 @@ class Health:
     reasons: tuple[str, ...]
 
 
-def check(daemon: Daemon, now: datetime) -> Health:
-    """Return the daemon's health at ``now``."""
+def check(daemon: Daemon, now: datetime, monotonic: float | None = None) -> Health:
+    """Return the daemon's health at ``now``.
+
+    The poll's freshness is judged on the monotonic clock, so a step of the wall clock can
+    neither hide polls that stopped (a backward step) nor fault polls that go on (a forward
+    one). Times in the reasons are wall-clock times, for people.
+
+    Args:
+        daemon: the daemon.
+        now: the wall-clock instant.
+        monotonic: the monotonic reading at ``now``; by default the daemon clock's reading,
+            moved by how far ``now`` lies from the clock's own now (a look ahead).
+    """
+    if monotonic is None:
+        ahead_s = (now - daemon.clock.now()).total_seconds()
+        monotonic = daemon.clock.monotonic() + ahead_s
     reasons: list[str] = []
     interval = timedelta(seconds=daemon.settings.poll_interval_s)
     if daemon.state.session is None:
         interval = max(interval, timedelta(seconds=daemon.settings.poll_interval_idle_s))
-    allowed = HEALTH_POLL_INTERVALS * interval + timedelta(minutes=1)
-    last_poll = daemon.state.last_poll_at
+    allowed_s = (HEALTH_POLL_INTERVALS * interval + timedelta(minutes=1)).total_seconds()
     # Until the first poll of this run succeeds, the grace period counts from the start.
-    reference = last_poll
-    started = daemon.started_at
-    if started is not None and (reference is None or reference < started):
-        reference = started
-    if reference is None or now - reference > allowed:
+    reference = daemon.last_poll_mono
+    if reference is None:
+        reference = daemon.started_mono
+    if reference is None or monotonic - reference > allowed_s:
+        last_poll = daemon.state.last_poll_at
         reasons.append(
             "no successful charger poll since "
             + ("start" if last_poll is None else last_poll.isoformat(timespec="seconds"))
@@ -82,7 +96,7 @@ class HealthServer:
         self._runner: web.AppRunner | None = None
 
     async def _healthz(self, _request: web.Request) -> web.Response:
-        health = check(self._daemon, self._clock.now())
+        health = check(self._daemon, self._clock.now(), self._clock.monotonic())
         body = {"status": "ok" if health.ok else "unhealthy", "reasons": list(health.reasons)}
         return web.Response(
             status=200 if health.ok else 503,

@@ -21,6 +21,7 @@ class SimulatedClock:
         if start.tzinfo is None:
             raise ValueError("SimulatedClock needs a timezone-aware start")
         self._now = start.astimezone(UTC)
+        self._mono = 0.0
         self.auto_advance = auto_advance
         self._sleepers: list[tuple[datetime, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
@@ -30,10 +31,26 @@ class SimulatedClock:
         """Return the simulated instant."""
         return self._now
 
+    def monotonic(self) -> float:
+        """Return the seconds that have passed since the start (never steps back)."""
+        return self._mono
+
     def set(self, instant: datetime) -> None:
-        """Jump to ``instant`` (forwards or backwards, like an NTP correction)."""
-        self._now = instant.astimezone(UTC)
+        """Jump to ``instant``: forwards as time passing, backwards like an NTP correction."""
+        instant = instant.astimezone(UTC)
+        self._mono += max(0.0, (instant - self._now).total_seconds())
+        self._now = instant
         self._wake_due()
+
+    def step(self, delta: timedelta) -> None:
+        """Step the wall clock by ``delta`` while no time passes (NTP, a VM resume).
+
+        Sleepers wait on passing time, not on the wall clock, so they keep their remaining
+        wait (as ``asyncio.sleep`` does on a real host).
+        """
+        self._now += delta
+        self._sleepers = [(due + delta, seq, fut) for due, seq, fut in self._sleepers]
+        heapq.heapify(self._sleepers)
 
     async def sleep(self, seconds: float) -> None:
         """Wait until the clock has advanced by ``seconds``."""
@@ -45,6 +62,7 @@ class SimulatedClock:
         if self.auto_advance:
             await asyncio.sleep(0)
             if self._now < due:
+                self._mono += (due - self._now).total_seconds()
                 self._now = due
             self._wake_due()
             return
@@ -57,14 +75,19 @@ class SimulatedClock:
         target = self._now + timedelta(seconds=seconds)
         while self._sleepers and self._sleepers[0][0] <= target:
             due, _, fut = heapq.heappop(self._sleepers)
-            self._now = max(self._now, due)
+            self._move_to(due)
             if not fut.done():
                 fut.set_result(None)
             for _ in range(5):
                 await asyncio.sleep(0)
-        self._now = max(self._now, target)
+        self._move_to(target)
         for _ in range(5):
             await asyncio.sleep(0)
+
+    def _move_to(self, instant: datetime) -> None:
+        if instant > self._now:
+            self._mono += (instant - self._now).total_seconds()
+            self._now = instant
 
     def next_wakeup(self) -> datetime | None:
         """Return when the earliest sleeper wakes, if any."""

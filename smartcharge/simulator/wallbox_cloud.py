@@ -9,7 +9,8 @@ shared fixtures (``simulator/data/wallbox``) with the live fields filled in from
 
 Every request is recorded (``requests``) with the clock's time and the status sent back, so
 tests can assert on what reached the wire. ``inject()`` queues faults (401, 403, 429, 500,
-hang, dropped connection, malformed JSON, HTML 502) for the next matching requests.
+hang, dropped connection, malformed JSON, HTML 502, an answer held until ``release_held()``)
+for the next matching requests.
 
 Choices where the real cloud is undocumented (wallbox-api.md §11), so a client cannot rely on
 anything the real one may not do:
@@ -116,6 +117,7 @@ class Fault(enum.Enum):
     RATE_LIMITED = "rate_limited"  # 429, error_429.json, Retry-After if retry_after_s given
     SERVER_ERROR = "server_error"  # 500
     HANG = "hang"  # never answers (until stop()) -> client timeout
+    HOLD = "hold"  # the real answer, held until release_held() (or stop())
     DROP = "drop"  # connection closed without a response
     MALFORMED_JSON = "malformed_json"  # 200, application/json, body not JSON
     HTML_ERROR = "html_error"  # 502 with an HTML page
@@ -255,6 +257,7 @@ class WallboxCloudSimulator:
         self._auth_port: int | None = None
         self.auth_url: str | None = None
         self._stopped = asyncio.Event()
+        self._held: list[asyncio.Future[None]] = []
         self._runner: web.AppRunner | None = None
         self._app = self._build_app()
 
@@ -334,6 +337,18 @@ class WallboxCloudSimulator:
         if count < 1:
             raise ValueError("count must be at least 1")
         self._faults.append(_FaultRule(fault, count, path_contains, method, retry_after_s, applied))
+
+    @property
+    def held(self) -> int:
+        """Return how many answers are being held now (``Fault.HOLD``)."""
+        return sum(1 for f in self._held if not f.done())
+
+    def release_held(self) -> None:
+        """Send every answer held so far (``Fault.HOLD``)."""
+        for future in self._held:
+            if not future.done():
+                future.set_result(None)
+        self._held.clear()
 
     def clear_faults(self) -> None:
         """Drop every queued fault."""
@@ -428,7 +443,15 @@ class WallboxCloudSimulator:
             return _error(404, "Not Found")
         rule = self._take_fault(request.method, request.path)
         response: web.StreamResponse | None = None
-        if rule is None or rule.applied:
+        if rule is not None and rule.fault is Fault.HOLD:
+            # Applied first (applied=True: the charger acts, the answer is late) or on release.
+            if rule.applied:
+                response = await self._answer(request, handler, body)
+            await self._hold()
+            if not rule.applied:
+                response = await self._answer(request, handler, body)
+            rule = None
+        elif rule is None or rule.applied:
             try:
                 response = await self._answer(request, handler, body)
             except web.HTTPException as exc:
@@ -442,6 +465,15 @@ class WallboxCloudSimulator:
         assert response is not None
         self._finish(record, 0 if isinstance(response, _Dropped) else response.status)
         return response
+
+    async def _hold(self) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._held.append(future)
+        stopped = asyncio.ensure_future(self._stopped.wait())
+        try:
+            await asyncio.wait({future, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
 
     def _finish(self, record: RecordedRequest, status: int) -> None:
         """Store the status sent back, in place (tests may have cleared the list meanwhile)."""

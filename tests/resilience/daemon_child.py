@@ -37,6 +37,10 @@ class FileClock:
         """Return the instant in the file."""
         return datetime.fromisoformat(self.path.read_text(encoding="utf-8").strip())
 
+    def monotonic(self) -> float:
+        """Return the shared instant in seconds (a simulated clock that never steps)."""
+        return self.now().timestamp()
+
     def set(self, instant: datetime) -> None:
         """Move the shared instant (atomically: readers never see half a line)."""
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
