@@ -470,8 +470,9 @@ class WallboxCloudSimulator:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._held.append(future)
         stopped = asyncio.ensure_future(self._stopped.wait())
+        waiters: set[asyncio.Future[Any]] = {future, stopped}
         try:
-            await asyncio.wait({future, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopped.cancel()
 
