@@ -966,22 +966,29 @@ class Daemon:
         )
 
     async def _finish_work(self, until: float) -> Command | None:
-        """Let the work in flight finish until ``until`` (loop time), then cut it short.
+        """Let a tick in flight finish until ``until`` (loop time), then cut the rest short.
+
+        Only a tick is waited for (it may have a command in flight, whose answer tells the
+        on-exit rule what the charger does). Other work (a price fetch, a tick not begun) is
+        cut short at once: the on-exit rule reads the charger itself when it has to.
 
         Returns:
-            The command whose answer was still awaited when the work was cut short, if any.
+            The command whose answer was still awaited when its tick was cut short, if any.
         """
         loop = asyncio.get_running_loop()
+        ticked_out = True
+        try:
+            async with asyncio.timeout_at(until):
+                await self._lock.acquire()  # held from here on: no tick starts
+        except TimeoutError:
+            ticked_out = False
         me = asyncio.current_task()
         pending = {t for t in self._tasks if not t.done() and t is not me}
+        cut = None if ticked_out else self._in_flight
         if pending:
-            _, pending = await asyncio.wait(pending, timeout=max(0.0, until - loop.time()))
-        cut: Command | None = None
-        if pending:
-            cut = self._in_flight
             self._event(
                 "shutdown_work_cut_short",
-                level="warning",
+                level="info" if cut is None else "warning",
                 tasks=len(pending),
                 command_in_flight=None if cut is None else str(cut),
             )
@@ -989,6 +996,8 @@ class Daemon:
                 task.cancel()
             # A cancelled task unwinds at its next await; bound it all the same.
             await asyncio.wait(pending, timeout=max(0.1, until - loop.time()))
+        if ticked_out:
+            self._lock.release()
         self._in_flight = None
         return cut
 

@@ -9,6 +9,8 @@ waits for the simulator to hold the request it is about, with a deadline.
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import time as monotonic_time
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
@@ -18,9 +20,11 @@ from typing import Any
 import pytest
 
 from smartcharge.clock import ClockWatch
+from smartcharge.config import LogLevel
 from smartcharge.daemon import CLOCK_WATCH_S, job_specs, realign_jobs, run_simulated, schedule
 from smartcharge.demo import DEMO_DAY, SimulatedWorld, local, simulated_world
 from smartcharge.health import check
+from smartcharge.logsetup import configure_logging
 from smartcharge.prices.cache import CACHE_FILE
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.entsoe_server import EntsoeFault
@@ -118,6 +122,42 @@ async def test_sigterm_during_the_startup_price_fetch_applies_the_on_exit_rule(t
     assert world.cloud.charger.status_id in (193, 194, 195)
     assert [session.session_id] == [e["session"] for e in stopped]
     assert [True] == [e["resumed_on_exit"] for e in stopped]
+
+
+async def test_sigterm_during_a_poll_stops_cleanly_with_daemon_stopped_last(tmp_path: Path):
+    """Item 22: the scheduler's poll job is reading the charger when the stop comes (the read's
+    answer held). The stop cuts it short itself (APScheduler never cancels it), so no ERROR and
+    no CancelledError traceback is logged, the on-exit rule still resumes the paused charger,
+    and ``daemon_stopped`` is the last line."""
+    out = io.StringIO()
+    async with simulated_world(tmp_path, START, log_level=LogLevel.INFO) as world:
+        configure_logging(world.settings, stream=out, force_console=False)
+        await plugged_in_and_paused(world)
+        await run_simulated(world.daemon, world.clock, local(DEMO_DAY, time(18, 30)))
+        assert world.cloud.charger.status_id in (178, 182)  # paused by the plan
+        world.clock.set(world.clock.now() + timedelta(minutes=2))  # a read is due, not cached
+        world.cloud.inject(Fault.HOLD, path_contains="chargers/status")
+        scheduler = schedule(world.daemon)
+        poll = scheduler.get_job("poll")
+        poll.modify(next_run_time=poll.next_run_time - job_specs(world.settings)[1].every)
+        await until(lambda: world.cloud.held == 1, "the poll's read to be held")
+        await world.daemon.shutdown(BUDGET_S, scheduler=scheduler)
+        await asyncio.sleep(0)  # anything still to log would be logged now
+        world.cloud.release_held()
+        status = world.cloud.charger.status_id
+    text = out.getvalue()
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    # The fakes serve from this process: their access log is not the daemon's.
+    lines = [line for line in lines if line.get("logger") != "aiohttp.access"]
+
+    assert "daemon_stopped" == lines[-1]["event"], lines[-3:]
+    assert [] == [line for line in lines if line.get("level") in ("error", "critical")]
+    assert "CancelledError" not in text
+    assert "Traceback" not in text
+    assert ["shutdown_work_cut_short"] == [
+        line["event"] for line in lines if line["event"] == "shutdown_work_cut_short"
+    ]
+    assert status in (193, 194, 195)
 
 
 STEPS = [timedelta(hours=-1), timedelta(minutes=-5), timedelta(hours=2)]
