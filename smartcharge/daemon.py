@@ -55,6 +55,7 @@ then simulated; only the scheduler's own timer is not.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import signal
 from collections.abc import Awaitable, Callable
