@@ -6,19 +6,28 @@ is documented, with unit, default and an example, in ``.env.example``.
 
 ``load_settings()`` turns every validation problem into one readable line that names the
 variable, the bad value, what is accepted and where the value came from (the ``.env`` file and
-line), and raises ``ConfigError`` with all of them; the CLI prints them and exits 2.
+line), and raises ``ConfigError`` with all of them; the CLI prints them and exits 2. A line of
+the ``.env`` file that cannot be read at all (an unclosed quote) is such a problem too, with
+its line number; it is never dropped silently.
+
+Secrets can also come from files (the Docker secrets convention):
+``SMARTCHARGE_WALLBOX_PASSWORD_FILE`` and ``SMARTCHARGE_ENTSOE_API_KEY_FILE`` name a file that
+holds the value (one trailing newline is dropped), so the secret is never an environment
+variable (``docker inspect`` shows those).
 """
 
 from __future__ import annotations
 
 import difflib
 import enum
+import io
 import os
 import re
 from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -36,6 +45,13 @@ from smartcharge.errors import ConfigError
 
 PREFIX = "SMARTCHARGE_"
 ENV_FILE_VAR = "SMARTCHARGE_ENV_FILE"
+# Settings whose value may come from a file instead (Docker secrets: /run/secrets/NAME).
+SECRET_FILE_VARS = {
+    "wallbox_password": "SMARTCHARGE_WALLBOX_PASSWORD_FILE",
+    "entsoe_api_key": "SMARTCHARGE_ENTSOE_API_KEY_FILE",
+}
+# A URL's user:password@ part, masked wherever a URL is shown.
+_URL_USERINFO = re.compile(r"(?<=//)[^/@\s]*@")
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _PRICE_LIMIT = re.compile(r"^(-?\d+(\.\d+)?|p(100|[1-9]?\d))$")
@@ -279,6 +295,12 @@ class Settings(BaseSettings):
     def _url(cls, value: str) -> str:
         if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
             raise ValueError("expected an http(s) URL, e.g. https://api.wall-box.com")
+        try:
+            port = urlsplit(value).port
+        except ValueError:
+            port = -1
+        if port is not None and not 1 <= port <= 65535:
+            raise ValueError("the port must be a whole number from 1 to 65535")
         return value.rstrip("/")
 
     @field_validator("log_level", mode="before")
@@ -409,7 +431,7 @@ class Settings(BaseSettings):
             elif isinstance(value, time):
                 text = value.strftime("%H:%M")
             else:
-                text = str(value)
+                text = mask_url(str(value))
             out[PREFIX + name.upper()] = text
         return out
 
@@ -421,7 +443,13 @@ def strategy_folder(strategy_path: Path | None, state_dir: Path) -> Path:
 
 def setting_names() -> list[str]:
     """Return every valid variable name, ``SMARTCHARGE_...``."""
-    return [PREFIX + n.upper() for n in Settings.model_fields] + [ENV_FILE_VAR]
+    names = [PREFIX + n.upper() for n in Settings.model_fields]
+    return [*names, ENV_FILE_VAR, *SECRET_FILE_VARS.values()]
+
+
+def mask_url(text: str) -> str:
+    """Return ``text`` with a URL's ``user:password@`` replaced by ``***@``."""
+    return _URL_USERINFO.sub("***@", text)
 
 
 def _read_env_file(path: Path) -> dict[str, int]:
@@ -446,7 +474,7 @@ def _read_env_file(path: Path) -> dict[str, int]:
 def _describe(value: Any, var: str) -> str:
     if "PASSWORD" in var or "API_KEY" in var:
         return "(secret hidden)"
-    text = str(value)
+    text = mask_url(str(value))
     if len(text) > 60:
         text = text[:57] + "..."
     return repr(text)
@@ -507,6 +535,78 @@ def unknown_names(environ: Mapping[str, str] | None = None) -> list[str]:
     return warnings
 
 
+_ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=")
+
+
+def _env_file_problems(path: Path, text: str) -> list[str]:
+    """Return one line per ``.env`` line that python-dotenv cannot read (it would drop it).
+
+    The value is never quoted (it may be the password); the variable's name is, when the line
+    starts like an assignment. A quoted value that runs over several lines is reported too: no
+    setting takes one, so it is an unclosed quote that swallowed the lines after it.
+    """
+    from dotenv.parser import parse_stream  # noqa: PLC0415 - python-dotenv, pydantic-settings' own
+
+    problems: list[str] = []
+    for binding in parse_stream(io.StringIO(text)):
+        original = binding.original
+        head = _ASSIGNMENT.match(original.string)
+        name = f" ({head.group(1)})" if head else ""
+        where = f"{path}:{original.line}"
+        if binding.error:
+            problems.append(
+                f"{where}{name}: cannot read this line (an unclosed quote?); expected NAME=value, "
+                'with a quoted value closed on the same line, e.g. NAME="two words"'
+            )
+        elif (
+            binding.key is not None
+            and binding.key.upper().startswith(PREFIX)
+            and binding.value is not None
+            and "\n" in binding.value
+        ):
+            lines = original.string.rstrip("\r\n").count("\n") + 1
+            problems.append(
+                f"{where}{name}: the quoted value runs over {lines} lines (an unclosed quote?); "
+                "close the quote on the same line"
+            )
+    return problems
+
+
+def _secret_files(
+    env: Mapping[str, str], file_values: Mapping[str, str | None], path: Path
+) -> tuple[dict[str, SecretStr], list[str]]:
+    """Read the secrets named by ``*_FILE`` settings; return them and the problems found."""
+    found: dict[str, SecretStr] = {}
+    problems: list[str] = []
+    for field, file_var in SECRET_FILE_VARS.items():
+        var = PREFIX + field.upper()
+        target = env.get(file_var) or file_values.get(file_var)
+        if not target:
+            continue
+        origin = " (from the environment)" if env.get(file_var) else f" ({path})"
+        if env.get(var) or file_values.get(var):
+            problems.append(f"{var} and {file_var} are both set; set only one of them")
+            continue
+        try:
+            text = Path(target).read_text(encoding="utf-8")
+        except OSError as exc:
+            problems.append(
+                f"{file_var}={target!r}{origin}: cannot read the file ({exc.strerror}); it must "
+                f"hold {var}'s value and be readable by this user (uid {os.getuid()})"
+            )
+            continue
+        except UnicodeDecodeError:
+            problems.append(f"{file_var}={target!r}{origin}: not UTF-8 text")
+            continue
+        # Docker secrets and `echo secret > file` end the value with one newline.
+        value = text.removesuffix("\n").removesuffix("\r")
+        if not value.strip():
+            problems.append(f"{file_var}={target!r}{origin}: the file is empty")
+            continue
+        found[field] = SecretStr(value)
+    return found, problems
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build the settings from the environment and the .env file.
 
@@ -517,8 +617,28 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     path = env_file_path(env)
     if ENV_FILE_VAR in env and not path.is_file():
         raise ConfigError(f"{ENV_FILE_VAR}={str(path)!r}: no such file; point it at a .env file")
+    file_values: dict[str, str | None] = {}
+    secrets: dict[str, SecretStr] = {}
     try:
-        settings = Settings(_env_file=path if path.is_file() else None)
+        if path.is_file():
+            from dotenv import dotenv_values  # noqa: PLC0415 - pydantic-settings' own reader
+
+            text = path.read_text(encoding="utf-8-sig")
+            problems = _env_file_problems(path, text)
+            if problems:
+                raise ConfigError(problems)
+            file_values = dict(dotenv_values(stream=io.StringIO(text)))
+        secrets, problems = _secret_files(env, file_values, path)
+        if problems:
+            raise ConfigError(problems)
+        # Only the secrets read from files: an explicit None would hide the environment's value.
+        kwargs: dict[str, Any] = {"_env_file": path if path.is_file() else None, **secrets}
+        settings = Settings(**kwargs)
+    except PermissionError as exc:  # e.g. a .env mounted into the container, owned by you
+        raise ConfigError(
+            f"{path}: cannot read the .env file ({exc.strerror}); make it readable by this user "
+            f"(uid {os.getuid()}), e.g. setfacl -m u:{os.getuid()}:r {path}"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:  # e.g. a .env saved as Latin-1, or unreadable
         why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
         raise ConfigError(f"{path}: cannot read the .env file ({why}); save it as UTF-8") from None

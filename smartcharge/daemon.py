@@ -1126,8 +1126,12 @@ async def run(settings: Settings, clock: Clock) -> int:
         charger = build_wallbox_client(settings, http, clock)
         feed = build_price_feed(settings, http, clock)
         daemon = Daemon(settings, clock, charger, feed, strategy)
-        health = HealthServer(daemon, clock, settings.health_port)
-        await health.start()
+        # SMARTCHARGE_HEALTH_PORT=0 means no endpoint at all (not a random port nobody knows).
+        health = HealthServer(daemon, clock, settings.health_port) if settings.health_port else None
+        if health is None:
+            log.info("health_endpoint_disabled", setting="SMARTCHARGE_HEALTH_PORT=0")
+        else:
+            await health.start()
         scheduler: Any = None
         watch: asyncio.Task[None] | None = None
         starting = daemon.spawn(daemon.start)
@@ -1150,7 +1154,8 @@ async def run(settings: Settings, clock: Clock) -> int:
                 watch.cancel()
                 await asyncio.wait({watch})
             await daemon.shutdown(scheduler=scheduler)
-            await health.stop()
+            if health is not None:
+                await health.stop()
         if not starting.cancelled():
             starting.result()  # a start-up that failed fails the run, after the clean stop
     return 0

@@ -250,12 +250,12 @@ def test_dockerfile_runs_as_non_root_with_state_volume_and_no_secrets() -> None:
 
 
 def test_compose_matches_the_dockerfile() -> None:
-    """compose.yaml reads the root .env, keeps the volume, and repeats the image's health check."""
+    """compose.yaml mounts the root .env, keeps the volume, and repeats the image's health check."""
     text = COMPOSE.read_text(encoding="utf-8")
     [test_line] = re.findall(r"^\s+test: (\[.*\])$", text, flags=re.MULTILINE)
 
     assert ["CMD", *_healthcheck_cmd()] == json.loads(test_line)
-    assert re.search(r"^\s+env_file: \.\./\.env$", text, flags=re.MULTILINE)
+    assert re.search(r"^\s+- \.\./\.env:/config/\.env:ro$", text, flags=re.MULTILINE)
     assert (COMPOSE.parent / "../.env").resolve() == REPO / ".env"
     assert re.search(r"^\s+dockerfile: docker/Dockerfile$", text, flags=re.MULTILINE)
     assert re.search(r"^\s+restart: unless-stopped$", text, flags=re.MULTILINE)
@@ -264,6 +264,64 @@ def test_compose_matches_the_dockerfile() -> None:
     assert re.search(r"^\s+- smartcharge-data:/data$", text, flags=re.MULTILINE)
     assert re.search(rf'^\s+user: "{APP_UID}:{APP_UID}"$', text, flags=re.MULTILINE)
     assert re.search(r"^\s+stop_grace_period: \d+s$", text, flags=re.MULTILINE)
+
+
+def test_compose_keeps_secrets_out_of_docker_inspect() -> None:
+    """Item 16 (issue 11): compose mounts .env read-only as a file instead of passing it as
+    ``env_file`` (whose values ``docker inspect`` shows), and the daemon reads it from there.
+    """
+    text = COMPOSE.read_text(encoding="utf-8")
+    active = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+    assert not re.search(r"^\s+env_file:", active, flags=re.MULTILINE)
+    assert re.search(r"^\s+SMARTCHARGE_ENV_FILE: /config/\.env$", active, flags=re.MULTILINE)
+    assert re.search(r"^\s+- \.\./\.env:/config/\.env:ro$", active, flags=re.MULTILINE)
+    assert not re.search(r"PASSWORD|API_KEY", active)
+    assert "SMARTCHARGE_WALLBOX_PASSWORD_FILE: /run/secrets/" in text
+
+
+async def _healthcheck(env: dict[str, str]) -> tuple[int, str]:
+    """Run the HEALTHCHECK script with ``env`` (and PATH); return its exit code and output."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(HEALTHCHECK_SCRIPT),
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def test_healthcheck_script_says_off_when_the_health_port_is_0(tmp_path: Path) -> None:
+    """Item 17 (issue 11): SMARTCHARGE_HEALTH_PORT=0 means no endpoint; the check says so
+    and passes instead of failing forever, whether the 0 is in the environment or the .env.
+    """
+    env_file = tmp_path / ".env"
+    env_file.write_text("SMARTCHARGE_HEALTH_PORT=0\n", encoding="utf-8")
+
+    from_env = await _healthcheck({"SMARTCHARGE_HEALTH_PORT": "0"})
+    from_file = await _healthcheck({"SMARTCHARGE_ENV_FILE": str(env_file)})
+
+    for code, out in (from_env, from_file):
+        assert 0 == code, out
+        assert "SMARTCHARGE_HEALTH_PORT=0: the health endpoint is off" in out
+
+
+async def test_healthcheck_script_reads_the_port_from_the_mounted_env_file(tmp_path: Path) -> None:
+    """The port set in the .env file (compose: /config/.env) is the one asked."""
+    server = await _serve_healthz(503, "no poll for 9 minutes")
+    port = server.port
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"SMARTCHARGE_HEALTH_PORT={port}\n", encoding="utf-8")
+    try:
+        code, out = await _healthcheck({"SMARTCHARGE_ENV_FILE": str(env_file)})
+    finally:
+        await server.close()
+
+    assert 1 == code
+    assert f"127.0.0.1:{port}/healthz: 503 no poll for 9 minutes" in out
 
 
 async def _serve_healthz(status: int, body: str) -> TestServer:
