@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -21,11 +20,13 @@ from strategies.base import Plan, PlanSlot
 @pytest.fixture(scope="module")
 def demo_run(
     tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[subprocess.CompletedProcess[str], float, Path]:
-    """Run the demo once for every test of this module; return the process, its time, its cwd."""
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Run the demo once for every test of this module; return the process and its cwd.
+
+    How long it takes is a benchmark's figure (tests/benchmarks/bench_demo.py), not a test's.
+    """
     cwd = tmp_path_factory.mktemp("demo")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SMARTCHARGE_", "ENTSOE_"))}
-    started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "smartcharge", "demo"],
         cwd=cwd,
@@ -35,18 +36,17 @@ def demo_run(
         timeout=120,
         check=False,
     )
-    return done, time.monotonic() - started, cwd
+    return done, cwd
 
 
-def test_demo_runs_a_night_in_under_a_minute_and_meets_the_target(
-    demo_run: tuple[subprocess.CompletedProcess[str], float, Path],
+def test_demo_runs_a_night_and_meets_the_target(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
 ):
-    """Exit 0 in under 60 s; prints the plan, the decisions and a ledger whose target was met."""
-    done, took_s, cwd = demo_run
+    """Exit 0; prints the plan, the decisions and a ledger whose target was met."""
+    done, cwd = demo_run
     out = done.stdout
 
     assert 0 == done.returncode, done.stderr[-2000:]
-    assert took_s < 60
     assert "plan made (session_started)" in out
     assert "EUR/kWh" in out
     assert "pause  charging" in out
@@ -58,7 +58,7 @@ def test_demo_runs_a_night_in_under_a_minute_and_meets_the_target(
 
 
 def test_demo_table_has_one_row_per_quarter_hour(
-    demo_run: tuple[subprocess.CompletedProcess[str], float, Path],
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
 ):
     """18:00 to 06:15 in 50 rows, 02:45 included (its price equals 02:30's); no 06:28 row."""
     rows = re.findall(r"^  (\d\d:\d\d)   ", demo_run[0].stdout, re.M)
@@ -70,7 +70,7 @@ def test_demo_table_has_one_row_per_quarter_hour(
 
 
 def test_demo_plan_line_and_ledger_show_the_same_euros(
-    demo_run: tuple[subprocess.CompletedProcess[str], float, Path],
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
 ):
     """The plan line's cost, immediate cost and saving are the ledger's (once 5.59 vs 5.60)."""
     out = demo_run[0].stdout
@@ -91,7 +91,7 @@ def test_demo_plan_line_and_ledger_show_the_same_euros(
 
 
 def test_demo_shows_decisions_and_sums_up_energy_costs(
-    demo_run: tuple[subprocess.CompletedProcess[str], float, Path],
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
 ):
     """Charging decisions are marked; the energy-cost updates are one summary with a range."""
     out = demo_run[0].stdout
