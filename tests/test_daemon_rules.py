@@ -156,7 +156,7 @@ async def test_healthz_answers_200_then_503_with_the_reason(tmp_path: Path):
         server = HealthServer(world.daemon, world.clock, 0)
         await server.start()
         try:
-            async with aiohttp.ClientSession() as http:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
                 url = f"http://127.0.0.1:{server.port}/healthz"
                 async with http.get(url) as resp:
                     first = (resp.status, await resp.json())

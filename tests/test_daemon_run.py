@@ -49,7 +49,7 @@ async def wait_for(condition, timeout_s: float, what: str) -> None:
 async def healthz(port: int) -> int:
     try:
         async with (
-            aiohttp.ClientSession() as http,
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http,
             http.get(
                 f"http://127.0.0.1:{port}/healthz", timeout=aiohttp.ClientTimeout(total=2)
             ) as resp,

@@ -116,7 +116,7 @@ async def fuzz(tmp_path: Path) -> AsyncIterator[tuple[FuzzCloud, WallboxClient]]
     server = TestServer(cloud.app(), host="127.0.0.1")
     await server.start_server()
     url = str(server.make_url("")).rstrip("/")
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
         client = WallboxClient(
             session,
             api_url=url,

@@ -43,7 +43,7 @@ async def ez() -> AsyncIterator[tuple[EnergyZeroFakeServer, EnergyZeroPriceSourc
     server = TestServer(fake.app())
     await server.start_server()
     clock = SimulatedClock(utc(2025, 12, 17, 12))
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
         src = EnergyZeroPriceSource(
             session, str(server.make_url("")), clock, tariff=TARIFF, timeout_s=0.3
         )
@@ -56,7 +56,7 @@ async def ez() -> AsyncIterator[tuple[EnergyZeroFakeServer, EnergyZeroPriceSourc
 
 async def test_conforms_to_the_price_source_protocol(clock) -> None:
     """mypy checks the typed assignment."""
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
         src: PriceSource = EnergyZeroPriceSource(
             session, "http://127.0.0.1:1", clock, tariff=TARIFF
         )

@@ -334,7 +334,7 @@ async def test_daemon_feed_keeps_pandas_out_of_the_process(fake, tmp_path: Path)
                 state_dir={str(tmp_path)!r},
             )
             clock = SimulatedClock(datetime(2024, 9, 2, 10, 0, tzinfo=UTC))
-            async with aiohttp.ClientSession() as session:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
                 feed = build_price_feed(settings, session, clock)
                 runners = [s.runner.value for s in feed.chain.sources]
                 await feed.refresh(clock.now())

@@ -80,7 +80,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     await s2.start_server()
     # 2025-10-25 10:00 local: today is the 25th, tomorrow (the 26th, DST) due at 13:00.
     clock = SimulatedClock(local(2025, 10, 25, 10))
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
         yield World(
             entsoe,
             ez,

@@ -271,7 +271,7 @@ async def test_a_write_with_unknown_outcome_is_not_repeated_from_a_stale_status(
     cloud.charger.plug_in(car_max_power_kw=11.0)
     url = await cloud.start()
     try:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
             client = WallboxClient(
                 session,
                 api_url=url,

@@ -83,7 +83,9 @@ class Cloud:
 async def start_cloud(clock: SimulatedClock, state_dir: Path, **sim_kwargs: Any) -> Cloud:
     sim = WallboxCloudSimulator(clock, **sim_kwargs)
     url = await sim.start()
-    return Cloud(sim, url, aiohttp.ClientSession(), clock, state_dir)
+    return Cloud(
+        sim, url, aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)), clock, state_dir
+    )
 
 
 async def stop_cloud(cloud: Cloud) -> None:
