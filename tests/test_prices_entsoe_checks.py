@@ -23,7 +23,7 @@ from smartcharge.prices.entsoe import EntsoePriceSource, EntsoeRunner, parse_day
 from smartcharge.prices.errors import PriceDataError
 from smartcharge.pricing import Tariff
 from smartcharge.simulator.clock import SimulatedClock
-from smartcharge.simulator.entsoe_server import EntsoeFakeServer
+from smartcharge.simulator.entsoe_server import EntsoeFakeServer, a44_document
 
 FIXTURES = Path(__file__).parent / "fixtures" / "entsoe"
 NL_TEXT = (FIXTURES / "day_ahead_nl_2024-09-02_pt60m.xml").read_text(encoding="utf-8")
@@ -154,6 +154,32 @@ async def test_entsoe_conflicting_duplicates_across_time_series_refuse_the_day(f
 
     with pytest.raises(PriceDataError, match=r"92\.22 and 12\.5 EUR/MWh"):
         await nl(url, clock).fetch(*NL_DAY)
+
+
+async def test_entsoe_conflicting_duplicates_refuse_only_their_day(fake, clock) -> None:
+    """Two days asked, the second prices 02:00Z twice (52 and 999.5): the first day's 24 hours
+    arrive, the second is left out and logged with both values (worker process included).
+    """
+    server, url = fake
+    first_day = utc(2024, 9, 1, 22)
+    hours = [(first_day + timedelta(hours=h), 50.0 + h) for h in range(48)]
+    text = a44_document(hours, 60, "NL")
+    last_period = text.rindex("</Period>")
+    duplicate = "<Point><position>5</position><price.amount>999.5</price.amount></Point>\n"
+    server.serve_verbatim(text[:last_period] + duplicate + text[last_period:])
+    window = (first_day, first_day + timedelta(hours=48))
+
+    with capture_logs() as logs:
+        by_thread = await nl(url, clock).fetch(*window)
+        by_process = await nl(url, clock, runner=EntsoeRunner.PROCESS).fetch(*window)
+
+    for slots in (by_thread, by_process):
+        assert [first_day + timedelta(hours=h) for h in range(24)] == [s.start for s in slots]
+    refused = [e for e in logs if e["event"] == "price_day_refused"]
+    assert 2 == len(refused)
+    for event in refused:
+        assert "2024-09-03T02:00Z (60 min): 78 and 999.5 EUR/MWh" in event["reason"]
+        assert "refused 2024-09-02T22:00Z/2024-09-03T22:00Z" in event["reason"]
 
 
 async def test_entsoe_identical_duplicate_positions_are_fine(fake, clock) -> None:

@@ -9,7 +9,8 @@ values. So before the prices are read, the document is checked against the reque
 * every ``<TimeSeries>`` is for the asked zone (``in_Domain.mRID`` and ``out_Domain.mRID`` are
   its EIC code);
 * the document's ``period.timeInterval`` overlaps the asked window;
-* no instant of one resolution has two different prices (the same price twice is harmless).
+* no instant of one resolution has two different prices (the same price twice is harmless):
+  such a conflict is returned, and the caller refuses the days (``<Period>``) it lies in.
 
 The document is read with expat, as ``_well_formed`` reads it (no external entities; entity
 amplification capped): only standard library, no pandas.
@@ -30,9 +31,37 @@ _RESOLUTIONS = {"PT15M": 15, "PT30M": 30, "PT60M": 60}
 _KEEP = "keeping the last prices"
 
 
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """One instant with two different prices; the periods holding them are refused.
+
+    Attributes:
+        at: the instant (UTC).
+        minutes: the resolution of both prices.
+        first: the price seen first (EUR/MWh).
+        second: the other price.
+        refused: the ``[start, end)`` intervals of the periods that hold the two prices.
+    """
+
+    at: datetime
+    minutes: int
+    first: float
+    second: float
+    refused: tuple[tuple[datetime, datetime], ...]
+
+    def describe(self) -> str:
+        """Return the conflict as a sentence naming the instant and both values."""
+        days = ", ".join(f"{a:%Y-%m-%dT%H:%MZ}/{b:%Y-%m-%dT%H:%MZ}" for a, b in self.refused)
+        return (
+            f"two different prices for {self.at:%Y-%m-%dT%H:%MZ} ({self.minutes} min): "
+            f"{self.first:g} and {self.second:g} EUR/MWh; refused {days}"
+        )
+
+
 @dataclass(slots=True)
 class _Period:
     start: str = ""
+    end: str = ""
     resolution: str = ""
     points: list[tuple[str, str]] = field(default_factory=list)
 
@@ -101,6 +130,8 @@ class _Reader:
         elif period is not None and grand == "Period" and parent == "timeInterval":
             if local == "start":
                 period.start = text
+            elif local == "end":
+                period.end = text
         elif period is not None and parent == "Point":
             if local == "position":
                 self._position = text
@@ -139,7 +170,7 @@ def _number(text: str) -> float | None:
 
 def check_document(
     text: str, *, source: str, zone: str, zone_eic: str | None, start: datetime, end: datetime
-) -> None:
+) -> tuple[Conflict, ...]:
     """Refuse a document that is not the day-ahead prices of ``zone`` for ``[start, end)``.
 
     Args:
@@ -150,9 +181,12 @@ def check_document(
         start: the first instant asked for.
         end: the end of the asked half-open window.
 
+    Returns:
+        The instants priced twice differently, each with the periods to refuse.
+
     Raises:
-        PriceDataError: another kind of document, another zone, another period, or an instant
-            with two different prices (both named); the message says what was asked.
+        PriceDataError: another kind of document, another zone or another period; the message
+            says what came and what was asked.
     """
     doc = _read(text, source)
     if doc.root != _ROOT:
@@ -186,30 +220,30 @@ def check_document(
             f"the document covers {covered_from:%Y-%m-%dT%H:%MZ}/{covered_to:%Y-%m-%dT%H:%MZ}, "
             f"asked for {start:%Y-%m-%dT%H:%MZ}/{end:%Y-%m-%dT%H:%MZ}; {_KEEP}",
         )
-    _refuse_conflicts(doc, source)
+    return _conflicts(doc)
 
 
-def _refuse_conflicts(doc: _Document, source: str) -> None:
-    """Raise PriceDataError when one instant of one resolution has two different prices."""
-    seen: dict[tuple[int, datetime], float] = {}
+def _conflicts(doc: _Document) -> tuple[Conflict, ...]:
+    """Return every instant of one resolution that has two different prices."""
+    seen: dict[tuple[int, datetime], tuple[float, tuple[datetime, datetime]]] = {}
+    found: list[Conflict] = []
     for series in doc.series:
         for period in series.periods:
             minutes = _RESOLUTIONS.get(period.resolution)
             first = _instant(period.start)
-            if minutes is None or first is None:
+            last = _instant(period.end)
+            if minutes is None or first is None or last is None:
                 continue  # entsoe-py's parse refuses these with its own error
             for position_text, price_text in period.points:
                 price = _number(price_text)
                 if not position_text.isdigit() or len(position_text) > 6 or price is None:
                     continue  # likewise: entsoe-py's parse refuses these
                 at = first + timedelta(minutes=minutes * (int(position_text) - 1))
-                before = seen.setdefault((minutes, at), price)
+                before, where = seen.setdefault((minutes, at), (price, (first, last)))
                 if before != price:
-                    raise PriceDataError(
-                        source,
-                        f"two different prices for {at:%Y-%m-%dT%H:%MZ} ({minutes} min): "
-                        f"{before:g} and {price:g} EUR/MWh; the day is refused, {_KEEP}",
-                    )
+                    refused = (where,) if where == (first, last) else (where, (first, last))
+                    found.append(Conflict(at, minutes, before, price, refused))
+    return tuple(found)
 
 
-__all__ = ["check_document"]
+__all__ = ["Conflict", "check_document"]

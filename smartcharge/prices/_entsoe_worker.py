@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from smartcharge.prices._entsoe_document import check_document
+from smartcharge.prices._entsoe_document import Conflict, check_document
 from smartcharge.prices.errors import (
     PriceAuthError,
     PriceDataError,
@@ -140,7 +140,20 @@ class Failure:
     retry_after_s: float | None = None
 
 
-Answer = tuple[SpotPoint, ...] | Failure
+@dataclass(frozen=True, slots=True)
+class Partial:
+    """Prices of which some days were refused (an instant priced twice differently).
+
+    Attributes:
+        points: the spot prices of the days kept.
+        refused: one reason per refused day's conflict, naming the instant and both values.
+    """
+
+    points: tuple[SpotPoint, ...]
+    refused: tuple[str, ...]
+
+
+Answer = tuple[SpotPoint, ...] | Partial | Failure
 
 
 def _utc(text: object) -> datetime:
@@ -158,7 +171,13 @@ def encode_answer(answer: Answer) -> str:
         return json.dumps(
             {"error": answer.kind, "message": answer.message, "retry_after_s": answer.retry_after_s}
         )
-    return json.dumps({"slots": [[a.isoformat(), b.isoformat(), v] for a, b, v in answer]})
+    points, refused = (
+        (answer.points, answer.refused) if isinstance(answer, Partial) else (answer, ())
+    )
+    body: dict[str, Any] = {"slots": [[a.isoformat(), b.isoformat(), v] for a, b, v in points]}
+    if refused:
+        body["refused"] = list(refused)
+    return json.dumps(body)
 
 
 def decode_answer(text: str) -> Answer:
@@ -186,6 +205,11 @@ def decode_answer(text: str) -> Answer:
             if not math.isfinite(value):
                 raise ValueError("price is not finite")
             points.append((_utc(start), _utc(end), float(value)))
+        refused = raw.get("refused", [])
+        if not isinstance(refused, list) or not all(isinstance(r, str) for r in refused):
+            raise ValueError("bad refused")
+        if refused:
+            return Partial(tuple(points), tuple(r[:500] for r in refused))
         return tuple(points)
     except (KeyError, TypeError, ValueError, RecursionError) as err:
         raise ValueError(f"not a worker answer ({type(err).__name__})") from None
@@ -229,13 +253,21 @@ def _well_formed(text: str) -> bool:
 
 
 def parse_spot(
-    text: str, start: datetime, end: datetime, source: str, *, zone: str | None = None
+    text: str,
+    start: datetime,
+    end: datetime,
+    source: str,
+    *,
+    zone: str | None = None,
+    refused: list[str] | None = None,
 ) -> list[SpotPoint]:
     """Turn an A44 document into ``(start, end, EUR/MWh)`` for the slots starting in the window.
 
     The document is first checked against the request (``_entsoe_document.check_document``):
     an A44 ``Publication_MarketDocument`` of ``zone`` (when given; the query's zone always is)
-    overlapping the window, with no instant priced twice differently.
+    overlapping the window. A day (``<Period>``) that prices one instant twice differently is
+    refused: its slots are left out and the reason, naming both values, is appended to
+    ``refused``; without a ``refused`` list, or with nothing else left, it raises.
 
     One slot per market time unit as published: 60 minutes before the SDAC 15-minute go-live,
     15 minutes after it. When a document holds several resolutions for the same time (another
@@ -254,7 +286,9 @@ def parse_spot(
         if "No matching data found" in why:
             raise PricesNotPublishedError(source, "no prices published for this period yet")
         raise PriceDataError(source, f"the API acknowledged without data: {why[:200]}")
-    check_document(text, source=source, zone=zone or "", zone_eic=_eic(zone), start=start, end=end)
+    conflicts = check_document(
+        text, source=source, zone=zone or "", zone_eic=_eic(zone), start=start, end=end
+    )
     currency = _CURRENCY.search(text)
     if currency and currency.group(1).upper() != "EUR":
         raise PriceDataError(source, f"prices are in {currency.group(1)}, expected EUR")
@@ -295,7 +329,33 @@ def parse_spot(
         taken.append((at, until))
         points.append((at, until, value))
     points.sort(key=lambda p: p[0])
-    return points
+    return _refuse_conflicting_days(points, conflicts, start, end, source, refused)
+
+
+def _refuse_conflicting_days(
+    points: list[SpotPoint],
+    conflicts: tuple[Conflict, ...],
+    start: datetime,
+    end: datetime,
+    source: str,
+    refused: list[str] | None,
+) -> list[SpotPoint]:
+    """Drop the days holding an instant priced twice differently; say why in ``refused``.
+
+    Raises:
+        PriceDataError: nothing of the window is left, or the caller keeps no ``refused`` list;
+            the message names the instant and both values.
+    """
+    relevant = [c for c in conflicts if any(a < end and start < b for a, b in c.refused)]
+    if not relevant:
+        return points
+    kept = [p for p in points if not any(a <= p[0] < b for c in relevant for a, b in c.refused)]
+    reasons = [c.describe() for c in relevant]
+    if not kept or refused is None:
+        shown = "; ".join(reasons[:3]) + (f"; {len(reasons) - 3} more" if len(reasons) > 3 else "")
+        raise PriceDataError(source, f"{shown}; keeping the last prices")
+    refused.extend(reasons)
+    return kept
 
 
 def _eic(zone: str | None) -> str | None:
@@ -379,10 +439,14 @@ def answer_for(query: EntsoeQuery) -> Answer:
     body = _query(query)
     if isinstance(body, Failure):
         return body
+    refused: list[str] = []
     try:
-        return tuple(parse_spot(body, query.start, query.end, query.source, zone=query.area))
+        points = tuple(
+            parse_spot(body, query.start, query.end, query.source, zone=query.area, refused=refused)
+        )
     except PriceSourceError as err:
         return Failure(type(err).__name__, str(err).removeprefix(f"{query.source}: "))
+    return Partial(points, tuple(refused)) if refused else points
 
 
 def main() -> int:

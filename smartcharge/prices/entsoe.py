@@ -21,6 +21,7 @@ import asyncio
 import enum
 import logging
 import sys
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -74,7 +75,8 @@ def parse_day_ahead(
 
     One slot per market time unit as published: 60 minutes before the SDAC 15-minute go-live,
     15 minutes after it. When a document holds several resolutions for the same time (another
-    auction's series), the SDAC resolution of that time wins and the others are dropped.
+    auction's series), the SDAC resolution of that time wins and the others are dropped. A day
+    that prices one instant twice differently is left out and logged (``price_day_refused``).
 
     Raises:
         PricesNotPublishedError: the document is the "No matching data found" acknowledgement.
@@ -84,10 +86,16 @@ def parse_day_ahead(
     """
     from smartcharge.prices._entsoe_worker import parse_spot  # noqa: PLC0415 - requests, pandas
 
-    return tuple(
-        tariff.slot(at, until, value, source)
-        for at, until, value in parse_spot(text, start, end, source, zone=zone)
-    )
+    refused: list[str] = []
+    points = parse_spot(text, start, end, source, zone=zone, refused=refused)
+    _log_refused(source, refused)
+    return tuple(tariff.slot(at, until, value, source) for at, until, value in points)
+
+
+def _log_refused(source: str, refused: Sequence[str]) -> None:
+    """Log each day refused for a conflicting duplicate, with both values (in ``reason``)."""
+    for reason in refused:
+        log.warning("price_day_refused", source=source, reason=reason)
 
 
 class EntsoePriceSource:
@@ -158,7 +166,9 @@ class EntsoePriceSource:
             PriceUnavailableError: timeout, connection error or HTTP 5xx; a worker process
                 that did not answer in time (it is killed).
             PriceDataError: malformed XML or no price series; a document that is not the
-                A44 of ``area`` for the asked period, or prices one instant twice differently.
+                A44 of ``area`` for the asked period; every asked day refused because it
+                prices one instant twice differently (a day refused among good ones is only
+                left out and logged, ``price_day_refused``).
             PriceSourceError: any other refusal (HTTP 4xx); a worker process that crashed or
                 wrote garbage.
         """
@@ -243,7 +253,11 @@ class EntsoePriceSource:
 
     def _slots(self, answer: Answer) -> tuple[PriceSlot, ...]:
         """Return the slots of an answer, or raise the error it names."""
-        from smartcharge.prices._entsoe_worker import ERROR_KINDS, Failure  # noqa: PLC0415
+        from smartcharge.prices._entsoe_worker import (  # noqa: PLC0415
+            ERROR_KINDS,
+            Failure,
+            Partial,
+        )
 
         if isinstance(answer, Failure):
             if answer.kind == PriceRateLimitedError.__name__:
@@ -254,6 +268,9 @@ class EntsoePriceSource:
                     self.name, f"{answer.message}; next try at {retry_at:%H:%MZ}", retry_at=retry_at
                 )
             raise ERROR_KINDS[answer.kind](self.name, answer.message)
+        if isinstance(answer, Partial):
+            _log_refused(self.name, answer.refused)
+            answer = answer.points
         try:
             return tuple(self._tariff.slot(a, b, v, self.name) for a, b, v in answer)
         except ValueError:
