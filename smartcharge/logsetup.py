@@ -19,6 +19,7 @@ import sys
 import threading
 from collections.abc import MutableMapping
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -154,6 +155,10 @@ def configure_logging(
         value = getattr(settings, name, None)
         if value is not None:
             register_secret(value.get_secret_value())
+    for name in ("wallbox_api_url", "wallbox_auth_url", "entsoe_api_url", "energyzero_api_url"):
+        url = getattr(settings, name, None)
+        if isinstance(url, str):
+            register_secret(urlsplit(url).password)  # a proxy's user:password@ in a URL
     level = logging.getLevelName(str(getattr(settings, "log_level", "INFO")))
     if one_shot and level > logging.DEBUG:
         level = _SILENT

@@ -4,14 +4,17 @@ credentials or an impossible port (issue 11, items 16 and 18).
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import pytest
+import structlog
 
 from smartcharge.cli import main
 from smartcharge.config import load_settings, unknown_names
 from smartcharge.errors import ConfigError
+from smartcharge.logsetup import configure_logging
 
 PASSWORD = "hunter2-from-a-file"  # noqa: S105 - a test value
 
@@ -192,3 +195,18 @@ def test_a_url_port_above_65535_is_refused(
     assert "SMARTCHARGE_ENTSOE_API_URL='https://***@entsoe.example:" in err
     assert "the port must be a whole number from 1 to 65535" in err
     assert "s3cret-pw" not in err
+
+
+def test_a_url_password_never_reaches_a_log_line(monkeypatch: pytest.MonkeyPatch):
+    """Item 16: the password of a proxy URL is masked in every log line, like the others."""
+    monkeypatch.setenv("SMARTCHARGE_ENTSOE_API_URL", "https://me:s3cret-pw@proxy.example/api")
+    settings = load_settings()
+    stream = io.StringIO()
+    configure_logging(settings, stream=stream, force_console=False)
+
+    structlog.get_logger("test").warning(
+        "price_source_failed", error=f"cannot reach {settings.entsoe_api_url}"
+    )
+
+    assert "proxy.example" in stream.getvalue()
+    assert "s3cret-pw" not in stream.getvalue()
