@@ -88,6 +88,7 @@ from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandK
 from smartcharge.errors import SmartchargeError, StateError
 from smartcharge.http import open_session
 from smartcharge.ledger import (
+    LEDGER_FILE,
     TARGET_TOLERANCE_KWH,
     Ledger,
     LedgerEntry,
@@ -98,8 +99,15 @@ from smartcharge.ledger import (
 )
 from smartcharge.localtime import ready_by_after
 from smartcharge.ports import Charger
-from smartcharge.state import DaemonState, PlanRecord, SentCommand, SessionState, StateStore
-from smartcharge.storage import StateDisk, sweep_temp_files
+from smartcharge.state import (
+    STATE_FILE,
+    DaemonState,
+    PlanRecord,
+    SentCommand,
+    SessionState,
+    StateStore,
+)
+from smartcharge.storage import StateDisk, claim_state_dir, sweep_temp_files
 from smartcharge.wallbox.errors import WallboxForbiddenError, WallboxResponseError
 from strategies.base import Plan, PlanRequest, PlanSlot, Strategy
 
@@ -1107,12 +1115,33 @@ def build_strategy(settings: Settings) -> Strategy:
 async def run(settings: Settings, clock: Clock) -> int:
     """Run the daemon until SIGTERM or SIGINT; return the exit status (0).
 
-    The composition root: one aiohttp session for the process, the Wallbox client and the
-    price feed on it, the strategy, the health endpoint and the scheduler.
+    First it claims the state dir: the instance lock (one daemon per state dir; the CLI
+    commands share it without the lock) and a check that every state file can be used.
 
     Raises:
+        StateError: another daemon uses the state dir, or the state dir or a file in it is
+            unusable (one line naming the path, the OS error and the fix).
         ConfigError: a setting is missing or wrong (credentials, strategy).
         SmartchargeError: the charger cannot be found on the account.
+    """
+    from smartcharge.prices.cache import CACHE_FILE  # noqa: PLC0415
+    from smartcharge.wallbox.limiter import LIMITER_FILE, LOCK_FILE  # noqa: PLC0415
+    from smartcharge.wallbox.tokens import TOKEN_FILE  # noqa: PLC0415
+
+    disk = StateDisk()
+    files = (STATE_FILE, LEDGER_FILE, TOKEN_FILE, LIMITER_FILE, LOCK_FILE, CACHE_FILE)
+    lock = claim_state_dir(settings.state_dir, files, disk)
+    try:
+        return await _serve(settings, clock, disk)
+    finally:
+        lock.release()
+
+
+async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
+    """Serve until SIGTERM or SIGINT: the composition root.
+
+    One aiohttp session for the process, the Wallbox client and the price feed on it, the
+    strategy, the health endpoint and the scheduler; ``disk`` under every state file.
     """
     from smartcharge.health import HealthServer  # noqa: PLC0415
     from smartcharge.prices import build_price_feed  # noqa: PLC0415
@@ -1123,9 +1152,9 @@ async def run(settings: Settings, clock: Clock) -> int:
     strategy = build_strategy(settings)
     # A bound on every exchange on top of the clients' own timeouts (STYLE.md §7).
     async with open_session(settings.wallbox_timeout_s + 10.0) as http:
-        charger = build_wallbox_client(settings, http, clock)
+        charger = build_wallbox_client(settings, http, clock, disk)
         feed = build_price_feed(settings, http, clock)
-        daemon = Daemon(settings, clock, charger, feed, strategy)
+        daemon = Daemon(settings, clock, charger, feed, strategy, disk=disk)
         # SMARTCHARGE_HEALTH_PORT=0 means no endpoint at all (not a random port nobody knows).
         health = HealthServer(daemon, clock, settings.health_port) if settings.health_port else None
         if health is None:

@@ -132,6 +132,15 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+# What ``StateDisk`` logs for a failing operation, and for its recovery. A lock file that
+# cannot be opened keeps the state from being shared as surely as a failed write.
+_EVENTS = {
+    "write": ("state_write_failed", "state_write_recovered"),
+    "lock": ("state_write_failed", "state_write_recovered"),
+    "read": ("state_read_failed", "state_read_recovered"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class _Failure:
     cause: str
@@ -148,7 +157,8 @@ class StateDisk:
     """
 
     def __init__(self) -> None:
-        self._failing: dict[Path, _Failure] = {}
+        # By (operation, path): a failed read and a failed write of one file are two problems.
+        self._failing: dict[tuple[str, Path], _Failure] = {}
 
     # --- the raw operations (they raise OSError; FileNotFoundError means "not there")
 
@@ -192,22 +202,24 @@ class StateDisk:
         message: str,
         now: datetime | None,
         retry_text: str | None = None,
+        *,
+        op: str = "write",
     ) -> None:
-        """Note that saving ``path`` failed; log ``state_write_failed`` once per cause.
+        """Note that saving (``op``: or reading) ``path`` failed; log it once per cause.
 
         ``retry_text``: what ``retry`` should write to ``path`` later (for a file no one else
         saves again soon, such as the token store).
         """
-        known = self._failing.get(path)
+        known = self._failing.get((op, path))
         since = now if known is None else known.since
-        self._failing[path] = _Failure(cause, message, since, retry_text)
+        self._failing[op, path] = _Failure(cause, message, since, retry_text)
         if known is None or known.cause != cause:
-            log.error("state_write_failed", path=str(path), error=message, cause=cause)
+            log.error(_EVENTS[op][0], path=str(path), error=message, cause=cause)
 
     def retry(self) -> None:
         """Write again the files whose failed save left a ``retry_text``."""
-        for path, failure in list(self._failing.items()):
-            if failure.text is None:
+        for (op, path), failure in list(self._failing.items()):
+            if failure.text is None or op != "write":
                 continue
             try:
                 self.write_file(path, failure.text)
@@ -215,12 +227,12 @@ class StateDisk:
                 continue
             self.saved(path)
 
-    def saved(self, path: Path) -> None:
-        """Note that ``path`` was saved; log ``state_write_recovered`` if it had been failing."""
-        known = self._failing.pop(path, None)
+    def saved(self, path: Path, *, op: str = "write") -> None:
+        """Note that ``path`` was saved (or read); log the recovery if it had been failing."""
+        known = self._failing.pop((op, path), None)
         if known is not None:
             since = None if known.since is None else known.since.isoformat(timespec="seconds")
-            log.warning("state_write_recovered", path=str(path), failing_since=since)
+            log.warning(_EVENTS[op][1], path=str(path), failing_since=since)
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -486,3 +498,20 @@ def check_state_dir(state_dir: Path, files: tuple[str, ...], disk: StateDisk) ->
                 disk.read_file(path)
         except OSError as exc:
             raise StateIOError("open", path, exc, state_dir) from None
+
+
+def claim_state_dir(state_dir: Path, files: tuple[str, ...], disk: StateDisk) -> InstanceLock:
+    """Take the daemon's instance lock on ``state_dir`` and check its files; return the lock.
+
+    Raises:
+        InstanceLockedError: another daemon holds the state dir.
+        StateError: the state dir or one of ``files`` is unusable (see ``check_state_dir``).
+    """
+    lock = InstanceLock(state_dir, disk)
+    lock.acquire()
+    try:
+        check_state_dir(state_dir, files, disk)
+    except BaseException:
+        lock.release()
+        raise
+    return lock

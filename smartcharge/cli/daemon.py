@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from smartcharge.cli._common import settings_and_logging
 from smartcharge.clock import SystemClock
 from smartcharge.config import Settings, load_settings
+from smartcharge.errors import StateError
 from smartcharge.ledger import Ledger, ledger_text, totals
 from smartcharge.state import DaemonState, StateStore
 
@@ -52,7 +53,13 @@ def _run(_args: Any) -> int:
     from smartcharge.daemon import run  # noqa: PLC0415 - pulls in aiohttp, APScheduler
 
     settings = settings_and_logging(one_shot=False)
-    return asyncio.run(run(settings, SystemClock()))
+    try:
+        return asyncio.run(run(settings, SystemClock()))
+    except StateError as exc:
+        # Another daemon on the state dir, or a state dir it cannot use: a set-up problem, so
+        # exit 2 (a supervisor's restart loop cannot fix it) with one line, never a traceback.
+        print(f"smartcharge: {exc}", file=sys.stderr)
+        return 2
 
 
 def _state(settings: Settings) -> DaemonState:

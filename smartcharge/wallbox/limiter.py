@@ -235,30 +235,31 @@ class RateLimiter:
             ensure_private_dir(self._dir)
             fd = self._disk.open_lock(self._lock_path)
         except StateError as exc:
-            self._disk.failed(self._lock_path, "state_dir", str(exc), now)
+            self._disk.failed(self._lock_path, "state_dir", str(exc), now, op="lock")
             return None
         except OSError as exc:
             err = StateIOError("open the lock file", self._lock_path, exc, self._dir)
-            self._disk.failed(self._lock_path, err.cause, str(err), now)
+            self._disk.failed(self._lock_path, err.cause, str(err), now, op="lock")
             return None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
         except OSError as exc:
             os.close(fd)
             err = StateIOError("lock", self._lock_path, exc, self._dir)
-            self._disk.failed(self._lock_path, err.cause, str(err), now)
+            self._disk.failed(self._lock_path, err.cause, str(err), now, op="lock")
             return None
-        self._disk.saved(self._lock_path)
+        self._disk.saved(self._lock_path, op="lock")
         return fd
 
     def _read(self, now: datetime) -> dict[str, Any]:
         """Return the shared data: the file's, or memory while the file cannot be had."""
         try:
             result = load_document(self.path, _KIND, now, disk=self._disk)
-        except StateError as exc:
-            self._disk.failed(self.path, "read", str(exc), now)
+        except StateIOError as exc:
+            self._disk.failed(self.path, exc.cause, str(exc), now, op="read")
             self._unsaved = True
             return copy.deepcopy(self._memory)
+        self._disk.saved(self.path, op="read")
         if result.problem:
             log.warning("wallbox_limiter_file_corrupt", path=str(self.path))
         data: dict[str, Any] = result.data if isinstance(result.data, dict) else {}
