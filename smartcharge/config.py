@@ -535,35 +535,37 @@ def unknown_names(environ: Mapping[str, str] | None = None) -> list[str]:
     return warnings
 
 
-_ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=")
+_LINE_NAME = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)")
 
 
 def _env_file_problems(path: Path, text: str) -> list[str]:
     """Return one line per ``.env`` line that python-dotenv cannot read (it would drop it).
 
     The value is never quoted (it may be the password); the variable's name is, when the line
-    starts like an assignment. A quoted value that runs over several lines is reported too: no
-    setting takes one, so it is an unclosed quote that swallowed the lines after it.
+    starts with one. A ``SMARTCHARGE_`` name without ``=`` is reported, and so is a quoted value
+    that runs over several lines: no setting takes one, so it is an unclosed quote that
+    swallowed the lines after it.
     """
     from dotenv.parser import parse_stream  # noqa: PLC0415 - python-dotenv, pydantic-settings' own
 
     problems: list[str] = []
     for binding in parse_stream(io.StringIO(text)):
         original = binding.original
-        head = _ASSIGNMENT.match(original.string)
+        head = _LINE_NAME.match(original.string)
         name = f" ({head.group(1)})" if head else ""
         where = f"{path}:{original.line}"
+        first_line = original.string.split("\n", 1)[0]
         if binding.error:
+            why = " (an unclosed quote?)" if re.search(r"""=\s*['"]""", first_line) else ""
             problems.append(
-                f"{where}{name}: cannot read this line (an unclosed quote?); expected NAME=value, "
-                'with a quoted value closed on the same line, e.g. NAME="two words"'
+                f"{where}{name}: cannot read this line{why}; expected NAME=value, with a quoted "
+                'value closed on the same line, e.g. NAME="two words"'
             )
-        elif (
-            binding.key is not None
-            and binding.key.upper().startswith(PREFIX)
-            and binding.value is not None
-            and "\n" in binding.value
-        ):
+        elif binding.key is None or not binding.key.upper().startswith(PREFIX):
+            continue
+        elif binding.value is None:
+            problems.append(f"{where}{name}: no '=' on this line; expected NAME=value")
+        elif "\n" in binding.value:
             lines = original.string.rstrip("\r\n").count("\n") + 1
             problems.append(
                 f"{where}{name}: the quoted value runs over {lines} lines (an unclosed quote?); "

@@ -86,7 +86,8 @@ class HealthServer:
     Args:
         daemon: the daemon to report on.
         clock: the injected clock.
-        port: ``SMARTCHARGE_HEALTH_PORT`` (0: a free port, see ``port`` after ``start()``).
+        port: the port (``SMARTCHARGE_HEALTH_PORT``); 0 binds a free one (tests read ``port``
+            after ``start()``). For ``SMARTCHARGE_HEALTH_PORT=0`` the daemon builds no server.
     """
 
     def __init__(self, daemon: Daemon, clock: Clock, port: int) -> None:

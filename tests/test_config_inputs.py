@@ -77,6 +77,28 @@ def test_an_unclosed_quote_that_swallows_the_next_lines_is_reported(
     assert "abc" not in str(caught.value)
 
 
+def test_lines_without_name_equals_value_are_reported_by_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """YAML-style, space-separated and bare-name lines: one line-precise problem each."""
+    path = _env_file(
+        tmp_path,
+        monkeypatch,
+        "SMARTCHARGE_WALLBOX_PASSWORD: secret-pw\n# fine\nSMARTCHARGE_TARGET_KWH 30\n"
+        "SMARTCHARGE_READY_BY\nOTHER_TOOL_FLAG\n",
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+
+    assert [
+        f"{path}:1 (SMARTCHARGE_WALLBOX_PASSWORD): cannot read this line; expected NAME=value",
+        f"{path}:3 (SMARTCHARGE_TARGET_KWH): cannot read this line; expected NAME=value",
+        f"{path}:4 (SMARTCHARGE_READY_BY): no '=' on this line; expected NAME=value",
+    ] == [line.split(", with", 1)[0] for line in caught.value.problems]
+    assert "secret-pw" not in str(caught.value)
+
+
 def test_a_quoted_value_with_spaces_and_an_export_line_still_load(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
