@@ -236,12 +236,12 @@ class StateDisk:
 
     @property
     def problems(self) -> tuple[str, ...]:
-        """Return one line per file that cannot be saved (for ``/healthz``)."""
+        """Return one line per file that cannot be saved or read (for ``/healthz``)."""
         return tuple(
-            "state not saved"
+            ("state not read" if op == "read" else "state not saved")
             + ("" if f.since is None else f" since {f.since.isoformat(timespec='seconds')}")
             + f": {f.message}"
-            for f in self._failing.values()
+            for (op, _), f in self._failing.items()
         )
 
 

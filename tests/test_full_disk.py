@@ -8,11 +8,15 @@ daemon's, the Wallbox client's), the seam every store of the process writes thro
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import subprocess
+from collections.abc import Iterator
 from datetime import time, timedelta
 from pathlib import Path
 
+import pytest
 from structlog.testing import capture_logs
 
 from smartcharge.daemon import Daemon, build_strategy
@@ -20,7 +24,7 @@ from smartcharge.demo import DEMO_DAY, SimulatedWorld, local, simulated_world
 from smartcharge.health import check
 from smartcharge.prices import build_price_feed
 from smartcharge.state import STATE_FILE
-from smartcharge.storage import StateDisk
+from smartcharge.storage import StateDisk, StateIOError, save_document
 from smartcharge.wallbox import build_wallbox_client
 from smartcharge.wallbox.limiter import LIMITER_FILE
 from smartcharge.wallbox.tokens import TOKEN_FILE
@@ -96,3 +100,43 @@ async def test_full_state_disk_still_drives_the_charger(tmp_path: Path):
     assert recovered.ok, recovered.reasons
     assert (tmp_path / STATE_FILE).exists()
     assert 3 == len([e for e in logs if e["event"] == "state_write_recovered"])
+
+
+@pytest.fixture
+def full_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs filled to the last block (root only; skipped elsewhere)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root; the injected FullDisk covers the rest")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    mounted = subprocess.run(  # noqa: S603
+        ["/bin/mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr!r}")
+    try:
+        with contextlib.suppress(OSError), (mount / "filler").open("wb") as fh:
+            while True:
+                fh.write(b"\0" * 4096)
+                fh.flush()
+        yield mount
+    finally:
+        subprocess.run(["/bin/umount", str(mount)], check=False)  # noqa: S603
+
+
+def test_full_tmpfs_save_fails_cleanly_and_is_reported_once(full_tmpfs: Path):
+    """On a really full file system a save raises ENOSPC, leaves no temp file, logs once."""
+    disk = StateDisk()
+    path = full_tmpfs / STATE_FILE
+    with capture_logs() as logs:
+        for _ in range(3):
+            with pytest.raises(StateIOError, match=r"No space left on device \(ENOSPC\)"):
+                save_document(path, "x", 1, {"n": "x" * 10_000}, disk=disk)
+        (full_tmpfs / "filler").unlink()
+        save_document(path, "x", 1, {"n": 1}, disk=disk)
+
+    assert ["state_write_failed", "state_write_recovered"] == [e["event"] for e in logs]
+    assert [STATE_FILE] == sorted(p.name for p in full_tmpfs.iterdir())
+    assert () == disk.problems
