@@ -23,18 +23,30 @@ ERROR (14, 15), UPDATING    nothing (a charger in error may be restarted, see
 (166)                       ``should_restart``; never while updating)
 ==========================  =======================================================
 
+**Pending commands.** A real charger applies a pause, resume or current change 20-60 s after
+the cloud accepted it, and readings in between show the old state. So every such command the
+daemon sends stays *pending* (``PendingCommand``, saved with the session) until a reading shows
+its effect or ``PENDING_DEADLINE`` passes. While it is pending it is never sent again and a
+reading that does not show it yet is not taken for the user's. If the deadline passes and a
+reading taken after it still does not show it, it is sent once more (``command_not_applied``);
+if that one never shows either, the daemon stops sending it (``command_not_applied`` again,
+``gave_up``) and takes the reading for the truth, until the plan asks for something else.
+
 **The manual-override rule.** Only a change made by hand *after* the daemon's own last
 command counts as the user's choice: the daemon remembers what it last brought the charger to
 (``Baseline``) and compares each new reading with it. A pause or resume that differs from the
-baseline, seen once the daemon's own last command has had ``COMMAND_SETTLE`` to show up, is the
-user's: with ``SMARTCHARGE_MANUAL_OVERRIDE=respect`` (the default) the daemon keeps that choice
-(a ``Hold``) until the next plan change (new prices, a new session, a restart of the daemon) and
-logs it; with ``ignore`` it brings the charger back to the plan at once. A current set by hand
-becomes the session's upper limit and triggers a re-plan (``ignore``: the plan's current wins).
+baseline, with no pause or resume of the daemon's own pending, is the user's; likewise a current
+with no current change pending. Only a command that changes the same thing can explain a
+reading: an energy-cost write explains nothing about charging. With
+``SMARTCHARGE_MANUAL_OVERRIDE=respect`` (the default) the daemon keeps that choice (a ``Hold``)
+until the next plan change (new prices, a new session, a restart of the daemon) and logs it;
+with ``ignore`` it brings the charger back to the plan at once. A current set by hand becomes
+the session's upper limit and triggers a re-plan (``ignore``: the plan's current wins).
 """
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -54,10 +66,19 @@ ENERGY_COST_MIN_EUR_PER_KWH = -5.0
 ENERGY_COST_MAX_EUR_PER_KWH = 5.0
 # Two readings within half a cent are the same price (the cloud may store fewer decimals).
 ENERGY_COST_TOLERANCE_EUR = 0.005
-# How long a reading may still show the state from before the daemon's own command: the charger
-# syncs to the cloud every ~30 s (``live_refresh_time``, wallbox-api.md §4.2) and the poll runs
-# every 60-120 s (§9), so a change seen within two minutes of our command is not the user's.
+# How long after the daemon's own command a power reading may still show the state before it
+# (the measured-power re-plan waits this long): the charger syncs to the cloud every ~30 s
+# (``live_refresh_time``, wallbox-api.md §4.2) and the poll runs every 60-120 s (§9).
 COMMAND_SETTLE = timedelta(minutes=2)
+# How long a pause, resume or current change may take to show in a reading before it counts as
+# not applied. The charger applies a command 20-60 s after the cloud accepts it (issue 16 §3),
+# then syncs to the cloud within ~30 s (``live_refresh_time``, §4.2), and the poll reads every
+# 60-120 s (§9; 180 s after a 403 back-off): the first reading that can show it comes up to
+# 60 + 30 + 180 = 270 s after sending. Five minutes leaves room for that reading; a fixed
+# 2-minute window took a 150 s lag for the user's pause (issue 16 §4 c).
+PENDING_DEADLINE = timedelta(minutes=5)
+# A command that never shows is sent this many times in all: the first time and once more.
+MAX_SENDS = 2
 # A charger that stays in error this long during a session is restarted (issue 6 §6) ...
 RESTART_AFTER_ERROR = timedelta(minutes=10)
 # ... at most this often, so a charger that keeps failing is not rebooted in a loop.
@@ -121,6 +142,112 @@ class Baseline:
     enabled: bool | None = None
     current_a: int | None = None
     command_at: datetime | None = None
+
+
+class Aspect(enum.Enum):
+    """What a command changes; only a command that changes a thing can explain a reading of it."""
+
+    ENABLED = "enabled"  # pause / resume
+    CURRENT = "current"  # the current limit
+
+
+def aspect_of(command: Command) -> Aspect | None:
+    """Return what ``command`` changes, or None when it is not tracked as pending."""
+    if command.kind in (CommandKind.PAUSE, CommandKind.RESUME):
+        return Aspect.ENABLED
+    if command.kind is CommandKind.SET_MAX_CURRENT:
+        return Aspect.CURRENT
+    return None
+
+
+def shows(snapshot: ChargerSnapshot, command: Command) -> bool:
+    """Return whether a reading shows ``command``'s effect."""
+    if command.kind is CommandKind.PAUSE:
+        return is_enabled(snapshot.status) is False
+    if command.kind is CommandKind.RESUME:
+        return is_enabled(snapshot.status) is True
+    if command.kind is CommandKind.SET_MAX_CURRENT and command.value is not None:
+        return snapshot.max_charging_current_a == round(command.value)
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCommand:
+    """A command of the daemon's that no reading has shown yet (saved with the session).
+
+    Attributes:
+        command: what was sent.
+        sent_at: when it was sent (UTC; before the call, so its answer is not older).
+        deadline_at: when it counts as not applied if no reading shows it.
+        sends: how many times it has been sent (at most ``MAX_SENDS``).
+        gave_up: sent ``MAX_SENDS`` times and never shown: not sent again while the plan asks
+            for the same.
+    """
+
+    command: Command
+    sent_at: datetime
+    deadline_at: datetime
+    sends: int = 1
+    gave_up: bool = False
+
+    @property
+    def aspect(self) -> Aspect | None:
+        """Return what the command changes."""
+        return aspect_of(self.command)
+
+
+def pending_after_send(command: Command, sent_at: datetime, sends: int = 1) -> PendingCommand:
+    """Return the pending record of ``command`` sent at ``sent_at`` (the ``sends``-th time)."""
+    return PendingCommand(command, sent_at, sent_at + PENDING_DEADLINE, sends)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingReview:
+    """What one reading says about the pending commands (``review_pending``).
+
+    Attributes:
+        pending: still pending (or given up), in order.
+        confirmed: shown by the reading.
+        not_applied: past their deadline and not shown by a reading taken after it.
+    """
+
+    pending: tuple[PendingCommand, ...]
+    confirmed: tuple[PendingCommand, ...]
+    not_applied: tuple[PendingCommand, ...]
+
+
+def review_pending(
+    pending: Sequence[PendingCommand], snapshot: ChargerSnapshot, now: datetime
+) -> PendingReview:
+    """Sort the pending commands by what ``snapshot`` (read at or before ``now``) shows.
+
+    Only a reading taken after the command was sent can confirm it, and only one taken after
+    its deadline can say it was not applied (that is the re-read).
+    """
+    kept: list[PendingCommand] = []
+    confirmed: list[PendingCommand] = []
+    not_applied: list[PendingCommand] = []
+    for p in pending:
+        if snapshot.fetched_at >= p.sent_at and shows(snapshot, p.command):
+            confirmed.append(p)
+        elif not p.gave_up and now >= p.deadline_at and snapshot.fetched_at >= p.deadline_at:
+            not_applied.append(p)
+        else:
+            kept.append(p)
+    return PendingReview(tuple(kept), tuple(confirmed), tuple(not_applied))
+
+
+def without_pending(
+    commands: Sequence[Command], pending: Sequence[PendingCommand]
+) -> tuple[Command, ...]:
+    """Return ``commands`` without those already pending (never sent twice while pending)."""
+    held = {p.command for p in pending}
+    return tuple(c for c in commands if c not in held)
+
+
+def pending_aspects(pending: Sequence[PendingCommand]) -> frozenset[Aspect]:
+    """Return what the daemon's pending commands (not given up) may still change."""
+    return frozenset(p.aspect for p in pending if p.aspect is not None and not p.gave_up)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,25 +349,31 @@ def decide(
 
 
 def detect_manual_change(
-    snapshot: ChargerSnapshot, baseline: Baseline, now: datetime
+    snapshot: ChargerSnapshot,
+    baseline: Baseline,
+    pending: Sequence[PendingCommand] = (),
 ) -> ManualChange | None:
     """Return what the user changed by hand since the daemon's baseline, or None.
 
-    Nothing counts while the daemon's own last command may still be settling
-    (``COMMAND_SETTLE``), nor while the baseline is unknown (start-up, a new plan, a new
-    session: then the daemon brings the charger to the plan instead).
+    Only a pending command that changes the same thing explains a reading: while a pause or
+    resume of the daemon's is pending, the enabled state is not judged; while a current change
+    is pending, the current is not. Nothing counts while the baseline is unknown (start-up, a
+    new plan, a new session: then the daemon brings the charger to the plan instead).
     """
-    if baseline.command_at is not None and now - baseline.command_at < COMMAND_SETTLE:
-        return None
+    busy = pending_aspects(pending)
     enabled = is_enabled(snapshot.status)
     changed_enabled = (
         enabled
-        if enabled is not None and baseline.enabled is not None and enabled != baseline.enabled
+        if Aspect.ENABLED not in busy
+        and enabled is not None
+        and baseline.enabled is not None
+        and enabled != baseline.enabled
         else None
     )
     changed_current = (
         snapshot.max_charging_current_a
-        if enabled is not None
+        if Aspect.CURRENT not in busy
+        and enabled is not None
         and baseline.current_a is not None
         and snapshot.max_charging_current_a > 0
         and snapshot.max_charging_current_a != baseline.current_a
@@ -251,29 +384,39 @@ def detect_manual_change(
     return ManualChange(enabled=changed_enabled, current_a=changed_current)
 
 
-def observed_baseline(snapshot: ChargerSnapshot, baseline: Baseline, now: datetime) -> Baseline:
+def observed_baseline(
+    snapshot: ChargerSnapshot, baseline: Baseline, pending: Sequence[PendingCommand] = ()
+) -> Baseline:
     """Return the baseline after a tick that sent nothing: what the charger now shows.
 
-    While the daemon's own last command may still be settling, the baseline keeps what that
-    command asked for, so a reading that lags behind it is not taken for the truth.
+    What a pending command of the daemon's changes keeps what that command asked for, so a
+    reading that lags behind it is not taken for the truth.
     """
-    if baseline.command_at is not None and now - baseline.command_at < COMMAND_SETTLE:
-        return baseline
     enabled = is_enabled(snapshot.status)
     if enabled is None:
         return baseline
+    busy = pending_aspects(pending)
     current = snapshot.max_charging_current_a if snapshot.max_charging_current_a > 0 else None
-    return Baseline(enabled=enabled, current_a=current, command_at=baseline.command_at)
+    return Baseline(
+        enabled=baseline.enabled if Aspect.ENABLED in busy else enabled,
+        current_a=baseline.current_a if Aspect.CURRENT in busy else current,
+        command_at=baseline.command_at,
+    )
 
 
 def after_command(baseline: Baseline, command: Command, at: datetime) -> Baseline:
-    """Return the baseline once ``command`` has been accepted at ``at``."""
+    """Return the baseline once ``command`` has been accepted at ``at``.
+
+    An energy-cost write changes nothing the manual-override rule looks at.
+    """
     if command.kind is CommandKind.RESUME:
         return Baseline(True, baseline.current_a, at)
     if command.kind is CommandKind.PAUSE:
         return Baseline(False, baseline.current_a, at)
     if command.kind is CommandKind.SET_MAX_CURRENT and command.value is not None:
         return Baseline(baseline.enabled, round(command.value), at)
+    if command.kind is CommandKind.SET_ENERGY_COST:
+        return baseline
     return Baseline(baseline.enabled, baseline.current_a, at)
 
 

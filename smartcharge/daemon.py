@@ -59,7 +59,7 @@ import contextlib
 import functools
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -72,17 +72,24 @@ from smartcharge.controller import (
     COMMAND_SETTLE,
     ENERGY_COST_MAX_EUR_PER_KWH,
     ENERGY_COST_MIN_EUR_PER_KWH,
+    MAX_SENDS,
+    Aspect,
     Baseline,
     Hold,
     Limits,
+    ManualChange,
     accepted_energy_cost,
     after_command,
+    aspect_of,
     cents,
     decide,
     detect_manual_change,
     is_enabled,
     observed_baseline,
+    pending_after_send,
+    review_pending,
     should_restart,
+    without_pending,
 )
 from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandKind, PriceCurve
 from smartcharge.errors import SmartchargeError, StateError
@@ -98,6 +105,7 @@ from smartcharge.ledger import (
     merge_slot_energy,
 )
 from smartcharge.localtime import ready_by_after
+from smartcharge.manual import manual_commands_after
 from smartcharge.ports import Charger
 from smartcharge.state import (
     STATE_FILE,
@@ -328,6 +336,8 @@ class Daemon:
         # The user's hold carried over from the last run, honoured on exit until a tick of this
         # run has brought the charger to the plan.
         self._carried_hold: Hold | None = None
+        # Commands found not applied in this tick, with how often each was sent (tick-local).
+        self._not_applied: dict[Command, int] = {}
 
     # --- events
 
@@ -476,6 +486,8 @@ class Daemon:
         if session is not None:
             self._account_energy(session, snapshot, now)
             self._track_error(session, snapshot, now)
+            self._review_pending(session, snapshot, now)
+            self._note_manual_commands(session, snapshot, now)
             reason = self._replan_reason(session, snapshot, now)
             if reason is not None:
                 self._make_plan(session, now, reason)
@@ -483,7 +495,7 @@ class Daemon:
             if commands:
                 await self._send(session, commands, now)
             else:
-                session.baseline = observed_baseline(snapshot, session.baseline, now)
+                session.baseline = observed_baseline(snapshot, session.baseline, session.pending)
         self.state.next_action = self._next_action(now)
         self._save()
         self._event(
@@ -671,9 +683,52 @@ class Daemon:
     ) -> None:
         if session.plan is None:
             return
-        change = detect_manual_change(snapshot, session.baseline, now)
-        if change is None:
-            return
+        change = detect_manual_change(snapshot, session.baseline, session.pending)
+        if change is not None:
+            self._user_changed(session, change, snapshot, now, "reading")
+
+    def _note_manual_commands(
+        self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
+    ) -> None:
+        """Take a command sent by hand with ``smartcharge charger`` for the user's, at once.
+
+        Only commands sent during this session count (the file outlives sessions).
+        """
+        after = session.plugged_in_at
+        if self.state.manual_seen_at is not None:
+            after = max(after, self.state.manual_seen_at)
+        for manual in manual_commands_after(
+            self.settings.state_dir, snapshot.charger_id, after, now
+        ):
+            self.state.manual_seen_at = manual.at
+            command = manual.command
+            aspect = aspect_of(command)
+            if aspect is None:
+                continue
+            # The user's command supersedes a pending one of ours that changes the same thing,
+            # and is itself pending: the charger may show it only a minute later, and the
+            # daemon must not send it a second time meanwhile.
+            session.pending = [p for p in session.pending if p.aspect is not aspect]
+            session.pending.append(pending_after_send(command, manual.at))
+            if session.plan is None:
+                continue
+            if aspect is Aspect.ENABLED:
+                change = ManualChange(enabled=command.kind is CommandKind.RESUME)
+            elif command.value is not None:
+                change = ManualChange(current_a=round(command.value))
+            else:
+                continue
+            self._user_changed(session, change, snapshot, now, "smartcharge charger")
+
+    def _user_changed(
+        self,
+        session: SessionState,
+        change: ManualChange,
+        snapshot: ChargerSnapshot,
+        now: datetime,
+        source: str,
+    ) -> None:
+        assert session.plan is not None
         respect = self.settings.manual_override is ManualOverride.RESPECT
         if change.enabled is not None:
             if respect:
@@ -683,6 +738,7 @@ class Daemon:
                     charge=change.enabled,
                     status=snapshot.status.value,
                     status_id=snapshot.status_id,
+                    source=source,
                     holds_until="the next plan change",
                 )
             else:
@@ -690,6 +746,7 @@ class Daemon:
                     "manual_change_overruled",
                     charge=change.enabled,
                     status=snapshot.status.value,
+                    source=source,
                     setting="SMARTCHARGE_MANUAL_OVERRIDE=ignore",
                 )
             session.baseline = Baseline(
@@ -699,12 +756,51 @@ class Daemon:
             if respect:
                 session.user_max_current_a = change.current_a
                 self._replan_for_user_current = True
-                self._event("manual_current_detected", current_a=change.current_a)
+                self._event("manual_current_detected", current_a=change.current_a, source=source)
             else:
-                self._event("manual_change_overruled", current_a=change.current_a)
+                self._event("manual_change_overruled", current_a=change.current_a, source=source)
             session.baseline = Baseline(
                 session.baseline.enabled, change.current_a, session.baseline.command_at
             )
+
+    def _review_pending(
+        self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
+    ) -> None:
+        """Settle the daemon's pending commands against this reading (``controller``)."""
+        self._not_applied = {}
+        if not session.pending:
+            return
+        review = review_pending(session.pending, snapshot, now)
+        session.pending = list(review.pending)
+        for p in review.confirmed:
+            self._event(
+                "command_confirmed",
+                level="debug",
+                command=str(p.command),
+                after_s=round((snapshot.fetched_at - p.sent_at).total_seconds()),
+                sends=p.sends,
+            )
+        for p in review.not_applied:
+            gave_up = p.sends >= MAX_SENDS
+            self._event(
+                "command_not_applied",
+                level="error" if gave_up else "warning",
+                command=str(p.command),
+                sent_at=p.sent_at.isoformat(),
+                sends=p.sends,
+                status=snapshot.status.value,
+                status_id=snapshot.status_id,
+                max_charging_current_a=snapshot.max_charging_current_a,
+                next="not sent again" if gave_up else "sent once more if the plan still wants it",
+            )
+            # The reading is the truth now, not a change by hand: the baseline takes it.
+            others = [o for o in session.pending if o.aspect is not p.aspect]
+            session.baseline = observed_baseline(snapshot, session.baseline, others)
+            if gave_up:
+                # The same command is not sent again while the plan asks for it (see _decide).
+                session.pending.append(replace(p, gave_up=True))
+            else:
+                self._not_applied[p.command] = p.sends
 
     def _make_plan(self, session: SessionState, now: datetime, reason: str) -> None:
         self._prices_changed = False
@@ -792,7 +888,7 @@ class Daemon:
         hold = session.hold if self.settings.manual_override is ManualOverride.RESPECT else None
         price = self.feed.curve.price_at(now)
         self._note_energy_cost_clamp(price)
-        return decide(
+        commands = decide(
             snapshot,
             self.current_slot(session, now),
             price,
@@ -800,6 +896,10 @@ class Daemon:
             hold,
             self._refused_energy_cost,
         )
+        # A command given up on stays given up only while the plan asks for the same.
+        session.pending = [p for p in session.pending if not p.gave_up or p.command in commands]
+        # A pending command is never sent again (it may still take effect).
+        return without_pending(commands, session.pending)
 
     def _note_energy_cost_clamp(self, price: float | None) -> None:
         """Log ``energy_cost_clamped`` once when the price leaves the range the cloud accepts."""
@@ -825,6 +925,8 @@ class Daemon:
         for command in commands:
             # Left set if a stop cuts the command short: its outcome is then unknown.
             self._in_flight = command
+            sent_at = self.clock.now()
+            why = "command_not_applied" if command in self._not_applied else reason
             try:
                 result = await self.charger.apply(command)
             except SmartchargeError as exc:
@@ -834,22 +936,37 @@ class Daemon:
                     exc, WallboxResponseError | WallboxForbiddenError
                 ):
                     self._refused_energy_cost = command.value
+                if session is not None and getattr(exc, "outcome_unknown", False):
+                    # It may have reached the charger: pending, like an accepted one.
+                    session.baseline = after_command(session.baseline, command, sent_at)
+                    self._track_pending(session, command, sent_at)
+                    self._save()
                 return
             if command.kind is CommandKind.SET_ENERGY_COST:
                 self._refused_energy_cost = None
             self._in_flight = None
             at = self.clock.now()
-            sent = SentCommand(at, command, reason)
+            sent = SentCommand(at, command, why)
             self.state.last_command = sent
             self.last_snapshot = result
             if session is not None:
                 session.commands.append(sent)
                 session.baseline = after_command(session.baseline, command, at)
+                self._track_pending(session, command, sent_at)
             if command.kind is CommandKind.RESTART:
                 self.state.last_restart_at = at
                 self._restarted_at = at
             self._save()
-            self._log_command(session, command, at, reason)
+            self._log_command(session, command, at, why)
+
+    def _track_pending(self, session: SessionState, command: Command, sent_at: datetime) -> None:
+        """Keep ``command`` pending until a reading shows it (it replaces one of the same kind)."""
+        aspect = aspect_of(command)
+        if aspect is None:
+            return
+        sends = self._not_applied.pop(command, 0) + 1
+        session.pending = [p for p in session.pending if p.aspect is not aspect]
+        session.pending.append(pending_after_send(command, sent_at, sends))
 
     def _log_command(
         self, session: SessionState | None, command: Command, at: datetime, reason: str
@@ -1048,7 +1165,9 @@ class Daemon:
                 )
             else:
                 self.last_snapshot = snapshot
-        if snapshot is not None and is_enabled(snapshot.status) is not False:
+        # A pause of ours may still take effect after we are gone (issue 16 §4).
+        pause_pending = any(p.command.kind is CommandKind.PAUSE for p in session.pending)
+        if snapshot is not None and is_enabled(snapshot.status) is not False and not pause_pending:
             return False
         before = self.state.last_command
         try:

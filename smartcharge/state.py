@@ -26,7 +26,7 @@ from typing import Any
 import structlog
 
 from smartcharge.clock import Clock
-from smartcharge.controller import Baseline, Hold
+from smartcharge.controller import Baseline, Hold, PendingCommand
 from smartcharge.domain import Command, CommandKind
 from smartcharge.errors import StateError
 from smartcharge.storage import StateDisk, load_document, move_aside, save_document
@@ -258,6 +258,28 @@ def _baseline_from_json(data: dict[str, Any] | None) -> Baseline:
     )
 
 
+def _pending_to_json(p: PendingCommand) -> dict[str, Any]:
+    return {
+        "kind": p.command.kind.value,
+        "value": p.command.value,
+        "sent_at": dt_to_json(p.sent_at),
+        "deadline_at": dt_to_json(p.deadline_at),
+        "sends": p.sends,
+        "gave_up": p.gave_up,
+    }
+
+
+def _pending_from_json(data: dict[str, Any]) -> PendingCommand:
+    value = data.get("value")
+    return PendingCommand(
+        command=Command(CommandKind(data["kind"]), None if value is None else float(value)),
+        sent_at=dt_required(data["sent_at"]),
+        deadline_at=dt_required(data["deadline_at"]),
+        sends=int(data.get("sends", 1)),
+        gave_up=bool(data.get("gave_up", False)),
+    )
+
+
 @dataclass(slots=True)
 class SessionState:
     """A car's stay at the charger, from plug-in to unplug.
@@ -280,6 +302,7 @@ class SessionState:
         target_met_at: when the delivered energy first reached the need.
         error_since: since when the charger has been in error, if it is.
         max_power_seen_kw: the highest charging power seen this session.
+        pending: the daemon's commands no reading has shown yet (``controller.PendingCommand``).
     """
 
     session_id: str
@@ -299,6 +322,7 @@ class SessionState:
     target_met_at: datetime | None = None
     error_since: datetime | None = None
     max_power_seen_kw: float = 0.0
+    pending: list[PendingCommand] = field(default_factory=list)
 
     @property
     def remaining_kwh(self) -> float:
@@ -328,6 +352,7 @@ class SessionState:
             "target_met_at": dt_to_json(self.target_met_at),
             "error_since": dt_to_json(self.error_since),
             "max_power_seen_kw": self.max_power_seen_kw,
+            "pending": [_pending_to_json(p) for p in self.pending],
         }
 
     @classmethod
@@ -360,6 +385,7 @@ class SessionState:
             target_met_at=dt_from_json(data.get("target_met_at")),
             error_since=dt_from_json(data.get("error_since")),
             max_power_seen_kw=float(data.get("max_power_seen_kw", 0.0)),
+            pending=[_pending_from_json(p) for p in data.get("pending", [])],
         )
 
 
@@ -376,6 +402,8 @@ class DaemonState:
         last_status: the last status seen (``charging``, ``paused``, ...) and its id.
         next_action: what the daemon will do next and when (for ``smartcharge status``).
         saved_at: when this was written.
+        manual_seen_at: the time of the last command sent by hand (``smartcharge charger``)
+            that the daemon has taken into account.
     """
 
     session: SessionState | None = None
@@ -386,11 +414,13 @@ class DaemonState:
     last_status: dict[str, Any] = field(default_factory=dict)
     next_action: dict[str, Any] = field(default_factory=dict)
     saved_at: datetime | None = None
+    manual_seen_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-able dict."""
         return {
             "session": None if self.session is None else self.session.to_json(),
+            "manual_seen_at": dt_to_json(self.manual_seen_at),
             "last_command": None if self.last_command is None else self.last_command.to_json(),
             "last_restart_at": dt_to_json(self.last_restart_at),
             "last_poll_at": dt_to_json(self.last_poll_at),
@@ -414,6 +444,7 @@ class DaemonState:
             last_status=dict(data.get("last_status") or {}),
             next_action=dict(data.get("next_action") or {}),
             saved_at=dt_from_json(data.get("saved_at")),
+            manual_seen_at=dt_from_json(data.get("manual_seen_at")),
         )
 
 

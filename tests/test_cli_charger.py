@@ -20,6 +20,8 @@ import pytest
 
 from smartcharge.cli import main
 from smartcharge.clock import SystemClock
+from smartcharge.domain import CommandKind
+from smartcharge.manual import manual_commands_after
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.wallbox_cloud import PayloadVariants, WallboxCloudSimulator
 
@@ -174,6 +176,14 @@ def test_each_command_sends_one_write_and_changes_the_charger(
         "restart": lambda: charger.is_restarting,
     }
     assert effects[check]()
+
+
+def test_a_pause_by_hand_is_recorded_for_the_daemon(cloud: ThreadedCloud, capsys, tmp_path: Path):
+    """charger pause records the pause in the shared state dir, so a daemon takes it as yours."""
+    assert 0 == main(["charger", "pause"])
+
+    recorded = manual_commands_after(tmp_path / "state", CID, None, SystemClock().now())
+    assert [CommandKind.PAUSE] == [m.command.kind for m in recorded]
 
 
 def test_resume_from_paused_sends_action_1(cloud: ThreadedCloud, capsys):

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from smartcharge.controller import (
-    COMMAND_SETTLE,
+    MAX_SENDS,
+    PENDING_DEADLINE,
     Baseline,
     Hold,
     Limits,
@@ -20,8 +21,11 @@ from smartcharge.controller import (
     energy_cost_differs,
     is_enabled,
     observed_baseline,
+    pending_after_send,
+    review_pending,
     should_restart,
     whole_amps,
+    without_pending,
 )
 from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandKind
 from strategies.base import PlanSlot
@@ -267,34 +271,52 @@ def test_is_enabled_per_status_id(status_id, expected):
 
 
 def test_a_pause_by_hand_after_the_daemons_command_is_the_users():
-    """Charger paused although the daemon last resumed it, once settled: a manual change."""
-    baseline = Baseline(enabled=True, current_a=16, command_at=NOW - COMMAND_SETTLE)
+    """Charger paused although the daemon last resumed it, nothing pending: a manual change."""
+    baseline = Baseline(enabled=True, current_a=16, command_at=NOW - timedelta(seconds=30))
 
-    change = detect_manual_change(snap(182, ChargerStatus.PAUSED), baseline, NOW)
+    change = detect_manual_change(snap(182, ChargerStatus.PAUSED), baseline)
 
     assert ManualChange(enabled=False) == change
 
 
-def test_a_lagging_reading_right_after_our_command_is_not_the_users():
-    """Within the settle time after the daemon's own command, a stale reading is no change."""
-    baseline = Baseline(enabled=True, current_a=16, command_at=NOW - timedelta(seconds=30))
+def test_a_lagging_reading_while_our_command_is_pending_is_not_the_users():
+    """A resume of ours still pending: a reading that still shows paused is no change."""
+    baseline = Baseline(enabled=True, current_a=16, command_at=NOW - timedelta(seconds=150))
+    pending = [pending_after_send(Command(CommandKind.RESUME), NOW - timedelta(seconds=150))]
 
-    change = detect_manual_change(snap(182, ChargerStatus.PAUSED), baseline, NOW)
-    kept = observed_baseline(snap(182, ChargerStatus.PAUSED), baseline, NOW)
+    change = detect_manual_change(snap(182, ChargerStatus.PAUSED), baseline, pending)
+    kept = observed_baseline(snap(182, ChargerStatus.PAUSED, current_a=12), baseline, pending)
 
-    assert (None, baseline) == (change, kept)
+    assert None is change
+    assert Baseline(True, 12, baseline.command_at) == kept
+
+
+def test_an_energy_cost_write_explains_nothing_about_charging():
+    """A pause seconds after an energy-cost write is the user's (issue 11 §5).
+
+    The write neither opens a settle window nor is it pending; a current change pending
+    explains the current only.
+    """
+    resumed = after_command(Baseline(), Command(CommandKind.RESUME), NOW - timedelta(minutes=30))
+    baseline = after_command(resumed, Command(CommandKind.SET_ENERGY_COST, 0.31), NOW)
+    pending = [pending_after_send(Command(CommandKind.SET_MAX_CURRENT, 10.0), NOW)]
+
+    change = detect_manual_change(snap(182, ChargerStatus.PAUSED), baseline, pending)
+
+    assert resumed == baseline
+    assert ManualChange(enabled=False) == change
 
 
 def test_nothing_counts_as_manual_before_the_daemon_has_a_baseline():
     """With no baseline (start-up, new plan) nothing is manual: the plan is applied."""
-    assert detect_manual_change(snap(182, ChargerStatus.PAUSED), Baseline(), NOW) is None
+    assert detect_manual_change(snap(182, ChargerStatus.PAUSED), Baseline()) is None
 
 
 def test_a_current_set_by_hand_is_detected():
     """A current different from the one the daemon set is the user's."""
     baseline = Baseline(enabled=True, current_a=16, command_at=None)
 
-    change = detect_manual_change(snap(194, ChargerStatus.CHARGING, current_a=10), baseline, NOW)
+    change = detect_manual_change(snap(194, ChargerStatus.CHARGING, current_a=10), baseline)
 
     assert ManualChange(current_a=10) == change
 
@@ -303,17 +325,14 @@ def test_car_becoming_full_is_no_manual_change():
     """Charging -> waiting for car demand stays enabled: not the user's doing."""
     baseline = Baseline(enabled=True, current_a=16)
 
-    assert (
-        detect_manual_change(snap(181, ChargerStatus.WAITING_FOR_CAR_DEMAND), baseline, NOW) is None
-    )
+    assert detect_manual_change(snap(181, ChargerStatus.WAITING_FOR_CAR_DEMAND), baseline) is None
 
 
 def test_baseline_follows_commands_and_settled_readings():
     """A command sets the baseline; a settled reading that sent nothing replaces it."""
     b = after_command(Baseline(), Command(CommandKind.SET_MAX_CURRENT, 10.0), NOW)
     b = after_command(b, Command(CommandKind.RESUME), NOW)
-    later = NOW + COMMAND_SETTLE
-    seen = observed_baseline(snap(182, ChargerStatus.PAUSED, current_a=12), b, later)
+    seen = observed_baseline(snap(182, ChargerStatus.PAUSED, current_a=12), b)
 
     assert Baseline(True, 10, NOW) == b
     assert Baseline(False, 12, NOW) == seen
@@ -393,3 +412,59 @@ async def test_apply_stops_at_the_first_failure():
         await apply(charger, commands)
 
     assert [commands[0]] == charger.sent
+
+
+# -- pending commands (issue 16 §4) ---------------------------------------------------------
+
+
+def test_the_pending_deadline_is_several_minutes_and_one_resend():
+    """Not a fixed 2-minute window: room for a 60 s lag, a 30 s sync and a 180 s poll."""
+    assert timedelta(minutes=4) < PENDING_DEADLINE <= timedelta(minutes=10)
+    assert 2 == MAX_SENDS
+
+
+def test_a_reading_that_shows_the_command_confirms_it():
+    """A pause pending: a later reading showing paused confirms it; charging keeps it pending."""
+    sent = NOW - timedelta(seconds=150)
+    pause = pending_after_send(Command(CommandKind.PAUSE), sent)
+
+    shown = review_pending([pause], snap(182, ChargerStatus.PAUSED), NOW)
+    not_yet = review_pending([pause], snap(194, ChargerStatus.CHARGING), NOW)
+
+    assert ((), (pause,), ()) == (shown.pending, shown.confirmed, shown.not_applied)
+    assert ((pause,), (), ()) == (not_yet.pending, not_yet.confirmed, not_yet.not_applied)
+
+
+def test_a_reading_from_before_the_command_confirms_nothing():
+    """A stored reading older than the command cannot show it."""
+    pause = pending_after_send(Command(CommandKind.PAUSE), NOW + timedelta(seconds=1))
+
+    review = review_pending([pause], snap(182, ChargerStatus.PAUSED), NOW + timedelta(seconds=2))
+
+    assert (pause,) == review.pending
+
+
+def test_past_its_deadline_only_a_reading_taken_after_it_says_not_applied():
+    """The deadline passed: a reading from before it says nothing; a re-read after it does."""
+    current = pending_after_send(Command(CommandKind.SET_MAX_CURRENT, 10.0), NOW)
+    after_deadline = NOW + PENDING_DEADLINE
+    stale = snap(194, ChargerStatus.CHARGING)
+    fresh = replace(stale, fetched_at=after_deadline)
+
+    waiting = review_pending([current], stale, after_deadline)
+    expired = review_pending([current], fresh, after_deadline)
+    given_up = review_pending([replace(current, gave_up=True)], fresh, after_deadline)
+
+    assert (current,) == waiting.pending
+    assert (current,) == expired.not_applied
+    assert () == given_up.not_applied
+
+
+def test_a_pending_command_is_not_sent_again():
+    """decide() asks for the pending pause again: it is dropped; other commands go out."""
+    pause = Command(CommandKind.PAUSE)
+    cost = Command(CommandKind.SET_ENERGY_COST, 0.31)
+
+    kept = without_pending([pause, cost], [pending_after_send(pause, NOW)])
+
+    assert (cost,) == kept

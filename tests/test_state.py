@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from structlog.testing import capture_logs
 
-from smartcharge.controller import Baseline, Hold
+from smartcharge.controller import Baseline, Hold, PendingCommand, pending_after_send
 from smartcharge.domain import Command, CommandKind
 from smartcharge.errors import StateError
 from smartcharge.simulator.clock import SimulatedClock
@@ -60,6 +60,16 @@ def a_state() -> DaemonState:
         target_met_at=None,
         error_since=T0,
         max_power_seen_kw=10.9,
+        pending=[
+            pending_after_send(Command(CommandKind.PAUSE), T0 + timedelta(minutes=44)),
+            PendingCommand(
+                Command(CommandKind.SET_MAX_CURRENT, 10.0),
+                T0,
+                T0 + timedelta(minutes=5),
+                sends=2,
+                gave_up=True,
+            ),
+        ],
     )
     return DaemonState(
         session=session,
@@ -69,6 +79,7 @@ def a_state() -> DaemonState:
         last_price_fetch_at=T0 - timedelta(hours=1),
         last_status={"status": "charging", "status_id": 194},
         next_action={"at": "2025-01-15T17:15:00+00:00", "what": "pause"},
+        manual_seen_at=T0 + timedelta(minutes=30),
     )
 
 
@@ -82,6 +93,9 @@ def test_state_round_trips_through_the_file(tmp_path):
 
     assert state.to_json() == loaded.to_json()
     assert state.session == loaded.session
+    assert loaded.session is not None
+    assert 2 == len(loaded.session.pending)
+    assert T0 + timedelta(minutes=30) == loaded.manual_seen_at
     assert loaded.saved_at == T0
 
 

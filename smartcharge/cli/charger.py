@@ -23,7 +23,9 @@ from smartcharge.cli._common import settings_and_logging
 from smartcharge.clock import SystemClock
 from smartcharge.config import Settings
 from smartcharge.domain import ChargerSnapshot, Command, CommandKind
+from smartcharge.errors import StateError
 from smartcharge.http import open_session
+from smartcharge.manual import ManualCommand, record_manual_command
 from smartcharge.wallbox import (
     MIN_CURRENT_A,
     WallboxClient,
@@ -161,8 +163,12 @@ def run_status(args: argparse.Namespace) -> int:
     return _run(body)
 
 
-async def _send(client: WallboxClient, command: Command) -> int:
-    """Read the status; send ``command`` unless the charger already is so."""
+async def _send(client: WallboxClient, command: Command, settings: Settings | None = None) -> int:
+    """Read the status; send ``command`` unless the charger already is so.
+
+    A pause, resume or current sent is recorded in the state dir, so a running daemon takes
+    it for the user's choice at its next tick (``smartcharge.manual``).
+    """
     asked_at = SystemClock().now()
     snapshot = await client.status()
     what = str(command)
@@ -184,6 +190,17 @@ async def _send(client: WallboxClient, command: Command) -> int:
         return 1
     after = await client.apply(command)
     print(f"Charger {after.charger_id}: {what} sent; now {_describe(after)}")
+    if settings is not None:
+        try:
+            record_manual_command(
+                settings.state_dir, ManualCommand(command, SystemClock().now(), after.charger_id)
+            )
+        except StateError as exc:
+            print(
+                f"smartcharge: {exc}; a running daemon may take a while to notice this {what} "
+                "as yours",
+                file=sys.stderr,
+            )
     return 0
 
 
@@ -207,7 +224,7 @@ def run_simple(args: argparse.Namespace) -> int:
     command = Command(args.kind)
 
     async def body(client: WallboxClient, settings: Settings) -> int:
-        return await _send(client, command)
+        return await _send(client, command, settings)
 
     return _run(body)
 
@@ -234,7 +251,7 @@ def run_current(args: argparse.Namespace) -> int:
                 f"{snapshot.max_available_current_a} A; expected whole amps from "
                 f"{MIN_CURRENT_A} to {snapshot.max_available_current_a}"
             )
-        return await _send(client, Command(CommandKind.SET_MAX_CURRENT, float(amps)))
+        return await _send(client, Command(CommandKind.SET_MAX_CURRENT, float(amps)), settings)
 
     return _run(body)
 

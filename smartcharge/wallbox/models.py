@@ -123,7 +123,9 @@ class RemoteAction(enum.IntEnum):
     """The remote actions smartcharge sends, and no others (wallbox-api.md §4.4).
 
     The set is closed on purpose: 4 is a factory reset and 5 installs firmware; neither can be
-    expressed, so neither can be sent.
+    expressed, so neither can be sent. 9 (resume schedule) is left out by choice: handing the
+    charger back to the app's schedule could leave a stopped daemon's car paused (README,
+    "Stopping").
     """
 
     RESUME = 1
