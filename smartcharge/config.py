@@ -292,9 +292,10 @@ class Settings(BaseSettings):
 
     @field_validator("wallbox_api_url", "wallbox_auth_url", "entsoe_api_url", "energyzero_api_url")
     @classmethod
-    def _url(cls, value: str) -> str:
+    def _url(cls, value: str, info: ValidationInfo) -> str:
         if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
-            raise ValueError("expected an http(s) URL, e.g. https://api.wall-box.com")
+            example = cls.model_fields[str(info.field_name)].default
+            raise ValueError(f"expected an http(s) URL, e.g. {example}")
         try:
             port = urlsplit(value).port
         except ValueError:
@@ -496,7 +497,38 @@ _MESSAGES = {
 }
 
 
-def _explain(err: Mapping[str, Any]) -> str:
+# The unit each number setting is written in (from the end of its name), and how people
+# write it after a number.
+_UNITS = (
+    ("_EUR_KWH", "EUR/kWh", ("eur/kwh", "/kwh", "eur", "€")),
+    ("_KWH", "kWh", ("kwh",)),
+    ("_PERCENT", "percent", ("%", "percent", "pct")),
+    ("_A", "amps", ("a", "amp", "amps")),
+    ("_V", "volts", ("v", "volt", "volts")),
+    ("_S", "seconds", ("s", "sec", "secs", "seconds")),
+    ("_MIN", "minutes", ("m", "min", "mins", "minutes")),
+)
+
+
+def _number_hint(kind: str, value: Any, var: str) -> str:
+    """Return a hint for a likely slip in a number: a decimal comma or a unit after it."""
+    text = str(value).strip()
+    if kind == "float_parsing" and re.fullmatch(r"[-+]?\d+,\d+", text):
+        return f"; use a decimal point, e.g. {text.replace(',', '.')}"
+    match = re.fullmatch(r"([-+]?\d+(?:[.,]\d+)?)\s*([^\d\s.,].*)", text)
+    if match is None:
+        return ""
+    unit = next(((u, spellings) for suffix, u, spellings in _UNITS if var.endswith(suffix)), None)
+    number = match.group(1).replace(",", ".")
+    written = match.group(2).strip()
+    if unit is None:
+        return f"; write the number only, without {written!r}"
+    if written.lower() in unit[1]:
+        return f"; write the number only (in {unit[0]}), e.g. {number}"
+    return f"; write the number only, in {unit[0]}"
+
+
+def _explain(err: Mapping[str, Any], var: str = "") -> str:
     kind = str(err.get("type", ""))
     ctx = err.get("ctx") or {}
     if kind == "value_error":
@@ -504,6 +536,8 @@ def _explain(err: Mapping[str, Any]) -> str:
     base = _MESSAGES.get(kind)
     if base is None:
         return str(err.get("msg", "invalid value"))
+    if kind in ("float_parsing", "int_parsing") and "SECRET" not in var:
+        return base + _number_hint(kind, err.get("input"), var)
     if kind in ("literal_error", "enum"):
         return f"{base} {ctx.get('expected', '')}".strip()
     for key in ("gt", "ge", "lt", "le"):
@@ -609,6 +643,90 @@ def _secret_files(
     return found, problems
 
 
+# Names other software uses too: in the environment (not in .env) they are not taken for a
+# smartcharge setting that lost its prefix.
+_COMMON_NAMES = frozenset(
+    {"TIMEZONE", "LOG_LEVEL", "LOG_FORMAT", "STATE_DIR", "STRATEGY", "PHASES", "ON_EXIT"}
+)
+
+
+def _place(var: str, env: Mapping[str, str], path: Path, file_lines: Mapping[str, int]) -> str:
+    if var in env:
+        return " (from the environment)"
+    if var in file_lines:
+        return f" ({path}:{file_lines[var]})"
+    return ""
+
+
+def slip_warnings(settings: Settings, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Return warnings for valid settings that are probably not what was meant.
+
+    A setting name without the ``SMARTCHARGE_`` prefix is ignored (entsoe-py even reads
+    ``ENTSOE_API_KEY`` behind our back), and a VAT between 0 and 1 is a fraction written where
+    a percentage belongs. Neither stops smartcharge; check-config and every command say so.
+    """
+    env = os.environ if environ is None else environ
+    path = env_file_path(env)
+    file_lines = _read_env_file(path) if path.is_file() else {}
+    out = []
+    for field in Settings.model_fields:
+        name = field.upper()
+        if name in file_lines:
+            where = f"{path}:{file_lines[name]}"
+        elif name in env and name not in _COMMON_NAMES:
+            where = "the environment"
+        else:
+            continue
+        out.append(f"{name} ({where}): not read without the prefix; did you mean {PREFIX}{name}?")
+    vat = settings.tariff_vat_percent
+    if 0 < vat < 1:
+        var = "SMARTCHARGE_TARIFF_VAT_PERCENT"
+        out.append(
+            f"{var}={vat:g}{_place(var, env, path, file_lines)}: a percentage, not a fraction; "
+            f"did you mean {vat * 100:g}?"
+        )
+    return out
+
+
+def readiness_problems(settings: Settings) -> list[str]:
+    """Return what makes ``smartcharge run`` refuse to start with these (valid) settings.
+
+    ``run`` needs a Wallbox account, and at least one price source that can deliver prices
+    for ``SMARTCHARGE_BIDDING_ZONE`` (or a stand-in zone named on purpose, ``entsoe:BE``).
+    """
+    problems = []
+    if not settings.wallbox_username:
+        problems.append(
+            "SMARTCHARGE_WALLBOX_USERNAME is not set: expected the e-mail address of your "
+            "Wallbox account"
+        )
+    if settings.wallbox_password is None or not settings.wallbox_password.get_secret_value():
+        problems.append(
+            "SMARTCHARGE_WALLBOX_PASSWORD is not set: expected the password of your Wallbox account"
+        )
+    zone = settings.bidding_zone
+    has_key = bool(settings.entsoe_api_key and settings.entsoe_api_key.get_secret_value())
+    usable = [
+        item
+        for item in settings.price_sources
+        if (item.startswith("entsoe") and has_key) or (item == "energyzero" and zone == "NL")
+    ]
+    if not usable:
+        why = []
+        if any(item.startswith("entsoe") for item in settings.price_sources):
+            why.append(
+                "entsoe needs SMARTCHARGE_ENTSOE_API_KEY (free from the ENTSO-E Transparency "
+                "Platform, see .env.example)"
+            )
+        if "energyzero" in settings.price_sources:
+            why.append("energyzero has NL prices only")
+        problems.append(
+            f"no price source can deliver {zone} prices "
+            f"(SMARTCHARGE_PRICE_SOURCES={','.join(settings.price_sources)}): {'; '.join(why)}"
+        )
+    return problems
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build the settings from the environment and the .env file.
 
@@ -658,7 +776,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 where = f" ({path}:{file_lines[var]})"
             if field:
                 shown = _describe(err.get("input"), var)
-                problems.append(f"{var}={shown}{where}: {_explain(err)}")
+                problems.append(f"{var}={shown}{where}: {_explain(err, var)}")
             else:
                 problems.append(f"{_explain(err)}")
         raise ConfigError(problems) from None

@@ -98,7 +98,12 @@ class HealthServer:
 
     async def _healthz(self, _request: web.Request) -> web.Response:
         health = check(self._daemon, self._clock.now(), self._clock.monotonic())
-        body = {"status": "ok" if health.ok else "unhealthy", "reasons": list(health.reasons)}
+        body = {
+            "status": "ok" if health.ok else "unhealthy",
+            "reasons": list(health.reasons),
+            # `smartcharge status` tells a daemon on its own state dir from one on another.
+            "state_dir": str(self._daemon.settings.state_dir.resolve()),
+        }
         return web.Response(
             status=200 if health.ok else 503,
             text=json.dumps(body),

@@ -163,6 +163,7 @@ def test_check_config_prints_masked_settings(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
     """check-config exits 0 and shows every setting with secrets masked."""
+    monkeypatch.setenv("SMARTCHARGE_WALLBOX_USERNAME", "me@example.com")
     monkeypatch.setenv("SMARTCHARGE_WALLBOX_PASSWORD", "hunter2-secret")
     monkeypatch.setenv("SMARTCHARGE_ENTSOE_API_KEY", "abcdef-123456")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from smartcharge.config import Settings, load_settings, unknown_names
+from smartcharge.config import Settings, load_settings, slip_warnings, unknown_names
 from smartcharge.logsetup import configure_logging
 
 
@@ -21,4 +21,7 @@ def settings_and_logging(*, quiet: bool = False, one_shot: bool = True) -> Setti
             print(f"smartcharge: warning: {line}", file=sys.stderr)
     settings = load_settings()
     configure_logging(settings, stream=sys.stderr, one_shot=one_shot)
+    if not quiet:
+        for line in slip_warnings(settings):
+            print(f"smartcharge: warning: {line}", file=sys.stderr)
     return settings

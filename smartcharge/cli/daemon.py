@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import urllib.error
+import urllib.request
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from smartcharge.cli._common import settings_and_logging
 from smartcharge.clock import SystemClock
-from smartcharge.config import Settings, load_settings
-from smartcharge.errors import StateError
+from smartcharge.config import Settings, load_settings, readiness_problems
+from smartcharge.errors import ConfigError, StateError
 from smartcharge.ledger import Ledger, ledger_text, totals
 from smartcharge.state import DaemonState, StateStore
 
@@ -53,6 +55,10 @@ def _run(_args: Any) -> int:
     from smartcharge.daemon import run  # noqa: PLC0415 - pulls in aiohttp, APScheduler
 
     settings = settings_and_logging(one_shot=False)
+    # The same check as check-config's, so that what it says run refuses, run refuses.
+    problems = readiness_problems(settings)
+    if problems:
+        raise ConfigError(problems)
     try:
         return asyncio.run(run(settings, SystemClock()))
     except StateError as exc:
@@ -66,15 +72,93 @@ def _state(settings: Settings) -> DaemonState:
     return StateStore(settings.state_dir, SystemClock()).load()
 
 
+# The health endpoint answers at once or not at all: a short bound keeps `status` quick.
+_PROBE_TIMEOUT_S = 2.0
+
+
+def _probe_health(port: int) -> dict[str, Any] | None:
+    """Return the body of a daemon's ``/healthz`` on 127.0.0.1:``port``, or None if none answers.
+
+    Plain urllib: ``status`` reads files and this one local answer, no event loop needed.
+    """
+    url = f"http://127.0.0.1:{port}/healthz"
+    try:
+        # S310: the scheme is fixed to http on the loopback address just above.
+        with urllib.request.urlopen(url, timeout=_PROBE_TIMEOUT_S) as resp:  # noqa: S310
+            raw = resp.read()
+    except urllib.error.HTTPError as err:  # 503: a daemon that is running, but unhealthy
+        raw = err.read()
+    except (OSError, ValueError):
+        return None
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return {"status": "unknown"}
+    return body if isinstance(body, dict) else {"status": "unknown"}
+
+
+def daemon_json(settings: Settings, health: dict[str, Any] | None) -> dict[str, Any]:
+    """Return whether a daemon runs on the settings' state dir, judged by its health port.
+
+    There is no instance lock file yet, so a daemon is seen only through
+    ``SMARTCHARGE_HEALTH_PORT``; its answer names its state dir.
+    """
+    port = settings.health_port
+    out: dict[str, Any] = {"health_port": port, "running": None, "same_state_dir": None}
+    if port == 0 or health is None:
+        out["running"] = False if port else None
+        return out
+    theirs = health.get("state_dir")
+    out["running"] = True
+    out["state_dir"] = theirs
+    out["same_state_dir"] = None if theirs is None else theirs == str(settings.state_dir.resolve())
+    out["health"] = health.get("status")
+    out["reasons"] = health.get("reasons") or []
+    return out
+
+
+def _daemon_text(daemon: dict[str, Any]) -> str:
+    port = daemon["health_port"]
+    if port == 0:
+        return "daemon: cannot tell (SMARTCHARGE_HEALTH_PORT=0 turns the health port off)"
+    if not daemon["running"]:
+        return (
+            f"daemon: none answers on 127.0.0.1:{port} (SMARTCHARGE_HEALTH_PORT; there is no "
+            "instance lock yet, so a daemon with another health port is not seen)"
+        )
+    health = daemon["health"]
+    if daemon["reasons"]:
+        health = f"{health}: {'; '.join(daemon['reasons'])}"
+    if daemon["same_state_dir"] is False:
+        return (
+            f"daemon: the one on 127.0.0.1:{port} uses ANOTHER state dir, {daemon['state_dir']} "
+            f"({health}); what follows is not its state"
+        )
+    where = "on this state dir" if daemon["same_state_dir"] else "(its state dir unknown)"
+    return f"daemon: running {where}, health {health} (127.0.0.1:{port})"
+
+
 def _status(args: Any) -> int:
-    settings = load_settings()
+    settings = settings_and_logging(quiet=args.json, one_shot=False)
     state = _state(settings)
     data = _status_json(state)
+    folder = settings.state_dir.resolve()
+    data["state_dir"] = str(folder)
+    data["daemon"] = daemon_json(
+        settings, _probe_health(settings.health_port) if settings.health_port else None
+    )
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
     tz = ZoneInfo(settings.timezone)
-    print(_status_text(data, tz))
+    lines = [f"state dir: {folder} (SMARTCHARGE_STATE_DIR)", _daemon_text(data["daemon"])]
+    if not folder.is_dir():
+        lines.append("nothing saved: this folder does not exist (no daemon has run on it)")
+    elif state.saved_at is None:
+        lines.append("nothing saved in this state dir yet (no daemon has run on it)")
+    else:
+        lines.append(_status_text(data, tz))
+    print("\n".join(lines))
     return 0
 
 
