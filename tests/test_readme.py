@@ -38,6 +38,9 @@ SKIPPED = {
         "installs from the package index (network); the demo is tests/test_demo.py"
     ),
     ".venv/bin/python -m pytest": "is this test suite",
+    "SMARTCHARGE_TEST_CONTAINER=1 .venv/bin/python -m pytest": (
+        "is this test suite with the container test (installs buildah/podman, needs a registry)"
+    ),
     ".venv/bin/python -m pytest tests/benchmarks -m benchmark -s": (
         "benchmarks print figures for minutes; not a check"
     ),
