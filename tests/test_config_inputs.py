@@ -192,6 +192,9 @@ def test_check_config_masks_a_url_password(
 ):
     """Item 16: a proxy URL's user:password@ is shown as ***@ by check-config."""
     monkeypatch.setenv("SMARTCHARGE_WALLBOX_API_URL", "https://me:s3cret-pw@proxy.example:8443/w")
+    # A ready configuration (an account), so that check-config exits 0 (1: run would refuse).
+    monkeypatch.setenv("SMARTCHARGE_WALLBOX_USERNAME", "me@example.com")
+    monkeypatch.setenv("SMARTCHARGE_WALLBOX_PASSWORD", "pw-123456")
 
     status = main(["check-config"])
 
