@@ -18,7 +18,11 @@ from smartcharge.demo import DEMO_DAY, SimulatedWorld, local, simulated_world
 from smartcharge.domain import Command, CommandKind
 from smartcharge.ledger import TARGET_TOLERANCE_KWH
 from smartcharge.manual import ManualCommand, record_manual_command
-from smartcharge.simulator.wallbox_cloud import PayloadVariants, RecordedRequest
+from smartcharge.simulator.wallbox_cloud import (
+    PayloadVariants,
+    RecordedRequest,
+    RemoteActionReply,
+)
 
 START = local(DEMO_DAY, time(17, 45))
 PLUG_IN = local(DEMO_DAY, time(18, 0))
@@ -97,9 +101,25 @@ def repeats_within(sent: list[tuple[datetime, int]], window: timedelta) -> list[
     ]
 
 
-@pytest.mark.parametrize("lag_s", [(20.0, 60.0), (150.0, 150.0)], ids=["20-60s", "150s"])
+# Every payload variant at once (simulator/data/wallbox/variants): the remote-action answer
+# then carries the state from before the command, so nothing but a reading confirms it.
+ALL_VARIANTS = PayloadVariants(
+    group_energy_cost_eur_per_kwh=0.99,
+    icp_max_current_null=True,
+    without_ecosmart=True,
+    without_charger_id=True,
+    portal_session_item=True,
+    remote_action_reply=RemoteActionReply.BEFORE,
+)
+
+
+@pytest.mark.parametrize(
+    ("lag_s", "variants"),
+    [((20.0, 60.0), ALL_VARIANTS), ((150.0, 150.0), PayloadVariants())],
+    ids=["20-60s-all-payload-variants", "150s"],
+)
 async def test_a_lagging_charger_gets_each_command_once_and_the_night_is_met(
-    tmp_path: Path, lag_s: tuple[float, float]
+    tmp_path: Path, lag_s: tuple[float, float], variants: PayloadVariants
 ):
     """Commands take effect 20-60 s (or 150 s) after they are accepted, readings lag behind.
 
@@ -109,6 +129,7 @@ async def test_a_lagging_charger_gets_each_command_once_and_the_night_is_met(
     """
     async with simulated_world(tmp_path, START) as world:
         world.cloud.charger.command_lag_s = lag_s
+        world.cloud.variants = variants
         await world.daemon.start()
         await run_until(
             world,
@@ -244,3 +265,26 @@ async def test_a_resume_sent_by_hand_while_our_pause_is_pending_is_the_users(tmp
     assert [(True, "smartcharge charger")] == [(e["charge"], e["source"]) for e in detected]
     assert [] == events(world, "command_not_applied")
     assert charger.status_id in (193, 194, 195)
+
+
+async def test_a_stop_while_our_pause_is_pending_resumes_the_charger(tmp_path: Path):
+    """Stopped 60 s after a pause that a 150 s lag has not applied yet: resumed on exit.
+
+    The last reading still says charging, but the pause lands after the daemon is gone; the
+    on-exit resume lands after it, so the car charges (issue 16 §4, on_exit=resume).
+    """
+    async with simulated_world(tmp_path, START) as world:
+        world.cloud.charger.command_lag_s = (150.0, 150.0)
+        await world.daemon.start()
+        await run_until(
+            world,
+            PLUG_IN + timedelta(seconds=60),
+            {PLUG_IN: lambda: world.cloud.charger.plug_in(car_max_power_kw=11.0)},
+        )
+        assert [2] == [a for _, a in remote_actions(world)]
+        await world.daemon.shutdown()
+        await world.clock.advance(600)
+        status_id = world.cloud.charger.status_id
+
+    assert [2, 1] == [a for _, a in remote_actions(world)]
+    assert status_id in (193, 194, 195)
