@@ -22,8 +22,10 @@ backlog (a host waking from suspend) into at most one run. Nothing is lost by sk
 tick re-reads the charger and recomputes the whole decision (reconcile is idempotent), and the
 next run of any job catches up.
 
-**One tick**: read the charger, follow the session (plug-in, energy, plug-out), take the known
-prices, re-plan when needed, ``decide()``, ``apply()``, persist, and log ``tick_completed``.
+**One tick**: read the charger, follow the session (plug-in, energy, plug-out), settle the
+daemon's pending commands against the reading and take in commands sent by hand with
+``smartcharge charger`` (``controller``, ``manual``), take the known prices, re-plan when needed,
+``decide()`` (less what is still pending), ``apply()``, persist, and log ``tick_completed``.
 Re-plans happen on: a new session, new prices, energy delivered falling behind the plan, the
 measured power differing from the assumed power by more than
 ``SMARTCHARGE_REPLAN_POWER_DEVIATION``, a current set by hand, and the charger coming back after

@@ -23,7 +23,11 @@ from smartcharge.clock import SystemClock
 from smartcharge.domain import CommandKind
 from smartcharge.manual import manual_commands_after
 from smartcharge.simulator.clock import SimulatedClock
-from smartcharge.simulator.wallbox_cloud import PayloadVariants, WallboxCloudSimulator
+from smartcharge.simulator.wallbox_cloud import (
+    PayloadVariants,
+    RemoteActionReply,
+    WallboxCloudSimulator,
+)
 
 USER = "test.user@example.com"
 PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - the simulator's fake account
@@ -184,6 +188,19 @@ def test_a_pause_by_hand_is_recorded_for_the_daemon(cloud: ThreadedCloud, capsys
 
     recorded = manual_commands_after(tmp_path / "state", CID, None, SystemClock().now())
     assert [CommandKind.PAUSE] == [m.command.kind for m in recorded]
+
+
+def test_a_pause_the_answer_does_not_confirm_is_reported_as_not_shown_yet(
+    cloud: ThreadedCloud, capsys
+):
+    """The remote-action answer carries the state from before: the CLI does not claim success."""
+    cloud.sim.variants = PayloadVariants(remote_action_reply=RemoteActionReply.BEFORE)
+
+    assert 0 == main(["charger", "pause"])
+
+    out = capsys.readouterr().out
+    assert "pause sent; the charger does not show it yet" in out
+    assert 1 == len([w for w in cloud.writes() if "remote-action" in w[1]])
 
 
 def test_resume_from_paused_sends_action_1(cloud: ThreadedCloud, capsys):

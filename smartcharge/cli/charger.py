@@ -189,7 +189,14 @@ async def _send(client: WallboxClient, command: Command, settings: Settings | No
         )
         return 1
     after = await client.apply(command)
-    print(f"Charger {after.charger_id}: {what} sent; now {_describe(after)}")
+    if command_satisfied(after, command):
+        print(f"Charger {after.charger_id}: {what} sent; now {_describe(after)}")
+    else:
+        # The answer did not confirm it (wallbox-api.md §4.4); the charger may apply it later.
+        print(
+            f"Charger {after.charger_id}: {what} sent; the charger does not show it yet (still "
+            f"{_describe(after)}); it can take a minute: check with 'smartcharge charger status'"
+        )
     if settings is not None:
         try:
             record_manual_command(
