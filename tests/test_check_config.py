@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -25,6 +26,7 @@ from smartcharge.health import HealthServer
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.energyzero_server import EnergyZeroFakeServer
 from smartcharge.simulator.entsoe_server import EntsoeFakeServer
+from smartcharge.storage import InstanceLock, InstanceLockedError
 from tests.test_cli_charger import CID, PASSWORD, USER, ThreadedCloud
 from tests.test_prices_cli import ThreadedServer
 
@@ -341,8 +343,7 @@ def test_status_names_the_state_dir_and_that_no_daemon_answers(
     lines = capsys.readouterr().out.splitlines()
 
     assert f"state dir: {tmp_path / 'state'} (SMARTCHARGE_STATE_DIR)" == lines[0]
-    assert lines[1].startswith(f"daemon: none answers on 127.0.0.1:{port}")
-    assert "no instance lock" in lines[1]
+    assert "daemon: none running on this state dir (its daemon.lock is not held)" == lines[1]
     assert "nothing saved" in lines[2]
     assert "no car plugged in" not in "\n".join(lines)
 
@@ -369,12 +370,44 @@ async def test_status_tells_a_daemon_on_this_state_dir_from_one_on_another(
 
     assert (0, 0) == (same, other)
     assert {
-        "health_port": server.port,
         "running": True,
-        "same_state_dir": True,
-        "state_dir": str((tmp_path / "daemon").resolve()),
+        "lock_held": False,  # the simulated world's daemon is not started by `run`
+        "pid": None,
+        "health_port": server.port,
         "health": "ok",
         "reasons": [],
+        "health_state_dir": str((tmp_path / "daemon").resolve()),
+        "health_same_state_dir": True,
     } == same_doc["daemon"]
     assert str((tmp_path / "daemon").resolve()) == same_doc["state_dir"]
+    assert "daemon: none running on this state dir" in other_text
     assert "uses ANOTHER state dir" in other_text
+
+
+def test_status_sees_the_instance_lock_of_a_daemon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    """The lock `smartcharge run` holds says a daemon runs here; status does not take it."""
+    state_dir = tmp_path / "state"
+    monkeypatch.setenv("SMARTCHARGE_STATE_DIR", str(state_dir))
+    monkeypatch.setenv("SMARTCHARGE_HEALTH_PORT", "0")
+    lock = InstanceLock(state_dir)
+    lock.acquire()
+    try:
+        held = main(["status"])
+        held_text = capsys.readouterr().out
+    finally:
+        lock.release()
+    again = InstanceLock(state_dir)
+    try:
+        again.acquire()  # raises if status had left a lock of its own behind
+    except InstanceLockedError:
+        pytest.fail("status left a lock on the state dir")
+    finally:
+        again.release()
+    free = main(["status"])
+    free_text = capsys.readouterr().out
+
+    assert (0, 0) == (held, free)
+    assert f"daemon: running on this state dir (pid {os.getpid()})" in held_text
+    assert "daemon: none running on this state dir (its daemon.lock is not held)" in free_text

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +19,7 @@ from smartcharge.config import Settings, load_settings, readiness_problems
 from smartcharge.errors import ConfigError, StateError
 from smartcharge.ledger import Ledger, ledger_text, totals
 from smartcharge.state import DaemonState, StateStore
+from smartcharge.storage import DAEMON_LOCK_FILE
 
 
 def register(sub: Any) -> None:
@@ -97,45 +100,95 @@ def _probe_health(port: int) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else {"status": "unknown"}
 
 
-def daemon_json(settings: Settings, health: dict[str, Any] | None) -> dict[str, Any]:
-    """Return whether a daemon runs on the settings' state dir, judged by its health port.
+def lock_holder(folder: Path) -> tuple[bool | None, str | None]:
+    """Return whether a daemon holds ``folder``'s instance lock, and its pid, without taking it.
 
-    There is no instance lock file yet, so a daemon is seen only through
-    ``SMARTCHARGE_HEALTH_PORT``; its answer names its state dir.
+    Taking the lock, even shared and for an instant, could make a daemon starting at that
+    moment refuse to start; so the kernel's table of locks (``/proc/locks``) is read instead.
+    (None, None) where that cannot be told (no such table).
     """
+    path = folder / DAEMON_LOCK_FILE
+    try:
+        st = path.lstat()
+        owner = path.read_text(encoding="ascii", errors="replace").strip()
+    except FileNotFoundError:
+        return False, None
+    except OSError:
+        return None, None
+    try:
+        table = Path("/proc/locks").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None, None
+    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in table.splitlines():
+        # "1: FLOCK  ADVISORY  WRITE 12345 fe:00:2147313 0 EOF"; "->" marks a waiter.
+        parts = line.split()
+        if len(parts) < 6 or parts[1] != "FLOCK" or "->" in parts:
+            continue
+        same_file = parts[5] == device or (parts[5].endswith(f":{st.st_ino}") and parts[4] == owner)
+        if same_file:
+            return True, parts[4]
+    return False, None
+
+
+def daemon_json(
+    settings: Settings, health: dict[str, Any] | None, lock: tuple[bool | None, str | None]
+) -> dict[str, Any]:
+    """Return whether a daemon runs on the settings' state dir.
+
+    The instance lock (``daemon.lock``, held by a running ``smartcharge run``) says it first;
+    the health port's answer names the state dir of the daemon answering there, which may be
+    another one.
+    """
+    held, pid = lock
     port = settings.health_port
-    out: dict[str, Any] = {"health_port": port, "running": None, "same_state_dir": None}
-    if port == 0 or health is None:
-        out["running"] = False if port else None
-        return out
-    theirs = health.get("state_dir")
-    out["running"] = True
-    out["state_dir"] = theirs
-    out["same_state_dir"] = None if theirs is None else theirs == str(settings.state_dir.resolve())
-    out["health"] = health.get("status")
-    out["reasons"] = health.get("reasons") or []
-    return out
+    theirs = None if health is None else health.get("state_dir")
+    same = None if theirs is None else theirs == str(settings.state_dir.resolve())
+    running: bool | None
+    if held or (health is not None and same):
+        running = True
+    elif held is None and port == 0:
+        running = None
+    else:
+        running = False
+    return {
+        "running": running,
+        "lock_held": held,
+        "pid": pid,
+        "health_port": port,
+        "health": None if health is None else health.get("status"),
+        "reasons": [] if health is None else list(health.get("reasons") or []),
+        "health_state_dir": theirs,
+        "health_same_state_dir": same,
+    }
 
 
-def _daemon_text(daemon: dict[str, Any]) -> str:
+def _daemon_text(daemon: dict[str, Any]) -> list[str]:
     port = daemon["health_port"]
-    if port == 0:
-        return "daemon: cannot tell (SMARTCHARGE_HEALTH_PORT=0 turns the health port off)"
-    if not daemon["running"]:
-        return (
-            f"daemon: none answers on 127.0.0.1:{port} (SMARTCHARGE_HEALTH_PORT; there is no "
-            "instance lock yet, so a daemon with another health port is not seen)"
-        )
     health = daemon["health"]
     if daemon["reasons"]:
         health = f"{health}: {'; '.join(daemon['reasons'])}"
-    if daemon["same_state_dir"] is False:
-        return (
-            f"daemon: the one on 127.0.0.1:{port} uses ANOTHER state dir, {daemon['state_dir']} "
-            f"({health}); what follows is not its state"
+    same = daemon["health_same_state_dir"]
+    if daemon["running"]:
+        line = "daemon: running on this state dir"
+        if daemon["pid"]:
+            line += f" (pid {daemon['pid']})"
+        if health is not None and same is not False:
+            line += f", health {health} (127.0.0.1:{port})"
+        lines = [line]
+    elif daemon["running"] is None:
+        lines = ["daemon: cannot tell (no lock table to read, and SMARTCHARGE_HEALTH_PORT=0)"]
+    elif daemon["lock_held"] is False:
+        lines = ["daemon: none running on this state dir (its daemon.lock is not held)"]
+    else:
+        lines = [f"daemon: none answers on 127.0.0.1:{port} (SMARTCHARGE_HEALTH_PORT)"]
+    if same is False:
+        lines.append(
+            f"note: the daemon answering on 127.0.0.1:{port} uses ANOTHER state dir, "
+            f"{daemon['health_state_dir']} (health {health})"
+            + ("" if daemon["running"] else "; what follows is not its state")
         )
-    where = "on this state dir" if daemon["same_state_dir"] else "(its state dir unknown)"
-    return f"daemon: running {where}, health {health} (127.0.0.1:{port})"
+    return lines
 
 
 def _status(args: Any) -> int:
@@ -145,13 +198,15 @@ def _status(args: Any) -> int:
     folder = settings.state_dir.resolve()
     data["state_dir"] = str(folder)
     data["daemon"] = daemon_json(
-        settings, _probe_health(settings.health_port) if settings.health_port else None
+        settings,
+        _probe_health(settings.health_port) if settings.health_port else None,
+        lock_holder(folder),
     )
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
     tz = ZoneInfo(settings.timezone)
-    lines = [f"state dir: {folder} (SMARTCHARGE_STATE_DIR)", _daemon_text(data["daemon"])]
+    lines = [f"state dir: {folder} (SMARTCHARGE_STATE_DIR)", *_daemon_text(data["daemon"])]
     if not folder.is_dir():
         lines.append("nothing saved: this folder does not exist (no daemon has run on it)")
     elif state.saved_at is None:
