@@ -250,19 +250,6 @@ def _digest(data: Any) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def write_atomic(path: Path, text: str, disk: StateDisk | None = None) -> None:
-    """Replace ``path`` with ``text`` atomically, mode 0600.
-
-    Raises:
-        StateError: when the file cannot be written (the old content stays).
-    """
-    ensure_private_dir(path.parent)
-    try:
-        (disk or StateDisk()).write_file(path, text)
-    except OSError as exc:
-        raise StateIOError("write", path, exc, path.parent) from None
-
-
 def sweep_temp_files(folder: Path, names: tuple[str, ...]) -> list[Path]:
     """Remove temporary files a killed process left behind while writing ``names``.
 
