@@ -246,6 +246,8 @@ class Settings(BaseSettings):
     wallbox_writes_per_minute: float = Field(default=3.0, gt=0, le=5)
     wallbox_timeout_s: float = Field(default=20.0, gt=0, le=120)
     wallbox_signins_per_hour: int = Field(default=3, ge=1, le=10)
+    # Where the account's shared call budget lives (None: the state dir); see .env.example.
+    wallbox_budget_dir: Path | None = None
 
     # --- General
     state_dir: Path = Path("./state")
@@ -309,7 +311,7 @@ class Settings(BaseSettings):
     def _level(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("state_dir", "strategy_path", mode="before")
+    @field_validator("state_dir", "strategy_path", "wallbox_budget_dir", mode="before")
     @classmethod
     def _folder(cls, value: Any) -> Any:
         if isinstance(value, str) and ("\x00" in value or not value.strip()):

@@ -223,13 +223,13 @@ PRICES_CHECK = timedelta(minutes=5)
 SLOT = timedelta(minutes=15)
 
 
-def job_specs(settings: Settings) -> tuple[JobSpec, ...]:
-    """Return the daemon's jobs for ``settings``."""
+def job_specs(settings: Settings, chargers: int = 1) -> tuple[JobSpec, ...]:
+    """Return the daemon's jobs for ``settings`` (``chargers``: see ``poll_interval_s``)."""
     return (
         JobSpec("prices", PRICES_CHECK, wall_aligned=False, misfire_grace_s=300),
         JobSpec(
             "poll",
-            timedelta(seconds=poll_interval_s(settings)),
+            timedelta(seconds=poll_interval_s(settings, chargers)),
             wall_aligned=False,
             misfire_grace_s=60,
         ),
@@ -237,9 +237,19 @@ def job_specs(settings: Settings) -> tuple[JobSpec, ...]:
     )
 
 
-def poll_interval_s(settings: Settings) -> float:
-    """Return the plugged-in poll interval: the setting, never under the read budget's."""
-    return max(float(settings.poll_interval_s), 60.0 / settings.wallbox_reads_per_minute)
+def poll_interval_s(settings: Settings, chargers: int = 1) -> float:
+    """Return the plugged-in poll interval: the setting, never under the read budget's share.
+
+    The read budget is the account's: with ``chargers`` chargers of the account driven by
+    smartcharge daemons (one state dir each), each polls at most once per ``chargers`` read
+    intervals, as Home Assistant stretches its interval by the number of chargers. A poll
+    then finds its read slot free and acts on its own read (the client waits for it rather
+    than act on a stale stored status).
+    """
+    return max(
+        float(settings.poll_interval_s),
+        max(1, chargers) * 60.0 / settings.wallbox_reads_per_minute,
+    )
 
 
 def power_kw(current_a: float, settings: Settings) -> float:
@@ -1274,6 +1284,7 @@ async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
     # A bound on every exchange on top of the clients' own timeouts (STYLE.md §7).
     async with open_session(settings.wallbox_timeout_s + 10.0) as http:
         charger = build_wallbox_client(settings, http, clock, disk)
+        chargers = charger.drive(settings.state_dir)
         feed = build_price_feed(settings, http, clock)
         daemon = Daemon(settings, clock, charger, feed, strategy, disk=disk)
         # SMARTCHARGE_HEALTH_PORT=0 means no endpoint at all (not a random port nobody knows).
@@ -1290,12 +1301,17 @@ async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
             await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if not stop.is_set():
                 starting.result()
-                scheduler = schedule(daemon)
-                specs = job_specs(settings)
+                scheduler = schedule(daemon, chargers)
+                specs = job_specs(settings, chargers)
                 watch = asyncio.create_task(
                     daemon.watch_clock(functools.partial(realign_jobs, scheduler, specs))
                 )
-                log.info("scheduler_started", jobs=[s.name for s in specs])
+                log.info(
+                    "scheduler_started",
+                    jobs=[s.name for s in specs],
+                    poll_interval_s=poll_interval_s(settings, chargers),
+                    chargers_on_account=chargers,
+                )
                 await stopping
             log.info("daemon_stopping")
         finally:
@@ -1355,13 +1371,13 @@ def realign_jobs(scheduler: Any, specs: tuple[JobSpec, ...], step: timedelta) ->
     log.info("jobs_realigned", step_s=round(step.total_seconds(), 3), jobs=[s.name for s in specs])
 
 
-def schedule(daemon: Daemon) -> Any:
+def schedule(daemon: Daemon, chargers: int = 1) -> Any:
     """Return a started APScheduler ``AsyncIOScheduler`` running ``daemon``'s jobs."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler  # noqa: PLC0415
 
     scheduler = AsyncIOScheduler(timezone=UTC)
     jobs = daemon.jobs()
-    for spec in job_specs(daemon.settings):
+    for spec in job_specs(daemon.settings, chargers):
         scheduler.add_job(
             # Through run_job: a stop waits for the job rather than the scheduler cancelling it.
             functools.partial(daemon.run_job, jobs[spec.name]),

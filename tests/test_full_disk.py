@@ -26,7 +26,7 @@ from smartcharge.prices import build_price_feed
 from smartcharge.state import STATE_FILE
 from smartcharge.storage import StateDisk, StateIOError, save_document
 from smartcharge.wallbox import build_wallbox_client
-from smartcharge.wallbox.limiter import LIMITER_FILE
+from smartcharge.wallbox.limiter import budget_file_name
 from smartcharge.wallbox.tokens import TOKEN_FILE
 from tests.test_daemon_rules import actions, plug_in, run_until
 
@@ -82,6 +82,7 @@ async def test_full_state_disk_still_drives_the_charger(tmp_path: Path):
             resumed = actions(world, after=stop_at - timedelta(seconds=1))
             refused = disk.refused
             disk.full = False
+            budget_file = budget_file_name(world.settings.wallbox_username or "")
             await daemon.tick("poll")
             recovered = check(daemon, world.clock.now())
     failed = [e for e in logs if e["event"] == "state_write_failed"]
@@ -89,7 +90,7 @@ async def test_full_state_disk_still_drives_the_charger(tmp_path: Path):
     assert sent_while_full  # the plan's pause went out, whatever the disk said
     assert [1] == resumed
     assert refused > 40  # every tick kept trying to save
-    assert sorted(str(tmp_path / n) for n in (STATE_FILE, LIMITER_FILE, TOKEN_FILE)) == sorted(
+    assert sorted(str(tmp_path / n) for n in (STATE_FILE, budget_file, TOKEN_FILE)) == sorted(
         e["path"] for e in failed
     )
     assert all("No space left on device (ENOSPC)" in e["error"] for e in failed)

@@ -40,7 +40,7 @@ from smartcharge.wallbox import (
     WallboxRateLimitedError,
     WallboxUnavailableError,
 )
-from smartcharge.wallbox.limiter import LIMITER_FILE
+from smartcharge.wallbox.limiter import budget_file_name
 from smartcharge.wallbox.tokens import TOKEN_FILE
 
 USER = "test.user@example.com"
@@ -302,7 +302,7 @@ async def test_budget_is_shared_by_clients_on_the_same_state_dir(cloud: Cloud):
     times = _times(cloud.status_requests())
     assert 2 == len(times)
     assert (times[1] - times[0]).total_seconds() >= 60
-    assert (cloud.state_dir / LIMITER_FILE).exists()
+    assert (cloud.state_dir / budget_file_name(USER)).exists()
 
 
 # --- failures and retries ---------------------------------------------------------------

@@ -16,7 +16,7 @@ from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandK
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.wallbox import WallboxRateLimitedError, WallboxResponseError, command_satisfied
 from smartcharge.wallbox.client import _retry_after_s
-from smartcharge.wallbox.limiter import LIMITER_FILE, Budget, CallKind, RateLimiter
+from smartcharge.wallbox.limiter import Budget, CallKind, RateLimiter, budget_file_name
 from smartcharge.wallbox.models import (
     STATUS_TABLE,
     ChargerStatusResponse,
@@ -33,6 +33,7 @@ from smartcharge.wallbox.tokens import Tokens, TokenStore
 
 FIXTURES = resources.files("smartcharge.simulator") / "data" / "wallbox"
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
+USER = "u@example.com"
 
 
 def _fixture(name: str) -> Any:
@@ -214,7 +215,7 @@ def test_budget_arithmetic():
 
 async def test_limiter_slots_back_off_and_corrupt_file(clock: SimulatedClock, tmp_path: Path):
     """Slots free up after the window; a back-off holds every call; a torn file is survived."""
-    limiter = RateLimiter(tmp_path, clock, reads_per_minute=1, writes_per_minute=3)
+    limiter = RateLimiter(tmp_path, clock, username=USER, reads_per_minute=1, writes_per_minute=3)
 
     assert None is limiter.reserve(CallKind.READ)
     assert NOW + timedelta(seconds=60) == limiter.reserve(CallKind.READ)
@@ -229,14 +230,14 @@ async def test_limiter_slots_back_off_and_corrupt_file(clock: SimulatedClock, tm
         await limiter.acquire(CallKind.READ, max_wait_s=100)
     assert clock.now() + timedelta(seconds=500) == info.value.retry_at
 
-    (tmp_path / LIMITER_FILE).write_text("{torn")
-    fresh = RateLimiter(tmp_path, clock)
+    (tmp_path / budget_file_name(USER)).write_text("{torn")
+    fresh = RateLimiter(tmp_path, clock, username=USER)
     assert fresh.next_slot(CallKind.READ) >= clock.now()
 
 
 async def test_acquire_waits_on_the_clock(clock: SimulatedClock, tmp_path: Path):
     """A second read waits for the clock to reach the next slot, not for wall time."""
-    limiter = RateLimiter(tmp_path, clock, reads_per_minute=1)
+    limiter = RateLimiter(tmp_path, clock, username=USER, reads_per_minute=1)
     await limiter.acquire(CallKind.READ)
     waiter = asyncio.create_task(limiter.acquire(CallKind.READ))
     await clock.advance(59)

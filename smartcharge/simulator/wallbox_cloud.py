@@ -384,6 +384,25 @@ class WallboxCloudSimulator:
         self._write_limit = per_minute
         self._writes.clear()
 
+    def most_reads_in_window(self, window: timedelta = READ_LIMIT_WINDOW) -> int:
+        """Return the most api GETs of the account that passed authentication in any window.
+
+        What the cloud's per-account read limit counts (the simulator serves one account):
+        GETs on the api paths answered with anything but 401, in a rolling ``window`` of the
+        clock; 0 when there were none.
+        """
+        times = sorted(
+            r.at
+            for r in self.requests
+            if r.method == "GET" and not r.path.startswith("/users/") and r.status != 401
+        )
+        most, first = 0, 0
+        for last, at in enumerate(times):
+            while times[first] <= at - window:
+                first += 1
+            most = max(most, last - first + 1)
+        return most
+
     def sessions_between(self, start: datetime, end: datetime) -> list[FinishedSession]:
         """Return the finished sessions of all chargers that started in ``[start, end]``."""
         return [

@@ -12,7 +12,12 @@ from smartcharge.clock import Clock
 from smartcharge.config import Settings
 from smartcharge.errors import ConfigError
 from smartcharge.storage import StateDisk
-from smartcharge.wallbox.client import MIN_CURRENT_A, WallboxClient, command_satisfied
+from smartcharge.wallbox.client import (
+    MIN_CURRENT_A,
+    READ_TRIES,
+    WallboxClient,
+    command_satisfied,
+)
 from smartcharge.wallbox.errors import (
     WallboxAuthError,
     WallboxChargerNotFoundError,
@@ -47,8 +52,12 @@ def build_wallbox_client(
     session: aiohttp.ClientSession,
     clock: Clock,
     disk: StateDisk | None = None,
+    *,
+    read_tries: int = READ_TRIES,
 ) -> WallboxClient:
     """Return a client for the account and charger ``settings`` name.
+
+    ``read_tries``: how often a failed read is tried (the CLI tries once: a person waits).
 
     Raises:
         ConfigError: the username or the password is not set.
@@ -75,10 +84,12 @@ def build_wallbox_client(
         password=settings.wallbox_password,
         clock=clock,
         state_dir=settings.state_dir,
+        budget_dir=settings.wallbox_budget_dir,
         charger_id=settings.wallbox_charger_id,
         timeout_s=settings.wallbox_timeout_s,
         reads_per_minute=settings.wallbox_reads_per_minute,
         writes_per_minute=settings.wallbox_writes_per_minute,
         signins_per_hour=settings.wallbox_signins_per_hour,
         disk=disk,
+        read_tries=read_tries,
     )

@@ -5,8 +5,12 @@ Every sign-in opens a server-side session and too many log the user's phone app 
 (another process, or this one before a restart, may have saved it); else refresh it with the
 refresh token; else sign in. A refresh the cloud rejects (401/403, §2.3, §8) is followed by one
 fresh sign-in. Concurrent callers share one renewal (single flight). Sign-ins are budgeted
-(``Settings.wallbox_signins_per_hour``), counted in the state dir so restarts do not reset the
-count, and after the cloud rejects the credentials this process never tries them again.
+(``Settings.wallbox_signins_per_hour``), counted per account in the shared budget file so
+restarts and other state dirs do not reset the count, and after the cloud rejects the
+credentials this process never tries them again. The allowance protects the account from
+wrong-password lock-outs and phone-app log-outs, which only a sign-in the cloud answered can
+cause: an attempt that got no answer (DNS failure, connection refused, TLS error, timeout)
+gives its slot back.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from smartcharge.wallbox.errors import (
     WallboxError,
     WallboxRateLimitedError,
     WallboxResponseError,
+    WallboxUnavailableError,
 )
 from smartcharge.wallbox.limiter import CallKind, RateLimiter
 from smartcharge.wallbox.models import SignInResponse, parse
@@ -204,32 +209,53 @@ class Authenticator:
     async def _sign_in(self) -> Tokens:
         if self._rejected is not None:
             raise WallboxAuthError(self._rejected)
-        slot = self._limiter.reserve(CallKind.SIGNIN)
-        if slot is not None:
-            limit = self._limiter.budgets[CallKind.SIGNIN].capacity
-            message = (
-                f"Wallbox sign-in: {limit} attempts in the last hour already (the most allowed, "
-                f"SMARTCHARGE_WALLBOX_SIGNINS_PER_HOUR); next attempt at "
-                f"{slot.isoformat(timespec='seconds')}"
-            )
-            if self._limiter.last_signin_rejected():
-                raise WallboxAuthError(
-                    f"{message}. The cloud rejected the last attempt: check {CREDENTIAL_VARS}"
-                )
-            raise WallboxRateLimitedError(message, retry_at=slot)
+        taken, slot = self._limiter.take(CallKind.SIGNIN)
+        if taken is None:
+            raise self._allowance_spent(slot)
         try:
             data = await self._send(
                 AuthCall.SIGNIN, {"Authorization": f"Basic {self._basic}", "Partner": "wallbox"}
             )
         except WallboxAuthError as err:
             self._rejected = str(err)
-            self._limiter.note_signin(rejected=True)
+            self._limiter.note_signin(rejected=True, outcome="rejected the credentials")
             log.error("wallbox_signin_rejected", username=self._username)
             raise
-        self._limiter.note_signin(rejected=False)
+        except WallboxRateLimitedError:
+            self._limiter.note_signin(rejected=False, outcome="answered 'too many requests'")
+            raise
+        except WallboxUnavailableError as err:
+            if err.answered:
+                self._limiter.note_signin(rejected=False, outcome="answered with a server error")
+            else:
+                # Never reached the cloud, or no answer came: it cannot count against the
+                # account, so it does not count against the allowance either.
+                self._limiter.refund(CallKind.SIGNIN, taken)
+            raise
+        self._limiter.note_signin(rejected=False, outcome="accepted the credentials")
         tokens = self._adopt(data, AuthCall.SIGNIN)
         log.info("wallbox_signed_in", expires_at=tokens.access_expires_at.isoformat())
         return tokens
+
+    def _allowance_spent(self, slot: datetime) -> WallboxError:
+        """Return the error for a spent sign-in allowance: why, and when the next try is."""
+        limit = self._limiter.budgets[CallKind.SIGNIN].capacity
+        message = (
+            f"Wallbox sign-in: {limit} answered attempts in the last hour already (the most "
+            f"allowed, SMARTCHARGE_WALLBOX_SIGNINS_PER_HOUR); next attempt allowed at "
+            f"{slot.isoformat(timespec='seconds')}"
+        )
+        last_at, outcome = self._limiter.last_signin()
+        when = "" if last_at is None else f" at {last_at.isoformat(timespec='seconds')}"
+        if self._limiter.last_signin_rejected():
+            return WallboxAuthError(
+                f"{message}. The cloud rejected the credentials at the last answered "
+                f"attempt{when}: check {CREDENTIAL_VARS}"
+            )
+        said = (
+            "" if outcome is None else f". At the last answered attempt{when} the cloud {outcome}"
+        )
+        return WallboxRateLimitedError(f"{message}{said}", retry_at=slot)
 
     def _adopt(self, data: Any, call: AuthCall) -> Tokens:
         answer = parse(SignInResponse, data, call.value).data.attributes

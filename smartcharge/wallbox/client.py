@@ -21,6 +21,7 @@ import email.utils
 import json
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -65,6 +66,7 @@ log = structlog.get_logger(__name__)
 __all__ = [
     "DEFAULT_TIMEOUT_S",
     "MIN_CURRENT_A",
+    "READ_TRIES",
     "WallboxClient",
     "command_satisfied",
 ]
@@ -90,6 +92,18 @@ FORBIDDEN_READ_BACKOFF_S = 180.0
 MAX_RETRY_AFTER_S = 3600.0
 # The longest a call waits for a slot before giving up with WallboxRateLimitedError.
 MAX_WAIT_S = 300.0
+# A stored status this young is as current as a new read would be: it was read (or implied by
+# a write's answer) by this or another process of the account moments ago, e.g. by the tick
+# just before. An older one is not acted on: status() waits for its own read (issue 11.19: a
+# poll at the budget's own interval found the slot taken by a few milliseconds and acted on a
+# status a minute old). A quarter of the default read interval.
+FRESH_STATUS_S = 15.0
+# While a status read waits for its slot, the stored status is looked at this often: when
+# another process of the account reads the charger meanwhile, its answer is used instead of
+# spending one more read (a burst of CLI runs then costs one read, not one each).
+STORED_CHECK_S = 1.0
+# A daemon renews its entry in the account's list of daemons this often (limiter.DRIVER_TTL).
+DRIVER_RENEW = timedelta(minutes=5)
 # Minimum settable charging current (wallbox-api.md §6: HA number min; DOC range 6-32 A).
 MIN_CURRENT_A = 6
 # The cloud rounds nothing we know of, but prices are compared at 0.1 cent to avoid float noise.
@@ -192,6 +206,16 @@ def _retry_after_s(value: str | None, now: datetime) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
+def _reason(err: aiohttp.ClientConnectorError) -> str:
+    """Return why a connection failed, in words (no URL, no secret)."""
+    if isinstance(err, aiohttp.ClientConnectorDNSError):
+        return "the host name could not be resolved"
+    if isinstance(err, aiohttp.ClientSSLError):
+        return "the TLS handshake failed"
+    strerror = getattr(err.os_error, "strerror", None)
+    return str(strerror).lower() if strerror else type(err).__name__
+
+
 class WallboxClient:
     """A Wallbox account and one of its chargers, on the cloud; implements ``ports.Charger``.
 
@@ -202,7 +226,8 @@ class WallboxClient:
         username: the account's e-mail address.
         password: the account's password.
         clock: the time source for budgets, token expiry and back-off sleeps.
-        state_dir: where the token store and the shared call budget live.
+        state_dir: where the token store lives (and the call budget, unless ``budget_dir``).
+        budget_dir: where the account's shared call budget lives (default: ``state_dir``).
         charger_id: the charger to use; None to discover it (exactly one on the account).
         timeout_s: the limit on one HTTP exchange.
         reads_per_minute: the GET budget of the account.
@@ -210,6 +235,12 @@ class WallboxClient:
         signins_per_hour: the sign-in budget of the account.
         rng: the source of back-off jitter (inject a seeded one in tests).
         disk: the state folder's file system, shared with the daemon (None: a private one).
+        read_tries: tries for a read (the CLI makes one: a person is waiting).
+
+    Attributes:
+        waits: wait for a free slot of the budget (up to ``MAX_WAIT_S``); False: never wait,
+            answer a status from the stored one and refuse a call that has no slot now.
+        on_wait: called with the kind of call and the instant waited for, before a wait.
     """
 
     def __init__(
@@ -229,6 +260,8 @@ class WallboxClient:
         signins_per_hour: int = 3,
         rng: random.Random | None = None,
         disk: StateDisk | None = None,
+        budget_dir: Path | None = None,
+        read_tries: int = READ_TRIES,
     ) -> None:
         self._session = session
         self._urls = {_API: api_url.rstrip("/"), _AUTH: auth_url.rstrip("/")}
@@ -237,9 +270,16 @@ class WallboxClient:
         self._charger_id = charger_id
         self._timeout_s = timeout_s
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._read_tries = max(1, read_tries)
+        self.waits = True
+        self.on_wait: Callable[[CallKind, datetime], None] | None = None
+        self._announced: tuple[CallKind, datetime] | None = None
+        self._driving_from: Path | None = None
+        self._driver_renewed_at: datetime | None = None
         self.limiter = RateLimiter(
-            state_dir,
+            budget_dir or state_dir,
             clock,
+            username=username,
             reads_per_minute=reads_per_minute,
             writes_per_minute=writes_per_minute,
             signins_per_hour=signins_per_hour,
@@ -314,32 +354,79 @@ class WallboxClient:
     async def status(
         self, *, max_age_s: float | None = None, fresh: bool = False
     ) -> ChargerSnapshot:
-        """Return the charger's snapshot: fresh, or stored when a fresh read is not due.
+        """Return the charger's snapshot: the stored one while it is current, else a new read.
+
+        A stored snapshot (read or implied by a write, by any process of the account) younger
+        than ``max_age_s`` is returned as it is. Otherwise the charger is read, waiting for a
+        slot of the read budget if needed: a poll acts on its own read, never on a stale one.
+        With ``waits`` off, a stored snapshot of any age is returned when no slot is free.
 
         Args:
-            max_age_s: accept a stored snapshot up to this old. By default a stored snapshot
-                is used only while the read budget has no free slot (inside the window).
+            max_age_s: accept a stored snapshot up to this old (default ``FRESH_STATUS_S``).
             fresh: always read from the cloud (waiting for a read slot if needed).
 
         Raises:
             WallboxError: a subclass saying what failed.
         """
         charger_id = await self.discover_charger_id()
+        limit_s = FRESH_STATUS_S if max_age_s is None else max_age_s
         async with self._status_lock:
             if not fresh:
                 cached = self.limiter.cached_status(charger_id)
                 if cached is not None:
-                    now = self._clock.now()
-                    age_s = (now - cached.fetched_at).total_seconds()
-                    if max_age_s is not None and age_s <= max_age_s:
+                    age_s = (self._clock.now() - cached.fetched_at).total_seconds()
+                    if age_s <= limit_s:
                         return cached
-                    # next_slot() reads the clock after ``now``: compare with a later reading,
-                    # or a free slot (== its own now) would always look taken.
-                    free_at = self.limiter.next_slot(CallKind.READ)
-                    if max_age_s is None and free_at > self._clock.now():
+                    if not self.waits and self.limiter.next_slot(CallKind.READ) > self._clock.now():
                         log.debug("wallbox_status_from_cache", age_s=round(age_s, 1))
                         return cached
+                read_meanwhile = await self._wait_for_read_slot(charger_id, limit_s)
+                if read_meanwhile is not None:
+                    return read_meanwhile
             return await self._read_status(charger_id)
+
+    async def _wait_for_read_slot(self, charger_id: int, limit_s: float) -> ChargerSnapshot | None:
+        """Wait until a read slot is free, or return a status another process read meanwhile."""
+        while self.waits:
+            now = self._clock.now()
+            wait_s = (self.limiter.next_slot(CallKind.READ) - now).total_seconds()
+            if wait_s <= 0 or wait_s > MAX_WAIT_S:
+                return None  # free now, or too far: the read's own acquire decides
+            self._announce(CallKind.READ, now + timedelta(seconds=wait_s))
+            await self._clock.sleep(min(wait_s, STORED_CHECK_S))
+            cached = self.limiter.cached_status(charger_id)
+            if (
+                cached is not None
+                and (self._clock.now() - cached.fetched_at).total_seconds() <= limit_s
+            ):
+                return cached
+        return None
+
+    def _announce(self, kind: CallKind, until: datetime) -> None:
+        """Tell ``on_wait`` (once per instant) what a call waits for."""
+        if self.on_wait is not None and self._announced != (kind, until):
+            self._announced = (kind, until)
+            self.on_wait(kind, until)
+
+    def stored_status(self) -> ChargerSnapshot | None:
+        """Return the stored snapshot of the charger in use (any age), if there is one."""
+        if self._charger_id is None:
+            return None
+        return self.limiter.cached_status(self._charger_id)
+
+    def drive(self, state_dir: Path) -> int:
+        """Register this process as the daemon driving the configured charger.
+
+        Returns:
+            How many chargers of the account the running daemons drive (this one included);
+            1 when the charger is not configured (it is then the account's only one).
+        """
+        if self._charger_id is None:
+            return 1
+        self._driving_from = state_dir
+        self._driver_renewed_at = self._clock.now()
+        self.limiter.register_driver(self._charger_id, state_dir)
+        return max(1, len({d.charger_id for d in self.limiter.drivers()}))
 
     async def apply(self, command: Command) -> ChargerSnapshot:
         """Send ``command`` and return the snapshot its answer implies (``ports.Charger``)."""
@@ -558,6 +645,12 @@ class WallboxClient:
         answer = parse(ChargerStatusResponse, await self._call(endpoint), endpoint.name)
         snapshot = answer.to_domain(self._clock.now(), charger_id)
         self.limiter.store_status(snapshot)
+        if self._driving_from is not None and (
+            self._driver_renewed_at is None
+            or snapshot.fetched_at - self._driver_renewed_at >= DRIVER_RENEW
+        ):
+            self._driver_renewed_at = snapshot.fetched_at
+            self.limiter.register_driver(charger_id, self._driving_from)
         return snapshot
 
     # --- the call pipeline ----------------------------------------------------------------
@@ -565,7 +658,7 @@ class WallboxClient:
     async def _call(self, endpoint: _Endpoint, body: dict[str, Any] | None = None) -> Any:
         """Make one api call within the budget, authorised, retried if it is a read."""
         assert endpoint.kind is not None
-        tries = READ_TRIES if endpoint.kind is CallKind.READ else 1
+        tries = self._read_tries if endpoint.kind is CallKind.READ else 1
         for attempt in range(1, tries + 1):
             try:
                 answer = await self._authorized(endpoint, body)
@@ -590,19 +683,40 @@ class WallboxClient:
         base = min(BACKOFF_BASE_S * 2.0 ** (attempt - 1), BACKOFF_MAX_S)
         return base + self._rng.uniform(0.0, base / 2)
 
+    async def _slot(self, kind: CallKind) -> datetime:
+        return await self.limiter.acquire(
+            kind, max_wait_s=MAX_WAIT_S if self.waits else 0.0, on_wait=self._announce
+        )
+
+    async def _spend(
+        self, endpoint: _Endpoint, token: str, body: dict[str, Any] | None, slot: datetime
+    ) -> Any:
+        """Make the call on ``slot``; give the slot back when the call never reached the cloud."""
+        assert endpoint.kind is not None
+        try:
+            return await self._request(endpoint, {"Authorization": f"Bearer {token}"}, body)
+        except WallboxUnavailableError as err:
+            if not err.reached:
+                self.limiter.refund(endpoint.kind, slot)
+            raise
+
     async def _authorized(self, endpoint: _Endpoint, body: dict[str, Any] | None) -> Any:
         """Take a slot and a token; on 401 renew the token once and retry once."""
         assert endpoint.kind is not None
-        await self.limiter.acquire(endpoint.kind, max_wait_s=MAX_WAIT_S)
-        token = await self.auth.token()
+        slot = await self._slot(endpoint.kind)
         try:
-            return await self._request(endpoint, {"Authorization": f"Bearer {token}"}, body)
+            token = await self.auth.token()
+        except WallboxError:
+            self.limiter.refund(endpoint.kind, slot)  # the call itself never went out
+            raise
+        try:
+            return await self._spend(endpoint, token, body, slot)
         except _TokenRejectedError:
             log.info("wallbox_token_rejected", endpoint=endpoint.name)
         token = await self.auth.renew_after_rejection(token)
-        await self.limiter.acquire(endpoint.kind, max_wait_s=MAX_WAIT_S)
+        slot = await self._slot(endpoint.kind)
         try:
-            return await self._request(endpoint, {"Authorization": f"Bearer {token}"}, body)
+            return await self._spend(endpoint, token, body, slot)
         except _TokenRejectedError:
             raise WallboxAuthError(
                 f"Wallbox cloud: {endpoint.name} rejected a freshly renewed token; giving up "
@@ -673,13 +787,16 @@ class WallboxClient:
                     raw = await response.read()
         except TimeoutError as err:
             raise WallboxUnavailableError(
-                f"{where} got no answer within {self._timeout_s:g} s",
+                f"{where}: no answer from {self._urls[endpoint.host]} within "
+                f"{self._timeout_s:g} s; {self._check_hint(endpoint)}",
                 outcome_unknown=endpoint.is_write,
             ) from err
         except aiohttp.ClientConnectorError as err:
             raise WallboxUnavailableError(
-                f"{where}: cannot connect to {self._urls[endpoint.host]} ({type(err).__name__})",
+                f"{where}: cannot reach {self._urls[endpoint.host]} ({_reason(err)}); "
+                f"{self._check_hint(endpoint)}",
                 outcome_unknown=False,
+                reached=False,
             ) from err
         except aiohttp.ClientError as err:
             raise WallboxUnavailableError(
@@ -690,6 +807,15 @@ class WallboxClient:
         if 200 <= status < 300:
             return self._decode(raw, endpoint, where)
         self._raise_for(status, retry_after, endpoint, where)
+
+    @staticmethod
+    def _check_hint(endpoint: _Endpoint) -> str:
+        setting = (
+            "SMARTCHARGE_WALLBOX_AUTH_URL"
+            if endpoint.host == _AUTH
+            else ("SMARTCHARGE_WALLBOX_API_URL")
+        )
+        return f"check the network connection (proxy, firewall, DNS) and {setting}"
 
     def _decode(self, raw: bytes, endpoint: _Endpoint, where: str) -> Any:
         text = raw.decode("utf-8", errors="replace")
@@ -765,5 +891,6 @@ class WallboxClient:
             raise WallboxUnavailableError(
                 f"{where} returned {status}; transient, will retry",
                 outcome_unknown=endpoint.is_write,
+                answered=True,
             )
         raise WallboxResponseError(f"{where} returned HTTP {status}", endpoint=endpoint.name)

@@ -79,11 +79,23 @@ class WallboxUnavailableError(WallboxError):
 
     Attributes:
         outcome_unknown: the request may have reached the cloud and been applied.
+        reached: the request may have reached the cloud (False: no connection was made, e.g.
+            DNS failure, connection refused, TLS error; the cloud cannot have counted it).
+        answered: the cloud answered with an HTTP status (a 5xx).
     """
 
-    def __init__(self, message: str, *, outcome_unknown: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        outcome_unknown: bool = False,
+        reached: bool = True,
+        answered: bool = False,
+    ) -> None:
         super().__init__(message)
         self.outcome_unknown = outcome_unknown
+        self.reached = reached
+        self.answered = answered
 
 
 class WallboxResponseError(WallboxError):

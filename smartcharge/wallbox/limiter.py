@@ -1,20 +1,30 @@
-"""One call budget per Wallbox account, shared by every smartcharge process on the state dir.
+"""One call budget per Wallbox account, shared by every smartcharge process that uses it.
 
 The cloud rate-limits per account, hard and by surprise (wallbox-api.md §9: announced 3 reads
 and 5 writes a minute, seen since about 1 read a minute, then 429 or 403). So every call to
-``api.wall-box.com`` first takes a slot here, and a ``smartcharge charger ...`` run beside the
-daemon spends the same budget: the times of recent calls live in ``wallbox-limiter.json`` in the
-state dir, read and written under an exclusive ``fcntl.flock`` on ``wallbox-limiter.lock``.
+``api.wall-box.com`` first takes a slot here, and every process using the account spends the
+same budget: a ``smartcharge charger ...`` run beside the daemon, and two state dirs of one
+account (two chargers, or a CLI run from another folder). The times of recent calls live in
+``wallbox-budget-<hash>.json`` in the budget dir (``SMARTCHARGE_WALLBOX_BUDGET_DIR``, by
+default the state dir), where ``<hash>`` is a hash of the account's username, so the file is
+the account's and its name gives no e-mail address away. It is read and written under an
+exclusive ``fcntl.flock`` on ``wallbox-budget-<hash>.lock``. Two machines using one account
+cannot share it: their budgets must be split by hand (README, "Rate limits").
 
 Each budget is a token bucket of ``capacity = max(1, floor(rate))`` tokens that refills
 completely every ``capacity * 60 / rate`` seconds, kept as the log of the calls themselves: a
 call may go out when fewer than ``capacity`` calls were made in the last window. That never
 lets more than ``rate`` calls a minute through, in any minute, for any mix of processes.
 
+A call that never reached the cloud (no connection: DNS, refused, TLS) gives its slot back
+(``refund``); so does a sign-in that got no answer, since only answered sign-ins can lock the
+account out.
+
 The same file holds the whole-client back-off (after a 429 or a polling 403 every process
-waits), the last charger status with the time it was read (so a status asked for inside the
-window is answered from it, with its age), and the charger ids found on the account. It never
-holds a secret. Time comes from the injected clock.
+waits), the last charger status with the time it was read (so a status asked for again soon is
+answered from it, with its age), the outcome of the last answered sign-in, the charger ids found
+on the account, and which daemons drive which charger (the poll interval grows with their
+number). It never holds a secret. Time comes from the injected clock.
 
 A disk that cannot be written (full, read-only, gone) never stops a call: the budget is kept in
 memory, the file is tried again on every use, and the failure goes to the ``StateDisk`` (one
@@ -29,9 +39,10 @@ import contextlib
 import copy
 import enum
 import fcntl
+import hashlib
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -53,12 +64,23 @@ from smartcharge.wallbox.errors import WallboxRateLimitedError
 
 log = structlog.get_logger(__name__)
 
-__all__ = ["LIMITER_FILE", "Budget", "CallKind", "RateLimiter"]
+__all__ = ["Budget", "CallKind", "Driver", "RateLimiter", "budget_file_name"]
 
-LIMITER_FILE = "wallbox-limiter.json"
-LOCK_FILE = "wallbox-limiter.lock"
 _KIND = "wallbox_limiter"
 _VERSION = 1
+# A daemon renews its entry with its reads (at least every few minutes); an entry whose process
+# is gone, or not renewed for this long (a daemon in another pid namespace, e.g. a container,
+# that was killed), no longer counts.
+DRIVER_TTL = timedelta(minutes=30)
+
+
+def budget_file_name(username: str) -> str:
+    """Return the budget file's name for ``username`` (a hash: no e-mail address in a name).
+
+    The cloud treats e-mail addresses case-insensitively, so ``A@x.com`` and ``a@x.com`` share.
+    """
+    digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:16]
+    return f"wallbox-budget-{digest}.json"
 
 
 class CallKind(enum.StrEnum):
@@ -162,12 +184,37 @@ def _merge(mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Driver:
+    """A daemon that drives one charger of the account."""
+
+    charger_id: int
+    pid: int
+    state_dir: str
+    seen_at: datetime
+
+
+def _alive(pid: int) -> bool:
+    """Return whether process ``pid`` exists (on this machine)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    except OSError:
+        return False
+    return True
+
+
 class RateLimiter:
-    """The call budgets of one account, persisted in ``state_dir`` and shared across processes.
+    """The call budgets of one account, persisted in ``budget_dir`` and shared across processes.
 
     Args:
-        state_dir: the folder shared by every smartcharge process of this installation.
+        budget_dir: the folder shared by every smartcharge process of this account
+            (Settings.wallbox_budget_dir, by default the state dir).
         clock: the time source (every instant recorded comes from it).
+        username: the account; the file's name is a hash of it.
         reads_per_minute: the GET budget (Settings.wallbox_reads_per_minute).
         writes_per_minute: the PUT/POST budget (Settings.wallbox_writes_per_minute).
         signins_per_hour: the sign-in budget (Settings.wallbox_signins_per_hour).
@@ -176,21 +223,22 @@ class RateLimiter:
 
     def __init__(
         self,
-        state_dir: Path,
+        budget_dir: Path,
         clock: Clock,
         *,
+        username: str,
         reads_per_minute: float = 1.0,
         writes_per_minute: float = 3.0,
         signins_per_hour: int = 3,
         disk: StateDisk | None = None,
     ) -> None:
-        self._dir = state_dir
+        self._dir = budget_dir
         self._disk = disk or StateDisk()
         # The last data this process knew, and whether the file lags behind it.
         self._memory: dict[str, Any] = {}
         self._unsaved = False
-        self.path = state_dir / LIMITER_FILE
-        self._lock_path = state_dir / LOCK_FILE
+        self.path = budget_dir / budget_file_name(username)
+        self._lock_path = self.path.with_suffix(".lock")
         self._clock = clock
         self.budgets = {
             CallKind.READ: Budget.per_minute(reads_per_minute),
@@ -292,18 +340,37 @@ class RateLimiter:
         """Take a slot for a call of ``kind`` now if one is free.
 
         Returns:
-            None when the call may go out now (the slot is recorded), otherwise the instant
-            the next slot frees up (nothing recorded).
+            None when the call may go out now (the slot is recorded at ``clock.now()``),
+            otherwise the instant the next slot frees up (nothing recorded).
+        """
+        taken = self.take(kind)
+        return taken[1] if taken[0] is None else None
+
+    def take(self, kind: CallKind) -> tuple[datetime | None, datetime]:
+        """Take a slot now if one is free.
+
+        Returns:
+            The instant recorded (for ``refund``), or None when no slot is free; and the
+            instant the next slot frees up (now when one was taken).
         """
         now = self._clock.now()
         with self._locked() as data:
             slot = self._next_slot(data, kind, now)
             if slot > now:
-                return slot
+                return None, slot
             calls = self._calls(data, kind, now)
             calls.append(now)
             data.setdefault("calls", {})[kind.value] = [_iso(t) for t in calls]
-            return None
+            return now, now
+
+    def refund(self, kind: CallKind, at: datetime) -> None:
+        """Give back the slot taken at ``at``: the call never reached the cloud."""
+        with self._locked() as data:
+            raw = data.get("calls", {}).get(kind.value, [])
+            stamp = _iso(at)
+            if stamp in raw:
+                raw.remove(stamp)
+                data["calls"][kind.value] = raw
 
     def next_slot(self, kind: CallKind) -> datetime:
         """Return when the next call of ``kind`` may go out (now if it may go now)."""
@@ -311,21 +378,33 @@ class RateLimiter:
         with self._locked() as data:
             return self._next_slot(data, kind, now)
 
-    async def acquire(self, kind: CallKind, *, max_wait_s: float | None = None) -> None:
+    async def acquire(
+        self,
+        kind: CallKind,
+        *,
+        max_wait_s: float | None = None,
+        on_wait: Callable[[CallKind, datetime], None] | None = None,
+    ) -> datetime:
         """Wait on the clock until a slot for ``kind`` is free, and take it.
 
         Args:
             kind: what the call is.
-            max_wait_s: give up rather than wait longer than this.
+            max_wait_s: give up rather than wait longer than this (0: never wait).
+            on_wait: called before waiting, with the instant waited for (again if it moves),
+                so a person can be told at once what they are waiting for.
+
+        Returns:
+            The instant the slot was recorded at (for ``refund``).
 
         Raises:
             WallboxRateLimitedError: the wait would exceed ``max_wait_s``.
         """
         async with self._waiters[kind]:
+            announced: datetime | None = None
             while True:
-                slot = self.reserve(kind)
-                if slot is None:
-                    return
+                taken, slot = self.take(kind)
+                if taken is not None:
+                    return taken
                 wait_s = (slot - self._clock.now()).total_seconds()
                 if max_wait_s is not None and wait_s > max_wait_s:
                     raise WallboxRateLimitedError(
@@ -333,6 +412,9 @@ class RateLimiter:
                         f"{slot.isoformat(timespec='seconds')}",
                         retry_at=slot,
                     )
+                if on_wait is not None and announced != slot:
+                    on_wait(kind, slot)
+                announced = slot
                 # Worth an info line when a person may be waiting (e.g. the CLI after discovery).
                 level = log.info if wait_s >= 5 else log.debug
                 level("wallbox_call_delayed", kind=kind.value, wait_s=round(wait_s, 3))
@@ -354,15 +436,31 @@ class RateLimiter:
             until = _parse(data.get("backoff_until"))
         return until if until is not None and until > now else None
 
-    def note_signin(self, *, rejected: bool) -> None:
-        """Record whether the last sign-in was rejected (so later processes can say so)."""
+    def note_signin(self, *, rejected: bool, outcome: str) -> None:
+        """Record the outcome of an answered sign-in (so later processes can say so).
+
+        Args:
+            rejected: the cloud refused the credentials.
+            outcome: what the cloud did, for people ("accepted the credentials", ...).
+        """
         with self._locked() as data:
             data["signin_rejected"] = rejected
+            data["signin_outcome"] = outcome
+            data["signin_answered_at"] = _iso(self._clock.now())
 
     def last_signin_rejected(self) -> bool:
-        """Return whether the cloud rejected the credentials at the last sign-in."""
+        """Return whether the cloud rejected the credentials at the last answered sign-in."""
         with self._locked() as data:
             return bool(data.get("signin_rejected", False))
+
+    def last_signin(self) -> tuple[datetime | None, str | None]:
+        """Return when the cloud last answered a sign-in, and what it did (None: unknown)."""
+        with self._locked() as data:
+            outcome = data.get("signin_outcome")
+            return (
+                _parse(data.get("signin_answered_at")),
+                outcome if isinstance(outcome, str) else None,
+            )
 
     # --- the last status, and the chargers of the account
 
@@ -390,6 +488,44 @@ class RateLimiter:
         """Remember which chargers ``username``'s account has."""
         with self._locked() as data:
             data.setdefault("chargers", {})[username] = list(charger_ids)
+
+    # --- the daemons that drive the account's chargers
+
+    def register_driver(self, charger_id: int, state_dir: Path) -> None:
+        """Record (or renew) that this daemon process drives ``charger_id`` from ``state_dir``."""
+        now = self._clock.now()
+        me = {"pid": os.getpid(), "state_dir": str(state_dir)}
+        with self._locked() as data:
+            kept = [
+                entry
+                for entry in data.get("drivers", [])
+                if isinstance(entry, dict)
+                and {"pid": entry.get("pid"), "state_dir": entry.get("state_dir")} != me
+            ]
+            kept.append({**me, "charger_id": charger_id, "seen_at": _iso(now)})
+            data["drivers"] = kept
+
+    def drivers(self) -> list[Driver]:
+        """Return the daemons (still running, registered within ``DRIVER_TTL``) of the account."""
+        now = self._clock.now()
+        with self._locked() as data:
+            raw = list(data.get("drivers", []))
+        found: list[Driver] = []
+        for entry in raw:
+            if not isinstance(entry, dict):
+                continue
+            seen_at = _parse(entry.get("seen_at"))
+            pid, charger_id = entry.get("pid"), entry.get("charger_id")
+            if (
+                seen_at is None
+                or not isinstance(pid, int)
+                or not isinstance(charger_id, int)
+                or now - seen_at > DRIVER_TTL
+                or not _alive(pid)
+            ):
+                continue
+            found.append(Driver(charger_id, pid, str(entry.get("state_dir", "")), seen_at))
+        return found
 
     def known_chargers(self, username: str) -> list[int] | None:
         """Return the charger ids found earlier on ``username``'s account, if any."""
