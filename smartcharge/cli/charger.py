@@ -1,9 +1,15 @@
 """``smartcharge charger ...``: read and control the charger by hand.
 
-Every command first reads the status (from the stored one when the account's read budget has
-no free slot, with its age shown) and sends nothing when the charger already is as asked.
-Bad input is refused before anything is sent, with exit status 2; a cloud failure exits 1.
-Output goes to stdout, logs to stderr, so ``status --json`` can be piped.
+Every command first reads the status (the stored one when it was read moments ago, by this
+or another process of the account, with its age shown) and sends nothing when the charger
+already is as asked. When the account's shared budget has no free slot, the command says at
+once what it waits for and until when; ``--no-wait`` answers from the stored status instead
+and refuses a command that would have to wait. Bad input is refused before anything is sent,
+with exit status 2; a cloud failure exits 1 with one line saying what failed and what to
+check (the cloud adapter's own log lines below ERROR stay out of the way unless
+``SMARTCHARGE_LOG_LEVEL=DEBUG``). A read is tried once: a person is waiting, and the next
+run tries again. Output goes to stdout, messages and logs to stderr, so ``status --json``
+can be piped.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import math
+import os
 import re
 import sys
 from collections.abc import Awaitable, Callable
@@ -32,6 +40,7 @@ from smartcharge.wallbox import (
     build_wallbox_client,
     command_satisfied,
 )
+from smartcharge.wallbox.limiter import CallKind
 
 # The cloud accepts -5..5 EUR/kWh (HA's range, wallbox-api.md §4.5), but a household price is
 # never negative on the charger's display and never above a few euros: anything outside
@@ -53,7 +62,15 @@ def register(sub: Any) -> None:
     actions = group.add_subparsers(dest="charger_action", metavar="ACTION")
     group.set_defaults(handler=lambda _args: _usage(group))
 
-    status = actions.add_parser("status", help="show the charger's state")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="never wait for the account's shared call budget: answer from the stored status "
+        "(with its age), and refuse a command that would have to wait",
+    )
+
+    status = actions.add_parser("status", help="show the charger's state", parents=[common])
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(handler=run_status)
 
@@ -64,18 +81,24 @@ def register(sub: Any) -> None:
         ("unlock", CommandKind.UNLOCK, "unlock the charger"),
         ("restart", CommandKind.RESTART, "reboot the charger (takes about 2 minutes)"),
     ):
-        p = actions.add_parser(name, help=text)
+        p = actions.add_parser(name, help=text, parents=[common])
         p.set_defaults(handler=run_simple, kind=kind)
 
-    current = actions.add_parser("current", help="set the maximum charging current")
+    current = actions.add_parser(
+        "current", help="set the maximum charging current", parents=[common]
+    )
     current.add_argument("amps", metavar="AMPS", help=f"whole amps, {MIN_CURRENT_A} or more")
     current.set_defaults(handler=run_current)
 
-    cost = actions.add_parser("energy-cost", help="set the energy price the cloud uses")
+    cost = actions.add_parser(
+        "energy-cost", help="set the energy price the cloud uses", parents=[common]
+    )
     cost.add_argument("price", metavar="EUR_PER_KWH", help="e.g. 0.25")
     cost.set_defaults(handler=run_energy_cost)
 
-    history = actions.add_parser("history", help="the cloud's own session history")
+    history = actions.add_parser(
+        "history", help="the cloud's own session history", parents=[common]
+    )
     history.add_argument("--from", dest="date_from", metavar="DATE", help="YYYY-MM-DD")
     history.add_argument("--to", dest="date_to", metavar="DATE", help="YYYY-MM-DD (inclusive)")
     history.add_argument("--json", action="store_true", help="print JSON")
@@ -92,17 +115,47 @@ def _bad_input(message: str) -> int:
     return 2
 
 
-def _run(body: _Body) -> int:
+def _run(body: _Body, args: argparse.Namespace) -> int:
     """Load settings, open the one HTTP session, build the client and run ``body``."""
     settings = settings_and_logging()
+    if settings.log_level.value != "DEBUG":
+        # The one-line message printed at the end says what failed; the adapter's warnings
+        # and retries on the way would say it again in another form.
+        adapter = logging.getLogger("smartcharge.wallbox")
+        adapter.setLevel(max(adapter.getEffectiveLevel(), logging.ERROR))
 
     async def main() -> int:
         # The client also bounds each call with asyncio.timeout; this is the session default.
         async with open_session(settings.wallbox_timeout_s) as session:
-            client = build_wallbox_client(settings, session, SystemClock())
+            client = build_wallbox_client(settings, session, SystemClock(), read_tries=1)
+            client.waits = not getattr(args, "no_wait", False)
+            client.on_wait = lambda kind, until: _say_waiting(client, settings, kind, until)
             return await body(client, settings)
 
     return asyncio.run(main())
+
+
+def _say_waiting(
+    client: WallboxClient, settings: Settings, kind: CallKind, until: datetime
+) -> None:
+    """Say at once what the command waits for, until when, and why (on stderr)."""
+    local = until.astimezone(ZoneInfo(settings.timezone))
+    daemons = [d for d in client.limiter.drivers() if d.pid != os.getpid()]
+    backoff = client.limiter.backoff_until()
+    if backoff is not None and backoff >= until:
+        why = "the cloud asked every client of this account to slow down"
+    elif daemons:
+        pids = ", ".join(str(d.pid) for d in daemons)
+        why = f"shared with the running daemon{'s' if len(daemons) > 1 else ''}, pid {pids}"
+    else:
+        why = "shared by every smartcharge process of this account"
+    hint = "; --no-wait answers from the stored status at once" if kind is CallKind.READ else ""
+    print(
+        f"smartcharge: waiting for the Wallbox {kind.value} budget until "
+        f"{local:%H:%M:%S} ({why}){hint}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _age_text(snapshot: ChargerSnapshot, asked_at: datetime) -> str:
@@ -110,7 +163,7 @@ def _age_text(snapshot: ChargerSnapshot, asked_at: datetime) -> str:
     if snapshot.fetched_at >= asked_at:
         return "just read"
     age_s = max(0.0, (SystemClock().now() - snapshot.fetched_at).total_seconds())
-    return f"stored status, {age_s:.0f} s old (the account's read budget allows no new read yet)"
+    return f"stored status, {age_s:.0f} s old"
 
 
 def _describe(snapshot: ChargerSnapshot) -> str:
@@ -160,7 +213,7 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"  locked          {'yes' if snapshot.locked else 'no'}")
         return 0
 
-    return _run(body)
+    return _run(body, args)
 
 
 async def _send(client: WallboxClient, command: Command, settings: Settings | None = None) -> int:
@@ -233,7 +286,7 @@ def run_simple(args: argparse.Namespace) -> int:
     async def body(client: WallboxClient, settings: Settings) -> int:
         return await _send(client, command, settings)
 
-    return _run(body)
+    return _run(body, args)
 
 
 def run_current(args: argparse.Namespace) -> int:
@@ -260,7 +313,7 @@ def run_current(args: argparse.Namespace) -> int:
             )
         return await _send(client, Command(CommandKind.SET_MAX_CURRENT, float(amps)), settings)
 
-    return _run(body)
+    return _run(body, args)
 
 
 def run_energy_cost(args: argparse.Namespace) -> int:
@@ -277,7 +330,7 @@ def run_energy_cost(args: argparse.Namespace) -> int:
     async def body(client: WallboxClient, settings: Settings) -> int:
         return await _send(client, Command(CommandKind.SET_ENERGY_COST, price))
 
-    return _run(body)
+    return _run(body, args)
 
 
 def _parse_date(text: str | None, option: str) -> date | None | str:
@@ -348,4 +401,4 @@ def run_history(args: argparse.Namespace) -> int:
         print(f"  {len(sessions)} sessions, {total_kwh:.2f} kWh")
         return 0
 
-    return _run(body)
+    return _run(body, args)

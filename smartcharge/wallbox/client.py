@@ -102,6 +102,8 @@ FRESH_STATUS_S = 15.0
 # another process of the account reads the charger meanwhile, its answer is used instead of
 # spending one more read (a burst of CLI runs then costs one read, not one each).
 STORED_CHECK_S = 1.0
+# A wait shorter than this is not worth telling a person about.
+ANNOUNCE_WAIT_S = 1.0
 # A daemon renews its entry in the account's list of daemons this often (limiter.DRIVER_TTL).
 DRIVER_RENEW = timedelta(minutes=5)
 # Minimum settable charging current (wallbox-api.md §6: HA number min; DOC range 6-32 A).
@@ -388,11 +390,12 @@ class WallboxClient:
     async def _wait_for_read_slot(self, charger_id: int, limit_s: float) -> ChargerSnapshot | None:
         """Wait until a read slot is free, or return a status another process read meanwhile."""
         while self.waits:
-            now = self._clock.now()
-            wait_s = (self.limiter.next_slot(CallKind.READ) - now).total_seconds()
+            slot = self.limiter.next_slot(CallKind.READ)
+            # next_slot() read the clock before this: a free slot (its own now) is in the past.
+            wait_s = (slot - self._clock.now()).total_seconds()
             if wait_s <= 0 or wait_s > MAX_WAIT_S:
                 return None  # free now, or too far: the read's own acquire decides
-            self._announce(CallKind.READ, now + timedelta(seconds=wait_s))
+            self._announce(CallKind.READ, slot)
             await self._clock.sleep(min(wait_s, STORED_CHECK_S))
             cached = self.limiter.cached_status(charger_id)
             if (
@@ -403,8 +406,12 @@ class WallboxClient:
         return None
 
     def _announce(self, kind: CallKind, until: datetime) -> None:
-        """Tell ``on_wait`` (once per instant) what a call waits for."""
-        if self.on_wait is not None and self._announced != (kind, until):
+        """Tell ``on_wait`` (once per instant, and not for a blink) what a call waits for."""
+        if (
+            self.on_wait is not None
+            and self._announced != (kind, until)
+            and (until - self._clock.now()).total_seconds() >= ANNOUNCE_WAIT_S
+        ):
             self._announced = (kind, until)
             self.on_wait(kind, until)
 
