@@ -6,10 +6,8 @@ already is as asked. When the account's shared budget has no free slot, the comm
 once what it waits for and until when; ``--no-wait`` answers from the stored status instead
 and refuses a command that would have to wait. Bad input is refused before anything is sent,
 with exit status 2; a cloud failure exits 1 with one line saying what failed and what to
-check (the cloud adapter's own log lines below ERROR stay out of the way unless
-``SMARTCHARGE_LOG_LEVEL=DEBUG``). A read is tried once: a person is waiting, and the next
-run tries again. Output goes to stdout, messages and logs to stderr, so ``status --json``
-can be piped.
+check. A read is tried once: a person is waiting, and the next run tries again. Output goes
+to stdout, messages and logs to stderr, so ``status --json`` can be piped.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import math
 import os
 import re
@@ -118,11 +115,6 @@ def _bad_input(message: str) -> int:
 def _run(body: _Body, args: argparse.Namespace) -> int:
     """Load settings, open the one HTTP session, build the client and run ``body``."""
     settings = settings_and_logging()
-    if settings.log_level.value != "DEBUG":
-        # The one-line message printed at the end says what failed; the adapter's warnings
-        # and retries on the way would say it again in another form.
-        adapter = logging.getLogger("smartcharge.wallbox")
-        adapter.setLevel(max(adapter.getEffectiveLevel(), logging.ERROR))
 
     async def main() -> int:
         # The client also bounds each call with asyncio.timeout; this is the session default.
