@@ -1256,11 +1256,17 @@ async def run(settings: Settings, clock: Clock) -> int:
         SmartchargeError: the charger cannot be found on the account.
     """
     from smartcharge.prices.cache import CACHE_FILE  # noqa: PLC0415
-    from smartcharge.wallbox.limiter import LIMITER_FILE, LOCK_FILE  # noqa: PLC0415
+    from smartcharge.wallbox.limiter import budget_file_name, budget_lock_name  # noqa: PLC0415
     from smartcharge.wallbox.tokens import TOKEN_FILE  # noqa: PLC0415
 
     disk = StateDisk()
-    files = (STATE_FILE, LEDGER_FILE, TOKEN_FILE, LIMITER_FILE, LOCK_FILE, CACHE_FILE)
+    user = settings.wallbox_username or ""
+    budget = (
+        (budget_file_name(user), budget_lock_name(user))
+        if settings.wallbox_budget_dir in (None, settings.state_dir)
+        else ()
+    )
+    files = (STATE_FILE, LEDGER_FILE, TOKEN_FILE, *budget, CACHE_FILE)
     lock = claim_state_dir(settings.state_dir, files, disk)
     try:
         return await _serve(settings, clock, disk)

@@ -40,7 +40,7 @@ from smartcharge.storage import (
     load_document,
     save_document,
 )
-from smartcharge.wallbox.limiter import LOCK_FILE, CallKind, RateLimiter
+from smartcharge.wallbox.limiter import CallKind, RateLimiter, budget_file_name, budget_lock_name
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 APP_UID = 10001  # the container's user (docker/Dockerfile)
@@ -221,7 +221,7 @@ def test_state_dir_owned_by_another_user_exits_2_with_one_line_and_the_fix(open_
     ) == line
 
 
-@pytest.mark.parametrize("name", [DAEMON_LOCK_FILE, LOCK_FILE])
+@pytest.mark.parametrize("name", [DAEMON_LOCK_FILE, budget_lock_name(USER)])
 def test_lock_file_replaced_by_a_directory_exits_2_with_one_line_and_the_fix(
     tmp_path: Path, name: str
 ):
@@ -290,9 +290,13 @@ def test_unreadable_state_file_at_start_exits_2_and_keeps_it(open_base: Path):
 
 def test_unreadable_budget_file_while_running_keeps_the_budget(tmp_path: Path):
     """The limiter file turns unreadable mid-run: the budget is kept in memory, not reset."""
-    limiter_file = tmp_path / "wallbox-limiter.json"
+    limiter_file = tmp_path / budget_file_name(USER)
     limiter = RateLimiter(
-        tmp_path, SimulatedClock(NOW), reads_per_minute=1.0, disk=UnreadableDisk(limiter_file)
+        tmp_path,
+        SimulatedClock(NOW),
+        username=USER,
+        reads_per_minute=1.0,
+        disk=UnreadableDisk(limiter_file),
     )
     first = limiter.reserve(CallKind.READ)  # recorded in memory (the file is never readable)
     second = limiter.reserve(CallKind.READ)
@@ -378,14 +382,14 @@ def test_symlinks_in_the_state_dir_are_never_followed(tmp_path: Path):
     outside = tmp_path / "outside"
     outside.mkdir()
     (state_dir / DAEMON_LOCK_FILE).symlink_to(outside / "daemon-target")
-    (state_dir / LOCK_FILE).symlink_to(outside / "limiter-target")
+    (state_dir / budget_lock_name(USER)).symlink_to(outside / "limiter-target")
     StateStore(outside, SimulatedClock(NOW)).save(DaemonState(last_poll_at=NOW))
     (state_dir / STATE_FILE).symlink_to(outside / STATE_FILE)
     outside_state = (outside / STATE_FILE).read_bytes()
 
     proc = run_once(state_dir)
     line = one_line(proc)
-    limiter = RateLimiter(state_dir, SimulatedClock(NOW))
+    limiter = RateLimiter(state_dir, SimulatedClock(NOW), username=USER)
     reserved = limiter.reserve(CallKind.READ)
     with pytest.raises(StateIOError, match="ELOOP"):
         StateStore(state_dir, SimulatedClock(NOW)).load()

@@ -64,7 +64,14 @@ from smartcharge.wallbox.errors import WallboxRateLimitedError
 
 log = structlog.get_logger(__name__)
 
-__all__ = ["Budget", "CallKind", "Driver", "RateLimiter", "budget_file_name"]
+__all__ = [
+    "Budget",
+    "CallKind",
+    "Driver",
+    "RateLimiter",
+    "budget_file_name",
+    "budget_lock_name",
+]
 
 _KIND = "wallbox_limiter"
 _VERSION = 1
@@ -81,6 +88,11 @@ def budget_file_name(username: str) -> str:
     """
     digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:16]
     return f"wallbox-budget-{digest}.json"
+
+
+def budget_lock_name(username: str) -> str:
+    """Return the name of the budget file's lock file for ``username``."""
+    return budget_file_name(username).removesuffix(".json") + ".lock"
 
 
 class CallKind(enum.StrEnum):
@@ -238,7 +250,7 @@ class RateLimiter:
         self._memory: dict[str, Any] = {}
         self._unsaved = False
         self.path = budget_dir / budget_file_name(username)
-        self._lock_path = self.path.with_suffix(".lock")
+        self._lock_path = budget_dir / budget_lock_name(username)
         self._clock = clock
         self.budgets = {
             CallKind.READ: Budget.per_minute(reads_per_minute),
