@@ -170,6 +170,28 @@ def test_a_cli_waiting_for_the_budget_says_so_at_once_naming_the_daemon(
     assert [] == cloud.sim.requests_to("GET", f"/chargers/status/{CID}")
 
 
+def test_a_cli_waiting_out_a_back_off_says_why_at_once(cloud: RealTimeCloud, tmp_path: Path):
+    """After a 403/429 every process of the account waits: the CLI says so and until when."""
+    state = tmp_path / "state"
+    limiter = RateLimiter(state, SystemClock(), username=USER)
+    limiter.back_off(SystemClock().now() + timedelta(seconds=170))
+    until = limiter.next_slot(CallKind.READ)
+
+    proc = _start(_env(cloud.url, state, SMARTCHARGE_TIMEZONE="UTC"), tmp_path, "pause")
+    try:
+        assert proc.stderr is not None
+        first_line = proc.stderr.readline()
+    finally:
+        proc.kill()
+        proc.communicate(timeout=PROCESS_TIMEOUT_S)
+
+    assert first_line.startswith(
+        f"smartcharge: waiting for the Wallbox read budget until {until:%H:%M:%S} "
+        "(the cloud asked every client of this account to slow down)"
+    )
+    assert [] == [r for r in cloud.sim.requests if not r.path.startswith("/users/")]
+
+
 def test_no_wait_answers_from_the_stored_status_at_once(cloud: RealTimeCloud, tmp_path: Path):
     """`status --no-wait` inside the window prints the stored status with its age, reads nothing.
 
