@@ -411,3 +411,28 @@ def test_status_sees_the_instance_lock_of_a_daemon(
     assert (0, 0) == (held, free)
     assert f"daemon: running on this state dir (pid {os.getpid()})" in held_text
     assert "daemon: none running on this state dir (its daemon.lock is not held)" in free_text
+
+
+def test_output_cut_short_by_a_pipe_is_no_traceback(tmp_path: Path):
+    """`smartcharge check-config | head -1`: the reader leaves early; no traceback follows.
+
+    The reading end is closed before the command has started up, so its first write fails.
+    """
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMARTCHARGE_", "ENTSOE_"))}
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "smartcharge", "check-config"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+
+    assert 141 == proc.returncode, err
+    assert "Traceback" not in err
