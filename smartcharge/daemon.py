@@ -1255,6 +1255,7 @@ async def run(settings: Settings, clock: Clock) -> int:
         ConfigError: a setting is missing or wrong (credentials, strategy).
         SmartchargeError: the charger cannot be found on the account.
     """
+    from smartcharge.manual import MANUAL_FILE  # noqa: PLC0415
     from smartcharge.prices.cache import CACHE_FILE  # noqa: PLC0415
     from smartcharge.wallbox.limiter import budget_file_name, budget_lock_name  # noqa: PLC0415
     from smartcharge.wallbox.tokens import TOKEN_FILE  # noqa: PLC0415
@@ -1266,7 +1267,7 @@ async def run(settings: Settings, clock: Clock) -> int:
         if settings.wallbox_budget_dir in (None, settings.state_dir)
         else ()
     )
-    files = (STATE_FILE, LEDGER_FILE, TOKEN_FILE, *budget, CACHE_FILE)
+    files = (STATE_FILE, LEDGER_FILE, TOKEN_FILE, *budget, CACHE_FILE, MANUAL_FILE)
     lock = claim_state_dir(settings.state_dir, files, disk)
     try:
         return await _serve(settings, clock, disk)

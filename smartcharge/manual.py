@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from smartcharge.domain import Command, CommandKind
+from smartcharge.errors import StateError
 from smartcharge.storage import load_document, save_document
 
 MANUAL_FILE = "manual-commands.json"
@@ -71,7 +72,12 @@ class ManualCommand:
 
 
 def _load(path: Path, now: datetime) -> list[ManualCommand]:
-    found = load_document(path, MANUAL_KIND, now)
+    try:
+        found = load_document(path, MANUAL_KIND, now)
+    except StateError:
+        # There but unreadable (an OS error, see smartcharge.storage): nothing to learn from
+        # it now; the daemon's next tick reads it again. Never a reason to stop a tick.
+        return []
     if found.version is None or not isinstance(found.data, list):
         return []
     out: list[ManualCommand] = []

@@ -30,6 +30,7 @@ import pytest
 
 from smartcharge.clock import SystemClock
 from smartcharge.ledger import LEDGER_FILE, LEDGER_KIND, Ledger, LedgerEntry
+from smartcharge.manual import MANUAL_FILE, manual_commands_after
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.wallbox_cloud import WallboxCloudSimulator
 from smartcharge.state import STATE_FILE, STATE_KIND, DaemonState, StateStore
@@ -304,6 +305,13 @@ def test_unreadable_budget_file_while_running_keeps_the_budget(tmp_path: Path):
     assert first is None
     assert NOW + timedelta(minutes=1) == second
     assert any("Permission denied" in p for p in limiter._disk.problems)
+
+
+def test_unreadable_manual_record_while_running_is_read_again_not_raised(tmp_path: Path):
+    """manual.json turned unreadable (here: a folder) costs the tick nothing; no exception."""
+    (tmp_path / MANUAL_FILE).mkdir()
+
+    assert () == manual_commands_after(tmp_path, 999001, None, NOW)
 
 
 # --- 12: the ledger's version -------------------------------------------------------------------
