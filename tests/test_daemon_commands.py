@@ -288,3 +288,29 @@ async def test_a_stop_while_our_pause_is_pending_resumes_the_charger(tmp_path: P
 
     assert [2, 1] == [a for _, a in remote_actions(world)]
     assert status_id in (193, 194, 195)
+
+
+async def test_an_unknown_status_id_is_unknown_and_nothing_is_sent(tmp_path: Path):
+    """The poll reports 4 (an id outside the portal's table) with a car charging: UNKNOWN.
+
+    Logged as wallbox_status_unknown; handled like offline: nothing is sent.
+    """
+    async with simulated_world(tmp_path, START) as world:
+        await world.daemon.start()
+        await run_until(
+            world,
+            PLUG_IN + timedelta(minutes=5),
+            {PLUG_IN: lambda: world.cloud.charger.plug_in(car_max_power_kw=11.0)},
+        )
+        world.cloud.variants = PayloadVariants(status_id=4)
+        since = world.clock.now()
+        await run_until(world, since + timedelta(minutes=30))
+
+    unknown = [e["status_id"] for e in events(world, "wallbox_status_unknown")]
+    sent = [r for r in world.cloud.requests if r.method != "GET" and r.at > since]
+    assert unknown
+    assert {4} == set(unknown)
+    assert [] == [
+        r for r in sent if "remote-action" in r.path or "maxChargingCurrent" in str(r.body)
+    ]
+    assert "unknown" == world.daemon.state.last_status["status"]

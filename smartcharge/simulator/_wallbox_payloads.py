@@ -46,6 +46,8 @@ class PayloadVariants:
         portal_session_item: the session history also lists a portal
             ``charger_charging_session`` item.
         remote_action_reply: the status a remote-action answer reports.
+        status_id: the status poll reports this id whatever the charger does (e.g. 4, the
+            "Complete" only homebridge-my-wallbox names, wallbox-api.md §5).
     """
 
     group_energy_cost_eur_per_kwh: float | None = None
@@ -54,6 +56,7 @@ class PayloadVariants:
     without_charger_id: bool = False
     portal_session_item: bool = False
     remote_action_reply: RemoteActionReply = RemoteActionReply.AFTER
+    status_id: int | None = None
 
 
 @functools.cache
@@ -173,6 +176,8 @@ def charger_status(
     body["finished"] = not charger.is_car_connected
     body["cost"] = 0  # the real cloud reports 0 here (wallbox-api.md §4.2)
     body["config_data"] = config_data(charger, now, variants)
+    if variants is not None and variants.status_id is not None:
+        body["status_id"] = variants.status_id
     return body
 
 
