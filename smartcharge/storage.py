@@ -469,6 +469,7 @@ def check_state_dir(state_dir: Path, files: tuple[str, ...], disk: StateDisk) ->
         StateError: one line naming the path, the OS error and the fix.
     """
     ensure_private_dir(state_dir)
+    sweep_temp_files(state_dir, ("probe",))  # a probe a killed start-up left behind
     try:
         fd, probe = tempfile.mkstemp(prefix=".probe.", suffix=".tmp", dir=state_dir)
         os.close(fd)

@@ -74,3 +74,15 @@ def test_sweep_removes_only_the_named_files_leftovers(tmp_path: Path):
     assert [".state.json.abc123.tmp"] == [p.name for p in removed]
     assert (tmp_path / "state.json").exists()
     assert (tmp_path / ".wallbox-tokens.json.def456.tmp").exists()
+
+
+def test_start_up_check_removes_a_probe_left_by_a_killed_start(tmp_path: Path):
+    """check_state_dir sweeps its own leftover probe file and leaves no new one behind."""
+    from smartcharge.storage import StateDisk, check_state_dir
+
+    (tmp_path / ".probe.abc123.tmp").write_text("", encoding="utf-8")
+    (tmp_path / "state.json").write_text("{}", encoding="utf-8")
+
+    check_state_dir(tmp_path, ("state.json",), StateDisk())
+
+    assert ["state.json"] == sorted(p.name for p in tmp_path.iterdir())
