@@ -1,0 +1,253 @@
+"""``smartcharge run`` as a real process against the fakes, for the signal tests.
+
+``SignalWorld`` serves the simulated Wallbox cloud and ENTSO-E from the test process on the
+real clock (prices: dear now, cheap in three hours, so a plan pauses now and charges later),
+records every applied write that changed nothing on the charger (a duplicate), and can leave a
+session behind in a state dir the way a daemon killed after its first tick would
+(``carry_session``). ``DaemonProcess`` runs ``python -m smartcharge run`` on it, configured only
+through the environment, and collects its JSON log lines so a test can wait for an event
+rather than for time to pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from smartcharge.clock import SystemClock
+from smartcharge.daemon import Daemon, build_strategy
+from smartcharge.demo import DEMO_KEY, DEMO_PASSWORD, DEMO_USER, demo_settings
+from smartcharge.http import open_session
+from smartcharge.prices import build_price_feed
+from smartcharge.simulator.entsoe_server import EntsoeFakeServer
+from smartcharge.simulator.wallbox_cloud import WallboxCloudSimulator
+from smartcharge.wallbox import build_wallbox_client
+from smartcharge.wallbox.limiter import LIMITER_FILE
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TZ = ZoneInfo("Europe/Amsterdam")
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Dear now, cheap from 3 h to 7 h from now: a 20 kWh need by 9 h from now waits (paused).
+DEAR_EUR_PER_MWH = 250.0
+CHEAP_EUR_PER_MWH = 20.0
+
+
+def _charger_state(cloud: WallboxCloudSimulator) -> tuple[object, ...]:
+    c = cloud.charger
+    return (c.status_id, c.max_charging_current_a, round(c.energy_cost_eur_per_kwh, 6), c.locked)
+
+
+@dataclass
+class SignalWorld:
+    """The fakes on 127.0.0.1 (real clock) and one state dir."""
+
+    state_dir: Path
+    cloud: WallboxCloudSimulator
+    entsoe: EntsoeFakeServer
+    cloud_url: str
+    entsoe_url: str
+    ready_by: datetime
+    duplicates: list[tuple[str, Any]] = field(default_factory=list)
+    writes: list[tuple[str, Any]] = field(default_factory=list)
+
+    @web.middleware
+    async def watch(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        """Record every applied write, and those that left the charger unchanged."""
+        before = _charger_state(self.cloud)
+        response = await handler(request)
+        if request.method in ("PUT", "POST") and 200 <= response.status < 300:
+            entry = (request.path, await request.text())
+            self.writes.append(entry)
+            if _charger_state(self.cloud) == before:
+                self.duplicates.append(entry)
+        return response
+
+    def settings_values(self) -> dict[str, Any]:
+        """Return the settings every daemon of this world runs with."""
+        return {
+            "ready_by": self.ready_by.astimezone(TZ).time().replace(second=0, microsecond=0),
+            "wallbox_reads_per_minute": 3.0,
+            "wallbox_writes_per_minute": 5.0,
+            "wallbox_timeout_s": 20.0,
+            "health_port": 0,
+        }
+
+    def environment(self) -> dict[str, str]:
+        """Return the environment of ``smartcharge run`` for this world."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SMARTCHARGE_", "ENTSOE_"))}
+        settings = demo_settings(self.state_dir, self.cloud_url, self.entsoe_url)
+        env.update(
+            {
+                "SMARTCHARGE_WALLBOX_USERNAME": DEMO_USER,
+                "SMARTCHARGE_WALLBOX_PASSWORD": DEMO_PASSWORD,
+                "SMARTCHARGE_WALLBOX_API_URL": self.cloud_url,
+                "SMARTCHARGE_WALLBOX_AUTH_URL": self.cloud_url,
+                "SMARTCHARGE_WALLBOX_CHARGER_ID": "999001",
+                "SMARTCHARGE_ENTSOE_API_KEY": DEMO_KEY,
+                "SMARTCHARGE_ENTSOE_API_URL": settings.entsoe_api_url,
+                "SMARTCHARGE_PRICE_SOURCES": "entsoe",
+                "SMARTCHARGE_STATE_DIR": str(self.state_dir),
+                "SMARTCHARGE_HEALTH_PORT": "0",
+                "SMARTCHARGE_TARGET_KWH": "20",
+                "SMARTCHARGE_READY_BY": self.ready_by.astimezone(TZ).strftime("%H:%M"),
+                "SMARTCHARGE_WALLBOX_READS_PER_MINUTE": "3",
+                "SMARTCHARGE_WALLBOX_WRITES_PER_MINUTE": "5",
+                "SMARTCHARGE_LOG_FORMAT": "json",
+                "SMARTCHARGE_LOG_LEVEL": "INFO",
+            }
+        )
+        return env
+
+    async def carry_session(self) -> str:
+        """Leave a session behind: a daemon starts, pauses for the cheap hours, and dies.
+
+        The call budget it spent is forgotten (as if it ran a while ago), so the next start
+        has its reads and sign-ins. Returns the session id.
+        """
+        clock = SystemClock()
+        settings = demo_settings(
+            self.state_dir, self.cloud_url, self.entsoe_url, **self.settings_values()
+        )
+        async with open_session(30.0) as http:
+            charger = build_wallbox_client(settings, http, clock)
+            feed = build_price_feed(settings, http, clock, timeout_s=5.0)
+            daemon = Daemon(settings, clock, charger, feed, build_strategy(settings))
+            await daemon.start()
+        session = daemon.state.session
+        assert session is not None, "no session was started"
+        assert self.cloud.charger.status_id in (178, 182), "the plan did not pause"
+        (self.state_dir / LIMITER_FILE).unlink(missing_ok=True)
+        return session.session_id
+
+
+@asynccontextmanager
+async def signal_world(state_dir: Path) -> AsyncIterator[SignalWorld]:
+    """Serve the fakes with a car plugged in, and prices that make a plan wait."""
+    clock = SystemClock()
+    now = clock.now()
+    cloud = WallboxCloudSimulator(clock, username=DEMO_USER, password=DEMO_PASSWORD)
+    cloud.charger.plug_in(car_max_power_kw=11.0)
+    entsoe = EntsoeFakeServer(valid_keys=[DEMO_KEY])
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    cheap = (now + timedelta(hours=3), now + timedelta(hours=7))
+    points = []
+    for i in range(-96, 4 * 96):
+        at = day + timedelta(minutes=15 * i)
+        points.append((at, CHEAP_EUR_PER_MWH if cheap[0] <= at < cheap[1] else DEAR_EUR_PER_MWH))
+    entsoe.serve_points("NL", points, 15)
+    holder: list[SignalWorld] = []
+
+    @web.middleware
+    async def watch(request: web.Request, handler: _Handler) -> web.StreamResponse:
+        return await holder[0].watch(request, handler)
+
+    cloud.app.middlewares.append(watch)
+    cloud_url = await cloud.start()
+    runner = web.AppRunner(entsoe.app(), handle_signals=False, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    world = SignalWorld(
+        state_dir, cloud, entsoe, cloud_url, f"http://{host}:{port}", now + timedelta(hours=9)
+    )
+    holder.append(world)
+    try:
+        yield world
+    finally:
+        entsoe.release_hangs()
+        cloud.release_held()
+        await runner.cleanup()
+        await cloud.stop()
+
+
+class DaemonProcess:
+    """One ``smartcharge run`` process and its log lines."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self.events: list[dict[str, Any]] = []
+        self._changed = asyncio.Event()
+        self._reader = asyncio.create_task(self._read())
+        self.signalled_at: float | None = None
+
+    @classmethod
+    async def start(cls, world: SignalWorld) -> DaemonProcess:
+        """Start ``python -m smartcharge run`` for ``world``."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "smartcharge",
+            "run",
+            cwd=world.state_dir.parent,
+            env=world.environment(),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        return cls(proc)
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        while line := await self.proc.stdout.readline():
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            self.lines.append(text)
+            try:
+                event = json.loads(text)
+            except ValueError:
+                event = {"event": None, "raw": text}
+            self.events.append(event if isinstance(event, dict) else {"raw": text})
+            self._changed.set()
+        self._changed.set()
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        """Return the logged events called ``name``."""
+        return [e for e in self.events if e.get("event") == name]
+
+    async def wait_for(self, what: str, condition: Callable[[], bool], timeout_s: float) -> None:
+        """Wait until ``condition()`` holds (checked on every log line and every 50 ms)."""
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                tail = "\n".join(self.lines[-15:])
+                raise AssertionError(f"timed out waiting for {what}; last lines:\n{tail}")
+            self._changed.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(left, 0.05))
+
+    async def wait_event(self, name: str, timeout_s: float) -> dict[str, Any]:
+        """Wait for the first log event ``name``."""
+        await self.wait_for(name, lambda: bool(self.named(name)), timeout_s)
+        return self.named(name)[0]
+
+    def send(self, sig: signal.Signals) -> None:
+        """Send ``sig`` to the process (the time is kept for the stop's duration)."""
+        self.signalled_at = time.monotonic()
+        self.proc.send_signal(sig)
+
+    async def exited(self, timeout_s: float) -> tuple[int, float]:
+        """Wait for the exit; return its status and the seconds since the last signal."""
+        code = await asyncio.wait_for(self.proc.wait(), timeout_s)
+        await asyncio.wait_for(self._reader, timeout_s)
+        since = time.monotonic() - (self.signalled_at or time.monotonic())
+        return code, since
+
+    async def close(self) -> None:
+        """Kill the process if it still runs."""
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+        self._reader.cancel()
