@@ -7,7 +7,8 @@ sends SIGTERM, SIGKILL or SIGHUP there:
 
 - sign-in: the tokens are revoked, the sign-in's answer is held;
 - first read: the first status read's answer is held;
-- command in flight: the charger charges, the plan's pause reaches it, its answer is held;
+- command in flight: the last run resumed the car on exit, the plan's pause reaches it, its
+  answer is held;
 - price fetch at start: the price cache is gone, ENTSO-E does not answer;
 - idle: the start-up is over (``scheduler_started``).
 
@@ -66,7 +67,6 @@ def arrange(world: SignalWorld, instant: str) -> None:
     elif instant == "first_read":
         world.cloud.inject(Fault.HOLD, path_contains="chargers/status", method="GET")
     elif instant == "command_in_flight":
-        world.cloud.charger.remote_resume()  # charging: the plan's pause is needed again
         world.cloud.inject(Fault.HOLD, path_contains="remote-action", applied=True)
     elif instant == "price_fetch_at_start":
         (world.state_dir / CACHE_FILE).unlink()
@@ -113,7 +113,8 @@ def problems(daemon: DaemonProcess) -> list[str]:
 
 async def run_case(world: SignalWorld, instant: str, sig: signal.Signals) -> dict[str, Any]:
     """Run one case; return what the assertions look at."""
-    session_id = await world.carry_session()
+    # For a command in flight the last run resumed the car on exit: the plan's pause is needed.
+    session_id = await world.carry_session(resumed=instant == "command_in_flight")
     arrange(world, instant)
     fetches = len(world.entsoe.requests)
     daemon = await DaemonProcess.start(world)

@@ -111,11 +111,12 @@ class SignalWorld:
         )
         return env
 
-    async def carry_session(self) -> str:
+    async def carry_session(self, *, resumed: bool = False) -> str:
         """Leave a session behind: a daemon starts, pauses for the cheap hours, and dies.
 
-        The call budget it spent is forgotten (as if it ran a while ago), so the next start
-        has its reads and sign-ins. Returns the session id.
+        With ``resumed`` it stops instead, resuming the car on exit (the next start pauses it
+        again). The call budget it spent is forgotten (as if it ran a while ago), so the next
+        start has its reads and sign-ins. Returns the session id.
         """
         clock = SystemClock()
         settings = demo_settings(
@@ -126,9 +127,12 @@ class SignalWorld:
             feed = build_price_feed(settings, http, clock, timeout_s=5.0)
             daemon = Daemon(settings, clock, charger, feed, build_strategy(settings))
             await daemon.start()
+            assert self.cloud.charger.status_id in (178, 182), "the plan did not pause"
+            if resumed:
+                await daemon.shutdown()
+                assert self.cloud.charger.status_id in (193, 194, 195), "not resumed on exit"
         session = daemon.state.session
         assert session is not None, "no session was started"
-        assert self.cloud.charger.status_id in (178, 182), "the plan did not pause"
         (self.state_dir / LIMITER_FILE).unlink(missing_ok=True)
         return session.session_id
 
