@@ -35,7 +35,7 @@ from smartcharge.prices import build_price_feed
 from smartcharge.simulator.entsoe_server import EntsoeFakeServer
 from smartcharge.simulator.wallbox_cloud import WallboxCloudSimulator
 from smartcharge.wallbox import build_wallbox_client
-from smartcharge.wallbox.limiter import LIMITER_FILE
+from smartcharge.wallbox.limiter import budget_file_name
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TZ = ZoneInfo("Europe/Amsterdam")
@@ -133,7 +133,7 @@ class SignalWorld:
                 assert self.cloud.charger.status_id in (193, 194, 195), "not resumed on exit"
         session = daemon.state.session
         assert session is not None, "no session was started"
-        (self.state_dir / LIMITER_FILE).unlink(missing_ok=True)
+        (self.state_dir / budget_file_name(DEMO_USER)).unlink(missing_ok=True)
         return session.session_id
 
 
