@@ -106,3 +106,33 @@ def test_only_config_reads_the_environment(path: Path):
     ]
 
     assert [] == reads
+
+
+# What each adapter package may import beside the standard library: smartcharge modules (exact
+# names or packages ending in ".") and third-party distributions (top-level names).
+_ADAPTER_IMPORTS = {
+    "smartcharge/ocpp": (
+        {"smartcharge.domain", "smartcharge.errors", "smartcharge.clock", "smartcharge.ocpp."},
+        {"ocpp", "aiohttp", "structlog"},
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("package", "path"),
+    [(pkg, p) for pkg in _ADAPTER_IMPORTS for p in _modules(pkg)],
+    ids=lambda v: v if isinstance(v, str) else _rel(v),
+)
+def test_adapters_import_only_what_their_table_allows(package: str, path: Path):
+    """An adapter package sees the domain, the errors, the clock, itself and its libraries."""
+    ours, third_party = _ADAPTER_IMPORTS[package]
+    bad = set()
+    for name in _imports(path):
+        top = name.split(".")[0]
+        if top in STDLIB or top in third_party and top != "smartcharge":
+            continue
+        if name in ours or any(name.startswith(p) for p in ours if p.endswith(".")):
+            continue
+        bad.add(name)
+
+    assert set() == bad

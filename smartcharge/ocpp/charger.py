@@ -1,0 +1,520 @@
+"""A Wallbox over OCPP 1.6J, driven as smartcharge's charger.
+
+``OcppCharger`` keeps what the charge point said (boot, configuration, status, readings,
+transaction) across its connections, runs the setup after each boot or reconnect, and steers it
+only through a TxDefaultProfile in whole amps. Its ``status()``/``apply()`` are shaped like the
+``smartcharge.ports.Charger`` protocol, so the session core can drive it like the cloud.
+
+Rules from ../shared/ocpp-wallbox.md:
+
+- nothing is sent before the charge point's BootNotification has been answered (a Wallbox does
+  not answer calls that come earlier: lbbrhzn/ocpp#1503);
+- every call runs in the charger's own tasks or in the caller of ``apply()``, never inside a
+  message handler (a deadlock in the ``ocpp`` package); one call sequence at a time (a lock),
+  each call with a timeout;
+- a pause is a 0 A profile, never a RemoteStopTransaction (that ends the session and the car
+  must be re-plugged: evcc#14348); RemoteStartTransaction, without a profile (evcc#6882), only
+  when the connector waits in ``Preparing`` and charging is wanted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from smartcharge.clock import Clock
+from smartcharge.domain import ChargerSnapshot, Command, CommandKind
+from smartcharge.ocpp._lib import call
+from smartcharge.ocpp.config_keys import ChargerConfig
+from smartcharge.ocpp.connection import CentralChargePoint
+from smartcharge.ocpp.errors import (
+    ChargerNotConnectedError,
+    CommandRejectedError,
+    OcppError,
+    UnsupportedCommandError,
+)
+from smartcharge.ocpp.profiles import (
+    PlannedLimit,
+    ProfileKind,
+    plan_profile,
+    whole_amps,
+)
+from smartcharge.ocpp.readings import WANTED_MEASURANDS, MeterReading, domain_status
+from smartcharge.ocpp.transport import LinkClosedError, WebSocketLink
+
+log = structlog.get_logger(__name__)
+
+# A Wallbox answers a call within a second or two on the LAN (evcc#15492 traces); 10 s leaves
+# room for a busy charger without holding a command for long.
+CALL_TIMEOUT_S = 10.0
+# What we give the charger in the BootNotification answer (a Wallbox reports 60 by default).
+HEARTBEAT_INTERVAL_S = 60
+# Readings every 10 s, as evcc sets (the cloud allows one read a minute).
+SAMPLE_INTERVAL_S = 10
+# Phase voltage, to tell the current a car draws from its power when no current is sent.
+VOLTAGE_V = 230.0
+# A car drawing more than this above the limit, one sample interval after it was accepted,
+# shows the charger ignores the limit (Current.Offered alone is not trusted: evcc#15581).
+IGNORED_LIMIT_MARGIN_A = 1.0
+ID_TAG = "smartcharge"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What the charge point said about itself in its BootNotification."""
+
+    vendor: str
+    model: str
+    firmware: str | None
+
+
+class OcppCharger:
+    """One Wallbox on the OCPP link.
+
+    Args:
+        charge_point_id: the only charge point id accepted (the URL path's last segment).
+        clock: the time source.
+        charger_id: the number the snapshots carry (the domain's charger id).
+        max_current_a: the most current the installation allows (whole amps).
+        phases: the phases the charger supplies (to tell current from power).
+        connector_id: the connector smartcharge steers.
+        call_timeout_s: the longest wait for one answer.
+        heartbeat_interval_s: given to the charger at boot.
+        sample_interval_s: the MeterValueSampleInterval set at setup.
+    """
+
+    def __init__(
+        self,
+        charge_point_id: str,
+        clock: Clock,
+        *,
+        charger_id: int = 0,
+        max_current_a: int = 16,
+        phases: int = 3,
+        connector_id: int = 1,
+        call_timeout_s: float = CALL_TIMEOUT_S,
+        heartbeat_interval_s: int = HEARTBEAT_INTERVAL_S,
+        sample_interval_s: int = SAMPLE_INTERVAL_S,
+    ) -> None:
+        self.charge_point_id = charge_point_id
+        self._clock = clock
+        self._charger_id = charger_id
+        self._max_current_a = max_current_a
+        self._phases = phases
+        self._connector_id = connector_id
+        self._call_timeout_s = call_timeout_s
+        self._heartbeat_interval_s = heartbeat_interval_s
+        self._sample_interval_s = sample_interval_s
+
+        self._ops = asyncio.Lock()  # one call sequence at a time
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._connection: CentralChargePoint | None = None
+
+        self.identity: Identity | None = None
+        self.config = ChargerConfig()
+        self.measurands: tuple[str, ...] = ()
+        self.profile_kind: ProfileKind | None = None  # the kind this charger accepted last
+        self._status: str | None = None
+        self._reading = MeterReading()
+        self._updated_at: datetime | None = None
+        self._transaction_id: int | None = None
+        self._transaction_started_at: datetime | None = None
+        self._session_start_wh: float | None = None
+        self._next_transaction_id = int(clock.now().timestamp()) % 2_000_000_000
+
+        self._wanted_a: int | None = None  # None: no wish yet; 0: paused; else the limit
+        self._charge_a = max_current_a  # the current to charge with when not paused
+        self._plan: tuple[tuple[PlannedLimit, ...], datetime | None] | None = None
+        self._limit_accepted_at: datetime | None = None
+        self.ignores_limit = False
+        self.setups_completed = 0
+
+    # -- connections -------------------------------------------------------------------------
+
+    @property
+    def is_connected(self) -> bool:
+        """Return whether a charge point is connected and its boot answered."""
+        return self._connection is not None and self._connection.registered
+
+    async def serve(self, link: WebSocketLink) -> None:
+        """Run one accepted websocket until it closes (a newer one replaces an older one)."""
+        connection = CentralChargePoint(
+            self.charge_point_id,
+            link,
+            self,
+            self._clock,
+            call_timeout_s=self._call_timeout_s,
+            heartbeat_interval_s=self._heartbeat_interval_s,
+        )
+        previous, self._connection = self._connection, connection
+        if previous is not None:
+            await previous.link.close()
+        log.info("ocpp_charge_point_connected", charge_point_id=self.charge_point_id)
+        try:
+            await connection.start()
+        except LinkClosedError:
+            pass
+        finally:
+            connection.mark_closed()
+            if self._connection is connection:
+                self._connection = None
+                log.info("ocpp_charge_point_disconnected", charge_point_id=self.charge_point_id)
+
+    async def close(self) -> None:
+        """Stop the charger's tasks and close its connection."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._connection is not None:
+            await self._connection.link.close()
+
+    def _spawn(self, job: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def settle(self) -> None:
+        """Wait until the tasks messages set off have finished (for tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- messages from the charge point (called inside handlers: record only) ----------------
+
+    def on_boot(self, vendor: str, model: str, firmware: str | None) -> None:
+        """Record the identity; the setup follows once the answer is out."""
+        self.identity = Identity(vendor, model, firmware)
+        log.info(
+            "ocpp_charger_booted",
+            charge_point_id=self.charge_point_id,
+            vendor=vendor,
+            model=model,
+            firmware=firmware,
+        )
+
+    def on_status(self, connector_id: int, status: str, at: datetime | None) -> None:
+        """Record the connector's status (connector 0 is the whole charger)."""
+        if connector_id != self._connector_id:
+            return
+        if status == "Available" and self._transaction_id is not None:
+            self._transaction_id = None  # a stale transaction (evcc connector_core.go)
+        self._status = status
+        self._updated_at = self._clock.now()
+
+    def on_start_transaction(self, connector_id: int, meter_start_wh: float, at: datetime) -> int:
+        """Record a started transaction under a new id of ours."""
+        self._next_transaction_id += 1
+        if connector_id == self._connector_id:
+            self._transaction_id = self._next_transaction_id
+            self._transaction_started_at = at
+            self._session_start_wh = meter_start_wh
+            self._reading = MeterReading(energy_register_wh=meter_start_wh, taken_at=at)
+            self._updated_at = self._clock.now()
+        return self._next_transaction_id
+
+    def on_stop_transaction(self, transaction_id: int, meter_stop_wh: float) -> None:
+        """Record a stopped transaction (its energy stays the last session's)."""
+        if transaction_id != self._transaction_id:
+            return
+        self._transaction_id = None
+        self._reading = MeterReading(energy_register_wh=meter_stop_wh)
+        self._updated_at = self._clock.now()
+
+    def on_meter_values(
+        self, connector_id: int, transaction_id: int | None, reading: MeterReading
+    ) -> None:
+        """Record a reading."""
+        if connector_id != self._connector_id:
+            return
+        if transaction_id is not None and self._transaction_id is None:
+            # Started before we were running: the first register seen is our session start.
+            self._transaction_id = transaction_id
+            self._session_start_wh = reading.energy_register_wh
+        self._reading = MeterReading(
+            energy_register_wh=reading.energy_register_wh or self._reading.energy_register_wh,
+            power_w=reading.power_w,
+            current_offered_a=reading.current_offered_a,
+            current_import_a=reading.current_import_a,
+            taken_at=reading.taken_at,
+        )
+        self._updated_at = self._clock.now()
+
+    def message_answered(self, connection: CentralChargePoint, action: str) -> None:
+        """Start what a message sets off, now that its answer is out."""
+        if connection is not self._connection:
+            return
+        if action == "BootNotification" or not connection.registered:
+            # Its boot answered, or a charge point back after a network drop (no new boot):
+            # either way it is registered now, and the setup runs (again).
+            connection.registered, connection.ready = True, False
+            self._spawn(self._setup(connection))
+            return
+        if action == "StatusNotification" and self._should_remote_start():
+            self._spawn(self._guarded(connection, self._remote_start))
+        elif action == "MeterValues":
+            self._check_limit()
+
+    # -- setup -------------------------------------------------------------------------------
+
+    async def _setup(self, connection: CentralChargePoint) -> None:
+        try:
+            async with self._ops:
+                await self._setup_steps(connection)
+        except OcppError as exc:
+            log.warning("ocpp_setup_failed", charge_point_id=self.charge_point_id, error=str(exc))
+
+    async def _setup_steps(self, connection: CentralChargePoint) -> None:
+        await connection.request(call.ChangeAvailability(connector_id=0, type="Operative"))
+        answer = await connection.request(call.GetConfiguration())
+        self.config = ChargerConfig.from_keys(answer.configuration_key)
+        if not self.config.has_smart_charging:
+            log.warning(
+                "ocpp_smart_charging_missing",
+                charge_point_id=self.charge_point_id,
+                feature_profiles=",".join(self.config.feature_profiles),
+            )
+        await self._configure(connection, "MeterValueSampleInterval", str(self._sample_interval_s))
+        await self._choose_measurands(connection)
+        connection.ready = True
+        self.setups_completed += 1
+        log.info(
+            "ocpp_setup_completed",
+            charge_point_id=self.charge_point_id,
+            measurands=",".join(self.measurands),
+            max_periods=self.config.max_periods,
+            stack_level=self.config.max_stack_level,
+        )
+        if self._wanted_a is not None:
+            # A rebooted or reconnected charger may have lost the profile: send ours again.
+            await self._send_profile(connection)
+        if self._should_remote_start():
+            await self._remote_start(connection)
+
+    async def _configure(self, connection: CentralChargePoint, key: str, value: str) -> bool:
+        answer = await connection.request(call.ChangeConfiguration(key=key, value=value))
+        return str(answer.status) in ("Accepted", "RebootRequired")
+
+    async def _choose_measurands(self, connection: CentralChargePoint) -> None:
+        """Ask for all wanted measurands; when refused, keep those accepted one by one."""
+        key = "MeterValuesSampledData"
+        limit = self.config.sampled_data_max_length or len(WANTED_MEASURANDS)
+        wanted = WANTED_MEASURANDS[:limit]
+        if await self._configure(connection, key, ",".join(wanted)):
+            self.measurands = wanted
+            return
+        accepted = [m for m in wanted if await self._configure(connection, key, m)]
+        if len(accepted) > 1:
+            await self._configure(connection, key, ",".join(accepted))
+        self.measurands = tuple(accepted)
+
+    # -- commands ----------------------------------------------------------------------------
+
+    async def status(self) -> ChargerSnapshot:
+        """Return what the charge point last said (OFFLINE when it is not connected)."""
+        connected = self.is_connected
+        reading = self._reading
+        added_wh = 0.0
+        if reading.energy_register_wh is not None and self._session_start_wh is not None:
+            added_wh = max(0.0, reading.energy_register_wh - self._session_start_wh)
+        power_kw = (reading.power_w or 0.0) / 1000.0 if connected else 0.0
+        return ChargerSnapshot(
+            charger_id=self._charger_id,
+            status=domain_status(self._status, connected=connected),
+            status_id=None,
+            charging_power_kw=power_kw,
+            added_energy_kwh=added_wh / 1000.0,
+            max_charging_current_a=self._charge_a,
+            max_available_current_a=self._max_current_a,
+            energy_cost_eur_per_kwh=None,
+            locked=False,
+            fetched_at=self._updated_at or self._clock.now(),
+        )
+
+    async def apply(self, command: Command) -> ChargerSnapshot:
+        """Send ``command`` as a TxDefaultProfile (and a RemoteStart where one is needed).
+
+        Raises:
+            UnsupportedCommandError: energy cost, lock, unlock and restart have no OCPP path
+                here (the energy cost stays with the cloud).
+            ChargerNotConnectedError: no charge point is connected; the wish is kept and sent
+                at its next setup.
+            CommandRejectedError: the charge point refused every profile kind.
+            CommandTimeoutError: no answer in time.
+        """
+        kind = command.kind
+        if kind is CommandKind.PAUSE:
+            self._wanted_a = 0
+        elif kind is CommandKind.RESUME:
+            self._wanted_a = self._charge_a
+        elif kind is CommandKind.SET_MAX_CURRENT:
+            if command.value is None:
+                raise ValueError("set_max_current needs a value in amps")
+            self._charge_a = whole_amps(command.value, self._max_current_a) or self._charge_a
+            if self._wanted_a == 0:
+                return await self.status()  # paused: the new current waits for the resume
+            self._wanted_a = self._charge_a
+        else:
+            raise UnsupportedCommandError(f"{command} cannot be sent over OCPP")
+        connection = self._ready_connection()
+        async with self._ops:
+            await self._send_profile(connection)
+            if self._should_remote_start():
+                await self._remote_start(connection)
+        return await self.status()
+
+    async def send_plan(
+        self, limits: Sequence[PlannedLimit], full_from: datetime | None
+    ) -> ChargerSnapshot:
+        """Keep the night's plan in the charger as one multi-period TxDefaultProfile.
+
+        Args:
+            limits: the planned limits (whole amps, 0 = no charging), each from its start
+                until the next one.
+            full_from: the planned end (at the latest the ready-by time minus the margin): from
+                then on the charger may give full current, so a dead daemon never strands a
+                car. The plan is remembered: later limits keep it behind the current one.
+
+        Raises:
+            ChargerNotConnectedError, CommandRejectedError, CommandTimeoutError: as ``apply``.
+        """
+        now = self._clock.now()
+        self._plan = (tuple(limits), full_from)
+        current = [p for p in limits if p.start <= now]
+        self._wanted_a = current[-1].current_a if current else self._wanted_a
+        if self._wanted_a is None:
+            self._wanted_a = self._charge_a
+        connection = self._ready_connection()
+        async with self._ops:
+            await self._send_profile(connection)
+            if self._should_remote_start():
+                await self._remote_start(connection)
+        return await self.status()
+
+    async def clear_profile(self) -> None:
+        """Remove our profile (the on-exit rule ``resume``: the charger charges at its own limit).
+
+        Raises:
+            ChargerNotConnectedError, CommandRejectedError, CommandTimeoutError: as ``apply``.
+        """
+        connection = self._ready_connection()
+        self._wanted_a, self._plan = None, None
+        async with self._ops:
+            await connection.request(call.ClearChargingProfile(id=1))
+
+    def _ready_connection(self) -> CentralChargePoint:
+        connection = self._connection
+        if connection is None or not connection.registered:
+            raise ChargerNotConnectedError(
+                f"charge point {self.charge_point_id} is not connected; the command is kept"
+                " and sent once it has booted"
+            )
+        return connection
+
+    def _profile_limits(self, now: datetime) -> tuple[list[PlannedLimit], datetime | None]:
+        wanted = self._wanted_a if self._wanted_a is not None else self._charge_a
+        if self._plan is None:
+            return [PlannedLimit(now, wanted)], None
+        limits, full_from = self._plan
+        later = [p for p in limits if p.start > now]
+        return [PlannedLimit(now, wanted), *later], full_from
+
+    async def _send_profile(self, connection: CentralChargePoint) -> None:
+        """Send the wanted limit (with the plan behind it); try the other kind if refused."""
+        now = self._clock.now()
+        limits, full_from = self._profile_limits(now)
+        first = self.profile_kind or ProfileKind.ABSOLUTE
+        for kind in (first, first.other):
+            profile = plan_profile(
+                limits,
+                kind=kind,
+                stack_level=self.config.max_stack_level,
+                now=now,
+                max_periods=self.config.max_periods,
+                full_current_a=self._max_current_a,
+                full_from=full_from,
+                anchor=self._transaction_started_at if self._transaction_id else None,
+            )
+            answer = await connection.request(
+                call.SetChargingProfile(
+                    connector_id=self._connector_id, cs_charging_profiles=profile
+                )
+            )
+            if str(answer.status) == "Accepted":
+                if self.profile_kind is not kind:
+                    log.info(
+                        "ocpp_profile_kind_chosen",
+                        charge_point_id=self.charge_point_id,
+                        kind=kind.value,
+                    )
+                self.profile_kind = kind
+                self._limit_accepted_at = now
+                return
+            log.warning(
+                "ocpp_profile_rejected",
+                charge_point_id=self.charge_point_id,
+                kind=kind.value,
+                status=str(answer.status),
+            )
+        raise CommandRejectedError(
+            f"charge point {self.charge_point_id} rejected the TxDefaultProfile"
+            " as Absolute and as Relative"
+        )
+
+    def _should_remote_start(self) -> bool:
+        return (
+            self._status == "Preparing"
+            and self._transaction_id is None
+            and bool(self._wanted_a)
+            and self._connection is not None
+            and self._connection.ready
+        )
+
+    async def _remote_start(self, connection: CentralChargePoint) -> None:
+        answer = await connection.request(
+            call.RemoteStartTransaction(id_tag=ID_TAG, connector_id=self._connector_id)
+        )
+        log.info(
+            "ocpp_remote_start_sent",
+            charge_point_id=self.charge_point_id,
+            status=str(answer.status),
+        )
+
+    async def _guarded(
+        self,
+        connection: CentralChargePoint,
+        job: Callable[[CentralChargePoint], Awaitable[None]],
+    ) -> None:
+        try:
+            async with self._ops:
+                if self._should_remote_start():
+                    await job(connection)
+        except OcppError as exc:
+            log.warning("ocpp_call_failed", charge_point_id=self.charge_point_id, error=str(exc))
+
+    def _check_limit(self) -> None:
+        """Log once when the car draws clearly more than an accepted limit allows."""
+        reading, wanted, since = self._reading, self._wanted_a, self._limit_accepted_at
+        if self.ignores_limit or wanted is None or since is None or reading.taken_at is None:
+            return
+        if (reading.taken_at - since).total_seconds() < self._sample_interval_s:
+            return
+        drawn_a = reading.current_import_a
+        if drawn_a is None and reading.power_w is not None:
+            drawn_a = reading.power_w / (self._phases * VOLTAGE_V)
+        if drawn_a is None or drawn_a <= wanted + IGNORED_LIMIT_MARGIN_A:
+            return
+        self.ignores_limit = True
+        log.warning(
+            "charger_ignores_limit",
+            charge_point_id=self.charge_point_id,
+            limit_a=wanted,
+            drawn_a=round(drawn_a, 1),
+            firmware=self.identity.firmware if self.identity else None,
+        )
