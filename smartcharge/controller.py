@@ -222,7 +222,9 @@ def review_pending(
     """Sort the pending commands by what ``snapshot`` (read at or before ``now``) shows.
 
     Only a reading taken after the command was sent can confirm it, and only one taken after
-    its deadline can say it was not applied (that is the re-read).
+    its deadline can say it was not applied (that is the re-read), and only in a state where
+    the command could show (a car connected; not offline, unknown, in error or updating):
+    until then it stays pending.
     """
     kept: list[PendingCommand] = []
     confirmed: list[PendingCommand] = []
@@ -230,7 +232,12 @@ def review_pending(
     for p in pending:
         if snapshot.fetched_at >= p.sent_at and shows(snapshot, p.command):
             confirmed.append(p)
-        elif not p.gave_up and now >= p.deadline_at and snapshot.fetched_at >= p.deadline_at:
+        elif (
+            not p.gave_up
+            and now >= p.deadline_at
+            and snapshot.fetched_at >= p.deadline_at
+            and is_enabled(snapshot.status) is not None
+        ):
             not_applied.append(p)
         else:
             kept.append(p)

@@ -468,3 +468,14 @@ def test_a_pending_command_is_not_sent_again():
     kept = without_pending([pause, cost], [pending_after_send(pause, NOW)])
 
     assert (cost,) == kept
+
+
+def test_an_offline_reading_past_the_deadline_keeps_the_command_pending():
+    """Offline (or unknown) the charger cannot show the command: it is not judged yet."""
+    pause = pending_after_send(Command(CommandKind.PAUSE), NOW)
+    later = NOW + PENDING_DEADLINE
+    offline = replace(snap(0, ChargerStatus.OFFLINE), fetched_at=later)
+
+    review = review_pending([pause], offline, later)
+
+    assert ((pause,), ()) == (review.pending, review.not_applied)
