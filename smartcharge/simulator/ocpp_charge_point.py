@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import ssl
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from typing import Any
 import aiohttp
 
 from smartcharge.ocpp._lib import ChargePointBase, call, call_result, on
+from smartcharge.ocpp.redact import RedactingLogger
 from smartcharge.ocpp.transport import SUBPROTOCOL, LinkClosedError, WebSocketLink
 from smartcharge.simulator._car import Car
 from smartcharge.simulator.clock import SimulatedClock
@@ -143,7 +145,13 @@ class _Link(ChargePointBase):
     """The charger's side of one websocket: answers the central system's calls."""
 
     def __init__(self, owner: SimulatedOcppWallbox, link: WebSocketLink, timeout_s: float) -> None:
-        super().__init__(owner.charge_point_id, link, response_timeout=timeout_s)
+        # Its frames carry the PUK too; a demo logs them through smartcharge's own logging.
+        super().__init__(
+            owner.charge_point_id,
+            link,
+            response_timeout=timeout_s,
+            logger=RedactingLogger(logging.getLogger("smartcharge.simulator.ocpp")),
+        )
         self.link = link
         self._owner = owner
 
@@ -348,12 +356,16 @@ class SimulatedOcppWallbox:
             aiohttp.WSServerHandshakeError: the central system refused (wrong id, password).
             TimeoutError: no connection within the timeout.
         """
-        auth = aiohttp.BasicAuth(self.charge_point_id, self._password) if self._password else None
+        headers = (
+            {"Authorization": aiohttp.encode_basic_auth(self.charge_point_id, self._password)}
+            if self._password
+            else None
+        )
         async with asyncio.timeout(self._timeout_s):
             socket = await self._session.ws_connect(
                 self.url,
                 protocols=(SUBPROTOCOL,),
-                auth=auth,
+                headers=headers,
                 ssl=self._ssl_context if self._ssl_context is not None else True,
                 autoping=True,
             )

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from smartcharge.domain import Command, CommandKind
 from smartcharge.ocpp import OcppCharger, OcppServer
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.ocpp_charge_point import SimulatedOcppWallbox
@@ -83,3 +84,15 @@ async def connected(central: Central, wallbox: SimulatedOcppWallbox) -> None:
     """Connect the Wallbox and wait for the central system's setup to finish."""
     await wallbox.connect()
     await settle(central, wallbox)
+
+
+async def charging(
+    central: Central, make_wallbox: Callable[..., SimulatedOcppWallbox], **wallbox_args: Any
+) -> SimulatedOcppWallbox:
+    """Return a connected Wallbox with a car plugged in, charging after our resume."""
+    wallbox = make_wallbox(central.url, **wallbox_args)
+    await connected(central, wallbox)
+    await wallbox.plug_in()
+    await central.charger.apply(Command(CommandKind.RESUME))
+    await settle(central, wallbox)
+    return wallbox

@@ -1,0 +1,160 @@
+"""Pause, resume and current through a TxDefaultProfile; RemoteStart on Preparing; readings."""
+
+from __future__ import annotations
+
+import pytest
+
+from smartcharge.domain import ChargerStatus, Command, CommandKind
+from smartcharge.ocpp import ChargerNotConnectedError, UnsupportedCommandError
+from smartcharge.ports import Charger
+from smartcharge.simulator._car import Car
+from tests.ocpp.conftest import charging, connected, settle
+
+PAUSE = Command(CommandKind.PAUSE)
+RESUME = Command(CommandKind.RESUME)
+
+
+def _limits(wallbox) -> list[list[int]]:
+    """The period limits of every SetChargingProfile the charger received."""
+    return [
+        [
+            p["limit"]
+            for p in c.payload["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"]
+        ]
+        for c in wallbox.calls("SetChargingProfile")
+    ]
+
+
+async def test_the_adapter_is_a_charger(start_central):
+    """mypy proves the adapter fits the Charger port."""
+    central = await start_central()
+    port: Charger = central.charger
+
+    assert ChargerStatus.OFFLINE == (await port.status()).status
+
+
+async def test_plugging_in_alone_starts_nothing(start_central, make_wallbox):
+    """Without a wish to charge, a car waiting in Preparing gets no RemoteStart."""
+    central = await start_central()
+    wallbox = make_wallbox(central.url)
+    await connected(central, wallbox)
+
+    await wallbox.plug_in()
+    await settle(central, wallbox)
+
+    assert [] == wallbox.calls("RemoteStartTransaction")
+    assert ChargerStatus.WAITING == (await central.charger.status()).status
+
+
+async def test_resume_on_preparing_sends_a_profile_then_a_remote_start_without_one(
+    start_central, make_wallbox
+):
+    """The limit goes first, then RemoteStartTransaction without a chargingProfile."""
+    central = await start_central(max_current_a=16)
+
+    wallbox = await charging(central, make_wallbox)
+
+    actions = [c.action for c in wallbox.received][4:]
+    assert ["SetChargingProfile", "RemoteStartTransaction"] == actions
+    start = wallbox.calls("RemoteStartTransaction")[0].payload
+    assert {"idTag": "smartcharge", "connectorId": 1} == start
+    profile = wallbox.calls("SetChargingProfile")[0].payload["csChargingProfiles"]
+    assert "TxDefaultProfile" == profile["chargingProfilePurpose"]
+    assert [[16]] == _limits(wallbox)
+    assert "Charging" == wallbox.status
+    assert ChargerStatus.CHARGING == (await central.charger.status()).status
+
+
+async def test_a_car_plugged_in_while_charging_is_wanted_is_started(start_central, make_wallbox):
+    """A Preparing status with charging wanted sets off a RemoteStart from the charger's task."""
+    central = await start_central()
+    wallbox = make_wallbox(central.url)
+    await connected(central, wallbox)
+    await central.charger.apply(RESUME)
+
+    await wallbox.plug_in()
+    await settle(central, wallbox)
+
+    assert 1 == len(wallbox.calls("RemoteStartTransaction"))
+    assert "Charging" == wallbox.status
+
+
+async def test_pause_is_a_zero_amp_profile_and_never_a_remote_stop(start_central, make_wallbox):
+    """Pause keeps the transaction (SuspendedEVSE); resume brings the current back."""
+    central = await start_central(max_current_a=16)
+    wallbox = await charging(central, make_wallbox)
+    transaction = wallbox.transaction
+
+    paused = await central.charger.apply(PAUSE)
+    await settle(central, wallbox)
+    paused_status = (await central.charger.status()).status
+    await central.charger.apply(RESUME)
+    await settle(central, wallbox)
+
+    assert [] == wallbox.calls("RemoteStopTransaction")
+    assert [[16], [0], [16]] == _limits(wallbox)
+    assert transaction is wallbox.transaction
+    assert ChargerStatus.PAUSED == paused_status
+    assert 16 == paused.max_charging_current_a
+    assert "Charging" == wallbox.status
+    assert 1 == len(wallbox.calls("RemoteStartTransaction"))
+
+
+async def test_current_is_sent_in_whole_amps_and_held_back_while_paused(
+    start_central, make_wallbox
+):
+    """10.2 A goes out as 11 A; a current set while paused waits for the resume."""
+    central = await start_central(max_current_a=16)
+    wallbox = await charging(central, make_wallbox)
+
+    await central.charger.apply(Command(CommandKind.SET_MAX_CURRENT, 10.2))
+    await central.charger.apply(PAUSE)
+    await central.charger.apply(Command(CommandKind.SET_MAX_CURRENT, 7))
+    sent_while_paused = len(wallbox.calls("SetChargingProfile"))
+    await central.charger.apply(RESUME)
+    await settle(central, wallbox)
+
+    assert [[16], [11], [0], [7]] == _limits(wallbox)
+    assert 3 == sent_while_paused
+    assert all(isinstance(lim, int) for lims in _limits(wallbox) for lim in lims)
+    assert 7 == wallbox.offered_a()
+
+
+async def test_readings_come_from_the_meter_values(start_central, make_wallbox, clock):
+    """Session energy is the register minus its start; power is Power.Active.Import."""
+    central = await start_central(max_current_a=16)
+    wallbox = await charging(central, make_wallbox, car=Car(max_power_kw=11.0))
+
+    await wallbox.pass_time(3600)
+    await settle(central, wallbox)
+    snapshot = await central.charger.status()
+
+    assert 360 == len([a for a, _ in wallbox.sent if a == "MeterValues"])
+    assert 11.0 == pytest.approx(snapshot.charging_power_kw, abs=0.01)
+    assert 11.0 == pytest.approx(snapshot.added_energy_kwh, abs=0.01)
+    assert clock.now() == snapshot.fetched_at
+    assert ChargerStatus.CHARGING == snapshot.status
+
+
+async def test_energy_cost_is_not_sent_over_ocpp(start_central, make_wallbox):
+    """The energy cost has no OCPP message; the adapter says so instead of pretending."""
+    central = await start_central()
+    wallbox = make_wallbox(central.url)
+    await connected(central, wallbox)
+
+    with pytest.raises(UnsupportedCommandError, match="set_energy_cost"):
+        await central.charger.apply(Command(CommandKind.SET_ENERGY_COST, 0.25))
+
+    assert 4 == len(wallbox.received)
+
+
+async def test_a_command_without_a_charger_is_kept_for_its_setup(start_central, make_wallbox):
+    """Before the charger connects a pause raises, and is sent right after the setup."""
+    central = await start_central()
+    wallbox = make_wallbox(central.url)
+
+    with pytest.raises(ChargerNotConnectedError, match="not connected"):
+        await central.charger.apply(PAUSE)
+    await connected(central, wallbox)
+
+    assert [[0]] == _limits(wallbox)
