@@ -20,6 +20,7 @@ Default: 5 days (well under a minute). ``SMARTCHARGE_SOAK_DAYS=30`` runs the mon
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import random
 import shutil
@@ -256,7 +257,11 @@ def test_no_secret_in_logs_or_files_outside_the_token_store(soak: SoakResult):
 
 
 async def test_a_write_with_unknown_outcome_is_not_repeated_from_a_stale_status(tmp_path):
-    """Pause: 502, re-read, re-send applied but answered 500; the next tick must not pause again."""
+    """Pause applied but answered 5xx: whatever the client makes of it, it sends it once only.
+
+    The next status read is a fresh one (the stored pre-pause status is not served), so the
+    daemon's next tick sees the pause and does not send it again.
+    """
     from datetime import UTC
 
     import aiohttp
@@ -284,21 +289,21 @@ async def test_a_write_with_unknown_outcome_is_not_repeated_from_a_stale_status(
                 timeout_s=2.0,
                 rng=random.Random(1),
             )
-            await client.status(fresh=True)
-            cloud.inject(Fault.HTML_ERROR, path_contains="remote-action")
-            cloud.inject(Fault.SERVER_ERROR, path_contains="remote-action", applied=True, count=2)
-            with pytest.raises(WallboxError):
+            before = await client.status(fresh=True)
+            cloud.inject(Fault.SERVER_ERROR, path_contains="remote-action", applied=True, count=3)
+            with contextlib.suppress(WallboxError):  # the re-read may or may not show it
                 await client.pause()
             paused_status = cloud.charger.status_id
             await clock.advance(30)
             snapshot = await client.status()  # what the daemon's next tick sees
             if snapshot.status_id != paused_status:
-                await client.pause()  # what it then does
+                await client.pause()  # what it would then do
     finally:
         await cloud.stop()
-    pauses_applied = [
+    pauses_sent = [
         r for r in cloud.requests if "remote-action" in r.path and r.body == {"action": 2}
     ]
 
-    assert paused_status == snapshot.status_id, "the stale pre-pause status was served"
-    assert 2 == len(pauses_applied)
+    assert before.status_id != paused_status, "the pause was applied by the cloud"
+    assert paused_status == snapshot.status_id, "a stale pre-pause status was served"
+    assert 1 == len(pauses_sent)
