@@ -9,7 +9,7 @@ account (two chargers, or a CLI run from another folder). The times of recent ca
 default the state dir), where ``<hash>`` is a hash of the account's username, so the file is
 the account's and its name gives no e-mail address away. It is read and written under an
 exclusive ``fcntl.flock`` on ``wallbox-budget-<hash>.lock``. Two machines using one account
-cannot share it: their budgets must be split by hand (README, "Rate limits").
+cannot share it: their budgets must be split by hand (README, "The Wallbox cloud").
 
 Each budget is a token bucket of ``capacity = max(1, floor(rate))`` tokens that refills
 completely every ``capacity * 60 / rate`` seconds, kept as the log of the calls themselves: a
