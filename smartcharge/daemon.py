@@ -933,6 +933,7 @@ class Daemon:
         commands: tuple[Command, ...],
         now: datetime,
         reason: str = "plan",
+        base: ChargerSnapshot | None = None,
     ) -> None:
         for command in commands:
             # Left set if a stop cuts the command short: its outcome is then unknown.
@@ -940,7 +941,7 @@ class Daemon:
             sent_at = self.clock.now()
             why = "command_not_applied" if command in self._not_applied else reason
             try:
-                result = await self.charger.apply(command)
+                result = await self.charger.apply(command, base=base)
             except SmartchargeError as exc:
                 self._in_flight = None
                 self._event("command_failed", level="warning", command=str(command), error=str(exc))
@@ -1184,8 +1185,13 @@ class Daemon:
         before = self.state.last_command
         try:
             async with asyncio.timeout_at(until):
+                # The last snapshot as the answer's base: no read slot may be left to wait for.
                 await self._send(
-                    session, (Command(CommandKind.RESUME),), self.clock.now(), "on_exit"
+                    session,
+                    (Command(CommandKind.RESUME),),
+                    self.clock.now(),
+                    "on_exit",
+                    base=self.last_snapshot,
                 )
         except TimeoutError:
             self._event(

@@ -22,8 +22,14 @@ class Charger(Protocol):
         """Return the charger's current snapshot."""
         ...
 
-    async def apply(self, command: Command) -> ChargerSnapshot:
-        """Send ``command`` and return what the charger now is."""
+    async def apply(
+        self, command: Command, *, base: ChargerSnapshot | None = None
+    ) -> ChargerSnapshot:
+        """Send ``command`` and return what the charger now is.
+
+        ``base``: a recent snapshot the answer may be built on when the adapter has no stored
+        one, so that it need not read the charger first (a stop cannot wait for a read slot).
+        """
         ...
 
 

@@ -379,7 +379,9 @@ class RecordingCharger:
     async def status(self) -> ChargerSnapshot:
         return snap(182, ChargerStatus.PAUSED)
 
-    async def apply(self, command: Command) -> ChargerSnapshot:
+    async def apply(
+        self, command: Command, *, base: ChargerSnapshot | None = None
+    ) -> ChargerSnapshot:
         if command.kind is self.fail_on:
             raise RuntimeError("refused")
         self.sent.append(command)

@@ -231,3 +231,33 @@ async def test_sigterm_while_the_startup_command_hangs_stops_within_one_budget(t
     assert [] == problems(daemon)
     assert [True] == [e["resumed_on_exit"] for e in daemon.named("daemon_stopped")]
     assert world.cloud.charger.status_id in CHARGING
+
+
+async def test_sigterm_with_the_pause_cut_short_resumes_within_the_default_read_budget(
+    tmp_path: Path,
+):
+    """Item 2 with the default budget of one read a minute: the start-up tick read the charger
+    and its pause reached it, but the answer never comes. The stop cuts the pause short; no
+    read slot is free again within the stop budget, so the on-exit rule resumes all the same
+    (built on the last reading, no read first): the car charges, within 10 s, exit 0."""
+    async with signal_world(tmp_path / "state") as world:
+        world.reads_per_minute = 1.0
+        await world.carry_session(resumed=True)
+        world.cloud.inject(Fault.HOLD, path_contains="remote-action", applied=True)
+        daemon = await DaemonProcess.start(world)
+        try:
+            await daemon.wait_for("the held pause", lambda: world.cloud.held == 1, START_S)
+            paused = world.cloud.charger.status_id
+            code, stop_s = await stop(daemon)
+        finally:
+            await daemon.close()
+        unknown = daemon.named("on_exit_status_unknown")
+
+    assert paused in (178, 182)
+    assert 0 == code
+    assert stop_s < STOP_BUDGET_S
+    assert [] == problems(daemon)
+    assert ["pause"] == [e["command_in_flight"] for e in unknown]
+    assert [True] == [e["resumed_on_exit"] for e in daemon.named("daemon_stopped")]
+    assert world.cloud.charger.status_id in CHARGING
+    assert [] == world.duplicates

@@ -435,9 +435,20 @@ class WallboxClient:
         self.limiter.register_driver(self._charger_id, state_dir)
         return max(1, len({d.charger_id for d in self.limiter.drivers()}))
 
-    async def apply(self, command: Command) -> ChargerSnapshot:
-        """Send ``command`` and return the snapshot its answer implies (``ports.Charger``)."""
+    async def apply(
+        self, command: Command, *, base: ChargerSnapshot | None = None
+    ) -> ChargerSnapshot:
+        """Send ``command`` and return the snapshot its answer implies (``ports.Charger``).
+
+        Args:
+            command: what to send.
+            base: for a pause or resume, the snapshot to build the answer on when no stored
+                status is at hand, instead of reading the charger first: the daemon's resume
+                on exit, when the read budget has no slot left within the stop budget.
+        """
         kind = command.kind
+        if base is not None and kind in (CommandKind.RESUME, CommandKind.PAUSE):
+            return await self._command(command, base)
         if kind is CommandKind.RESUME:
             return await self.resume()
         if kind is CommandKind.PAUSE:
@@ -534,11 +545,17 @@ class WallboxClient:
         path = f"chargers/config/{charger_id}"
         return _Endpoint("POST", _API, path, CallKind.WRITE, action), {"energyCost": command.value}
 
-    async def _command(self, command: Command) -> ChargerSnapshot:
+    async def _command(
+        self, command: Command, base: ChargerSnapshot | None = None
+    ) -> ChargerSnapshot:
         """Send one command, at most once in effect, and return what the charger now is."""
         charger_id = await self.discover_charger_id()
         async with self._command_lock:  # one command to the charger at a time (STYLE.md §7)
-            before = self.limiter.cached_status(charger_id) or await self.status(fresh=True)
+            before = self.limiter.cached_status(charger_id)
+            if before is None and base is not None and base.charger_id == charger_id:
+                before = base
+            if before is None:
+                before = await self.status(fresh=True)
             endpoint, body = self._write_for(command, charger_id)
             self.limiter.forget_status(charger_id)
             try:

@@ -60,6 +60,8 @@ class SignalWorld:
     cloud_url: str
     entsoe_url: str
     ready_by: datetime
+    # Above the default (1 a minute), so a restart right after a kill need not wait for a slot.
+    reads_per_minute: float = 3.0
     duplicates: list[tuple[str, Any]] = field(default_factory=list)
     writes: list[tuple[str, Any]] = field(default_factory=list)
 
@@ -79,7 +81,7 @@ class SignalWorld:
         """Return the settings every daemon of this world runs with."""
         return {
             "ready_by": self.ready_by.astimezone(TZ).time().replace(second=0, microsecond=0),
-            "wallbox_reads_per_minute": 3.0,
+            "wallbox_reads_per_minute": self.reads_per_minute,
             "wallbox_writes_per_minute": 5.0,
             "wallbox_timeout_s": 20.0,
             "health_port": 0,
@@ -103,7 +105,7 @@ class SignalWorld:
                 "SMARTCHARGE_HEALTH_PORT": "0",
                 "SMARTCHARGE_TARGET_KWH": "20",
                 "SMARTCHARGE_READY_BY": self.ready_by.astimezone(TZ).strftime("%H:%M"),
-                "SMARTCHARGE_WALLBOX_READS_PER_MINUTE": "3",
+                "SMARTCHARGE_WALLBOX_READS_PER_MINUTE": f"{self.reads_per_minute:g}",
                 "SMARTCHARGE_WALLBOX_WRITES_PER_MINUTE": "5",
                 "SMARTCHARGE_LOG_FORMAT": "json",
                 "SMARTCHARGE_LOG_LEVEL": "INFO",
