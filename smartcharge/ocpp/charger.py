@@ -337,8 +337,13 @@ class OcppCharger:
             fetched_at=self._updated_at or self._clock.now(),
         )
 
-    async def apply(self, command: Command) -> ChargerSnapshot:
+    async def apply(
+        self, command: Command, *, base: ChargerSnapshot | None = None
+    ) -> ChargerSnapshot:
         """Send ``command`` as a TxDefaultProfile (and a RemoteStart where one is needed).
+
+        ``base`` (``ports.Charger``) is not needed: the adapter always holds what the charge
+        point last said.
 
         Raises:
             UnsupportedCommandError: energy cost, lock, unlock and restart have no OCPP path
