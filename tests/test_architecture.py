@@ -136,3 +136,333 @@ def test_adapters_import_only_what_their_table_allows(package: str, path: Path):
         bad.add(name)
 
     assert set() == bad
+
+
+# --- The layer table and the cycle check (issue 13, item 7) ---------------------------------------
+#
+# The import graph of smartcharge/ and strategies/ is built from every import statement, relative
+# ones resolved against the importing module's package, imports inside functions and under
+# TYPE_CHECKING included (a type is a dependency too). ``from pkg import name`` counts as an
+# import of ``pkg.name`` when that is a module, else of ``pkg``. A module's own package (the part
+# after the first-level package, e.g. ``smartcharge.wallbox.*``) may import itself freely.
+
+_ANYTHING = None  # the outer ring: may import every module
+_BASE = ("smartcharge", "smartcharge.domain", "smartcharge.errors", "smartcharge.clock")
+
+# Module (or package) -> what it may import from smartcharge/ and strategies/ besides itself.
+# The longest matching name wins; every module must match a row, so a new module is placed on
+# purpose. ``smartcharge`` alone means the package's __init__ (``__version__`` only).
+_LAYER_TABLE: dict[str, tuple[str, ...] | None] = {
+    # the innermost ring: the standard library only (test_innermost_ring_imports_only_stdlib)
+    "smartcharge": (),
+    "smartcharge.domain": (),
+    "smartcharge.errors": (),
+    "smartcharge.clock": (),
+    # small helpers with no project dependency beyond the innermost ring
+    "smartcharge.localtime": _BASE,
+    "smartcharge.http": _BASE,
+    "smartcharge.logsetup": _BASE,
+    "smartcharge.storage": _BASE,
+    # the pure core
+    "smartcharge.ports": _BASE,
+    "smartcharge.pricing": _BASE,
+    "strategies": _BASE,
+    "smartcharge.session": (*_BASE, "smartcharge.ports", "strategies.base"),
+    "smartcharge.controller": (*_BASE, "smartcharge.ports", "strategies.base"),
+    # adapters: pricing is pure core (it points inward), so the price adapters may convert with it
+    "smartcharge.wallbox": (*_BASE, "smartcharge.ports", "smartcharge.storage"),
+    "smartcharge.prices": (
+        *_BASE,
+        "smartcharge.ports",
+        "smartcharge.storage",
+        "smartcharge.pricing",
+    ),
+    "smartcharge.ocpp": (*_BASE, "smartcharge.ports", "smartcharge.storage"),
+    # persistence: state files are written through storage
+    "smartcharge.state": (*_BASE, "smartcharge.session", "smartcharge.storage"),
+    "smartcharge.ledger": (*_BASE, "smartcharge.session", "smartcharge.storage"),
+    "smartcharge.manual": (*_BASE, "smartcharge.session", "smartcharge.storage"),
+    # settings: validates strategy names against the registry
+    "smartcharge.config": (*_BASE, "strategies"),
+    # the outer ring
+    "smartcharge.__main__": _ANYTHING,
+    "smartcharge.cli": _ANYTHING,
+    "smartcharge.daemon": _ANYTHING,
+    "smartcharge.demo": _ANYTHING,
+    "smartcharge.health": _ANYTHING,
+    "smartcharge.runtime": _ANYTHING,
+    "smartcharge.simulator": _ANYTHING,
+    "smartcharge.tools": _ANYTHING,
+    "smartcharge.backtest": _ANYTHING,  # a tool: moves to smartcharge/tools/ (issue 13 item 6)
+    "smartcharge.optimum": _ANYTHING,  # a tool: moves to smartcharge/tools/ (issue 13 item 6)
+}
+
+# Today's breaks of the table, each to be removed by issue 13 (the daemon rebuild). The list may
+# only shrink: the test fails on a break that is not here AND on an entry that no longer happens.
+_KNOWN_LAYER_BREAKS: set[tuple[str, str]] = {
+    # adapters read Settings; issue 13 item 3 hands them plain values from compose
+    ("smartcharge.wallbox", "smartcharge.config"),
+    ("smartcharge.prices", "smartcharge.config"),
+    ("smartcharge.prices.entsoe", "smartcharge.config"),
+    # adapters register their secrets with logsetup; item 3 hands them a redactor instead
+    ("smartcharge.wallbox.auth", "smartcharge.logsetup"),
+    ("smartcharge.wallbox.tokens", "smartcharge.logsetup"),
+    ("smartcharge.prices.entsoe", "smartcharge.logsetup"),
+    # state stores controller's Baseline/Hold/PendingCommand; item 1 moves them to session/model
+    ("smartcharge.state", "smartcharge.controller"),
+    # state stores the Plan record from strategies.base; item 1 moves the plan record to session
+    ("smartcharge.state", "strategies.base"),
+    # the ledger reads SessionState/SlotEnergy and the JSON helpers from state; item 1 and 4
+    ("smartcharge.ledger", "smartcharge.state"),
+}
+
+# Today's import cycles (strongly connected components), each to be removed by issue 13.
+_KNOWN_CYCLES: set[frozenset[str]] = {
+    # health reads Daemon and its constants, the daemon starts the health server; item 2
+    frozenset({"smartcharge.daemon", "smartcharge.health"}),
+}
+
+
+def _module_names(root: Path, packages: tuple[str, ...]) -> dict[str, Path]:
+    """Dotted module name -> file, for every .py under the given top-level packages."""
+    names = {}
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            names[".".join(parts)] = path
+    return names
+
+
+def _resolve(module: str, path: Path, node: ast.ImportFrom) -> str:
+    """The absolute name an ``ImportFrom`` refers to, relative levels resolved."""
+    if node.level == 0:
+        return node.module or ""
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+    if node.level - 1 > len(package) or not base:
+        raise ValueError(f"{path}:{node.lineno}: relative import beyond the top-level package")
+    return ".".join([*base, node.module] if node.module else base)
+
+
+def _import_graph(root: Path, packages: tuple[str, ...]) -> dict[str, set[str]]:
+    """Module -> the project modules it imports (its own name excluded)."""
+    modules = _module_names(root, packages)
+
+    def known(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        targets: set[str | None] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets.update(known(alias.name) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                source = _resolve(module, path, node)
+                for alias in node.names:
+                    child = f"{source}.{alias.name}"
+                    targets.add(child if child in modules else known(source))
+        graph[module] = {t for t in targets if t is not None and t != module}
+    return graph
+
+
+def _within(name: str, entry: str) -> bool:
+    """Whether module ``name`` is ``entry`` or inside it (the bare root matches only itself)."""
+    return name == entry or entry != "smartcharge" and name.startswith(entry + ".")
+
+
+def _row(module: str, table: dict[str, tuple[str, ...] | None]) -> str | None:
+    rows = [entry for entry in table if _within(module, entry)]
+    return max(rows, key=len) if rows else None
+
+
+def _layer_breaks(
+    graph: dict[str, set[str]], table: dict[str, tuple[str, ...] | None]
+) -> set[tuple[str, str]]:
+    """(importer, imported) pairs the table forbids; an unplaced module shows as (module, "?")."""
+    breaks = set()
+    for module, imported in graph.items():
+        row = _row(module, table)
+        if row is None:
+            breaks.add((module, "?"))
+            continue
+        allowed = table[row]
+        if allowed is _ANYTHING:
+            continue
+        for target in imported:
+            if _within(target, row) or any(_within(target, entry) for entry in allowed):
+                continue
+            breaks.add((module, target))
+    return breaks
+
+
+def _cycles(graph: dict[str, set[str]]) -> set[frozenset[str]]:
+    """The strongly connected components with more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: set[frozenset[str]] = set()
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.add(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.add(frozenset(component))
+    return found
+
+
+_GRAPH = _import_graph(ROOT, ("smartcharge", "strategies"))
+
+
+def test_imports_follow_the_layer_table():
+    """No import breaks the layer table, beyond the known breaks that issue 13 removes."""
+    breaks = _layer_breaks(_GRAPH, _LAYER_TABLE)
+
+    assert set() == breaks - _KNOWN_LAYER_BREAKS, "new layer breaks (or unplaced modules, '?')"
+    assert set() == _KNOWN_LAYER_BREAKS - breaks, "fixed: remove these from _KNOWN_LAYER_BREAKS"
+
+
+def test_no_import_cycles():
+    """No two modules import each other, directly or around a loop, beyond the known cycles."""
+    cycles = _cycles(_GRAPH)
+
+    assert set() == cycles - _KNOWN_CYCLES, "new import cycles"
+    assert set() == _KNOWN_CYCLES - cycles, "fixed: remove these from _KNOWN_CYCLES"
+
+
+def test_innermost_ring_imports_only_stdlib():
+    """domain, errors, clock and the package's __init__ import the standard library only."""
+    inner = _module_names(ROOT, ("smartcharge",))
+    bad = {
+        (module, name)
+        for module in (
+            "smartcharge",
+            "smartcharge.domain",
+            "smartcharge.errors",
+            "smartcharge.clock",
+        )
+        for name in _imports(inner[module])
+        if name.split(".")[0] not in STDLIB
+    }
+
+    assert set() == bad
+
+
+# --- The checker catches what it must: planted modules in a temporary tree ------------------------
+
+
+def _plant(root: Path, files: dict[str, str]) -> dict[str, set[str]]:
+    for name, source in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source, encoding="utf-8")
+    return _import_graph(root, ("smartcharge", "strategies"))
+
+
+_CLEAN_TREE = {
+    "smartcharge/__init__.py": "",
+    "smartcharge/domain.py": "import datetime\n",
+    "smartcharge/config.py": "from smartcharge import errors\n",
+    "smartcharge/errors.py": "",
+    "smartcharge/wallbox/__init__.py": "from smartcharge.wallbox.client import Client\n",
+    "smartcharge/wallbox/client.py": "from . import models\nfrom ..domain import Slot\n",
+    "smartcharge/wallbox/models.py": "from smartcharge.domain import Slot\n",
+    "strategies/__init__.py": "",
+    "strategies/base.py": "from smartcharge.domain import Slot\n",
+}
+
+
+def test_checker_passes_a_clean_planted_tree(tmp_path: Path):
+    graph = _plant(tmp_path, _CLEAN_TREE)
+
+    assert {"smartcharge.domain", "smartcharge.wallbox.models"} == graph[
+        "smartcharge.wallbox.client"
+    ]
+    assert set() == _layer_breaks(graph, _LAYER_TABLE)
+    assert set() == _cycles(graph)
+
+
+def test_checker_catches_a_layer_break(tmp_path: Path):
+    graph = _plant(
+        tmp_path, {**_CLEAN_TREE, "smartcharge/domain.py": "import smartcharge.config\n"}
+    )
+
+    assert {("smartcharge.domain", "smartcharge.config")} == _layer_breaks(graph, _LAYER_TABLE)
+
+
+def test_checker_catches_a_relative_import_layer_break(tmp_path: Path):
+    bad = {**_CLEAN_TREE, "smartcharge/wallbox/models.py": "from ..config import Settings\n"}
+    graph = _plant(tmp_path, bad)
+
+    assert {("smartcharge.wallbox.models", "smartcharge.config")} == _layer_breaks(
+        graph, _LAYER_TABLE
+    )
+
+
+def test_checker_catches_a_relative_from_package_import_name(tmp_path: Path):
+    bad = {**_CLEAN_TREE, "smartcharge/wallbox/__init__.py": "from .. import config, domain\n"}
+    graph = _plant(tmp_path, bad)
+
+    assert {("smartcharge.wallbox", "smartcharge.config")} == _layer_breaks(graph, _LAYER_TABLE)
+
+
+def test_checker_rejects_a_relative_import_beyond_the_top_level(tmp_path: Path):
+    with pytest.raises(ValueError, match=r"strategies/base\.py:1: relative import beyond"):
+        _plant(tmp_path, {**_CLEAN_TREE, "strategies/base.py": "from .. import smartcharge\n"})
+
+
+def test_checker_catches_an_unplaced_module(tmp_path: Path):
+    graph = _plant(tmp_path, {**_CLEAN_TREE, "smartcharge/newthing.py": ""})
+
+    assert {("smartcharge.newthing", "?")} == _layer_breaks(graph, _LAYER_TABLE)
+
+
+def test_checker_catches_a_cycle(tmp_path: Path):
+    cyclic = {
+        **_CLEAN_TREE,
+        "smartcharge/daemon.py": "from smartcharge.health import serve\n",
+        "smartcharge/health.py": "def serve():\n    from .daemon import Daemon\n",
+        "strategies/a.py": "from strategies import b\n",
+        "strategies/b.py": "from strategies.c import f\n",
+        "strategies/c.py": "import strategies.a\n",
+    }
+    graph = _plant(tmp_path, cyclic)
+
+    assert {
+        frozenset({"smartcharge.daemon", "smartcharge.health"}),
+        frozenset({"strategies.a", "strategies.b", "strategies.c"}),
+    } == _cycles(graph)
+    # the outer ring may import anything, yet the cycle is still caught
+    assert set() == _layer_breaks(graph, _LAYER_TABLE)
