@@ -229,6 +229,7 @@ async def test_a_clock_step_keeps_the_jobs_on_schedule_and_health_honest(
     assert healthy_after_step
     every = {s.name: s.every.total_seconds() for s in specs}
     for name, wait_s in waits.items():
-        assert 0 < wait_s <= every[name] + 1, (name, wait_s)
+        # Due within one interval of the scheduler's now (a boundary may be due this instant).
+        assert -1 < wait_s <= every[name] + 1, (name, wait_s)
     assert not stale.ok
     assert "no successful charger poll" in stale.reasons[0]

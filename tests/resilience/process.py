@@ -121,10 +121,9 @@ class SignalWorld:
         start has its reads and sign-ins. Returns the session id.
         """
         clock = SystemClock()
-        settings = demo_settings(
-            self.state_dir, self.cloud_url, self.entsoe_url, **self.settings_values()
-        )
-        async with open_session(30.0) as http:
+        values = {**self.settings_values(), "wallbox_timeout_s": 5.0}
+        settings = demo_settings(self.state_dir, self.cloud_url, self.entsoe_url, **values)
+        async with open_session(10.0) as http:
             charger = build_wallbox_client(settings, http, clock)
             feed = build_price_feed(settings, http, clock, timeout_s=5.0)
             daemon = Daemon(settings, clock, charger, feed, build_strategy(settings))
