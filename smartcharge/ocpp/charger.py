@@ -42,6 +42,7 @@ from smartcharge.ocpp.errors import (
 from smartcharge.ocpp.profiles import (
     PlannedLimit,
     ProfileKind,
+    plan_periods,
     plan_profile,
     whole_amps,
 )
@@ -59,6 +60,9 @@ HEARTBEAT_INTERVAL_S = 60
 SAMPLE_INTERVAL_S = 10
 # Phase voltage, to tell the current a car draws from its power when no current is sent.
 VOLTAGE_V = 230.0
+# A RemoteStart the charger accepted is answered by its StartTransaction within seconds; until
+# then (or this long) no second one is sent for the same wait in Preparing.
+REMOTE_START_PENDING_S = 60.0
 # A car drawing more than this above the limit, one sample interval after it was accepted,
 # shows the charger ignores the limit (Current.Offered alone is not trusted: evcc#15581).
 IGNORED_LIMIT_MARGIN_A = 1.0
@@ -132,6 +136,8 @@ class OcppCharger:
         self._charge_a = max_current_a  # the current to charge with when not paused
         self._plan: tuple[tuple[PlannedLimit, ...], datetime | None] | None = None
         self._limit_accepted_at: datetime | None = None
+        self._sent_limits: tuple[PlannedLimit, ...] = ()  # what the last accepted profile says
+        self._remote_start_at: float | None = None  # monotonic, while a RemoteStart is pending
         self.ignores_limit = False
         self.setups_completed = 0
 
@@ -205,6 +211,8 @@ class OcppCharger:
             return
         if status == "Available" and self._transaction_id is not None:
             self._transaction_id = None  # a stale transaction (evcc connector_core.go)
+        if status != "Preparing":
+            self._remote_start_at = None
         self._status = status
         self._updated_at = self._clock.now()
 
@@ -212,6 +220,7 @@ class OcppCharger:
         """Record a started transaction under a new id of ours."""
         self._next_transaction_id += 1
         if connector_id == self._connector_id:
+            self._remote_start_at = None
             self._transaction_id = self._next_transaction_id
             self._transaction_started_at = at
             self._session_start_wh = meter_start_wh
@@ -254,6 +263,7 @@ class OcppCharger:
             # Its boot answered, or a charge point back after a network drop (no new boot):
             # either way it is registered now, and the setup runs (again).
             connection.registered, connection.ready = True, False
+            self._remote_start_at = None  # a reboot forgets a start it had not begun
             self._spawn(self._setup(connection))
             return
         if action == "StatusNotification" and self._should_remote_start():
@@ -460,6 +470,15 @@ class OcppCharger:
                     )
                 self.profile_kind = kind
                 self._limit_accepted_at = now
+                self._sent_limits = tuple(
+                    plan_periods(
+                        limits,
+                        now=now,
+                        full_from=full_from,
+                        full_current_a=self._max_current_a,
+                        max_periods=self.config.max_periods,
+                    )
+                )
                 return
             log.warning(
                 "ocpp_profile_rejected",
@@ -473,9 +492,13 @@ class OcppCharger:
         )
 
     def _should_remote_start(self) -> bool:
+        pending = self._remote_start_at is not None and (
+            self._clock.monotonic() - self._remote_start_at < REMOTE_START_PENDING_S
+        )
         return (
             self._status == "Preparing"
             and self._transaction_id is None
+            and not pending
             and bool(self._wanted_a)
             and self._connection is not None
             and self._connection.ready
@@ -485,6 +508,8 @@ class OcppCharger:
         answer = await connection.request(
             call.RemoteStartTransaction(id_tag=ID_TAG, connector_id=self._connector_id)
         )
+        if str(answer.status) == "Accepted":
+            self._remote_start_at = self._clock.monotonic()
         log.info(
             "ocpp_remote_start_sent",
             charge_point_id=self.charge_point_id,
@@ -505,9 +530,13 @@ class OcppCharger:
 
     def _check_limit(self) -> None:
         """Log once when the car draws clearly more than an accepted limit allows."""
-        reading, wanted, since = self._reading, self._wanted_a, self._limit_accepted_at
-        if self.ignores_limit or wanted is None or since is None or reading.taken_at is None:
+        reading, since = self._reading, self._limit_accepted_at
+        if self.ignores_limit or since is None or reading.taken_at is None:
             return
+        in_force = [p for p in self._sent_limits if p.start <= reading.taken_at]
+        if not in_force:
+            return
+        wanted = in_force[-1].current_a
         if (reading.taken_at - since).total_seconds() < self._sample_interval_s:
             return
         drawn_a = reading.current_import_a

@@ -302,6 +302,10 @@ class SimulatedOcppWallbox:
         self._tasks: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Event()
         self._pending_stop: tuple[int, float, str] | None = None
+        # Cleared, an accepted RemoteStart waits here before its StartTransaction (a real
+        # charger takes a few seconds); tests hold it to look at what happens meanwhile.
+        self.start_gate = asyncio.Event()
+        self.start_gate.set()
 
     # -- observation -------------------------------------------------------------------------
 
@@ -454,6 +458,10 @@ class SimulatedOcppWallbox:
                 meter_type="Internal NON compliant",
             )
         )
+
+    async def report_status(self) -> None:
+        """Send its connector status again (as after a TriggerMessage or a flap)."""
+        await self._send_status()
 
     async def _send_status(self) -> None:
         if self.connected and self.boot_answered:
@@ -703,6 +711,7 @@ class SimulatedOcppWallbox:
         return self.result("RemoteStartTransaction", status="Accepted")
 
     async def _start_transaction(self, id_tag: str) -> None:
+        await self.start_gate.wait()
         started_at, meter_start = self.clock.now(), self.meter.register_wh
         answer = await self._call(
             call.StartTransaction(

@@ -158,3 +158,25 @@ async def test_a_command_without_a_charger_is_kept_for_its_setup(start_central, 
     await connected(central, wallbox)
 
     assert [[0]] == _limits(wallbox)
+
+
+async def test_a_remote_start_is_not_repeated_while_its_transaction_is_on_its_way(
+    start_central, make_wallbox
+):
+    """Another Preparing before the StartTransaction does not send a second RemoteStart."""
+    central = await start_central()
+    wallbox = make_wallbox(central.url)
+    await connected(central, wallbox)
+    await wallbox.plug_in()
+    wallbox.start_gate.clear()
+
+    await central.charger.apply(RESUME)
+    await wallbox.report_status()
+    await central.charger.settle()
+    starts_while_waiting = len(wallbox.calls("RemoteStartTransaction"))
+    wallbox.start_gate.set()
+    await settle(central, wallbox)
+
+    assert 1 == starts_while_waiting
+    assert 1 == len([a for a, _ in wallbox.sent if a == "StartTransaction"])
+    assert "Charging" == wallbox.status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from aiohttp import web
@@ -10,7 +11,7 @@ from aiohttp.test_utils import TestServer
 from structlog.testing import capture_logs
 
 from smartcharge.domain import ChargerStatus, Command, CommandKind
-from smartcharge.ocpp import ProfileKind
+from smartcharge.ocpp import PlannedLimit, ProfileKind
 from smartcharge.ocpp._lib import call
 from smartcharge.simulator._car import Car
 from smartcharge.simulator.ocpp_charge_point import OcppQuirks
@@ -224,3 +225,49 @@ async def test_offline_full_power_starts_a_car_plugged_in_while_unreachable(
     assert wallbox.transaction is not None
     assert wallbox.transaction.transaction_id is not None
     assert 1 == len([a for a, _ in wallbox.sent if a == "StartTransaction"])
+
+
+async def test_a_plan_followed_by_the_charger_is_not_reported_as_ignored(
+    start_central, make_wallbox, clock
+):
+    """The check compares with the plan's period in force, not the first one."""
+    central = await start_central(max_current_a=32)
+    wallbox = await charging(central, make_wallbox, car=Car(max_power_kw=22))
+    now = clock.now()
+    await central.charger.send_plan(
+        [PlannedLimit(now, 0), PlannedLimit(now + timedelta(minutes=30), 16)],
+        full_from=now + timedelta(hours=2),
+    )
+
+    await wallbox.pass_time(3600)
+    await settle(central, wallbox)
+
+    assert 16 == wallbox.offered_a()
+    assert not central.charger.ignores_limit
+
+
+async def test_a_remote_start_carrying_a_profile_is_refused(start_central, make_wallbox):
+    """Why the adapter's RemoteStart never carries a profile (evcc#6882)."""
+    central = await start_central()
+    wallbox = make_wallbox(central.url)
+    await connected(central, wallbox)
+    await wallbox.plug_in()
+    connection = central.charger._connection
+    assert connection is not None
+    profile = {
+        "chargingProfileId": 2,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxProfile",
+        "chargingProfileKind": "Relative",
+        "chargingSchedule": {
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10}],
+        },
+    }
+
+    answer = await connection.request(
+        call.RemoteStartTransaction(id_tag="x", connector_id=1, charging_profile=profile)
+    )
+
+    assert "Rejected" == answer.status
+    assert wallbox.transaction is None
