@@ -193,8 +193,6 @@ _LAYER_TABLE: dict[str, tuple[str, ...] | None] = {
     "smartcharge.runtime": _ANYTHING,
     "smartcharge.simulator": _ANYTHING,
     "smartcharge.tools": _ANYTHING,
-    "smartcharge.backtest": _ANYTHING,  # a tool: moves to smartcharge/tools/ (issue 13 item 6)
-    "smartcharge.optimum": _ANYTHING,  # a tool: moves to smartcharge/tools/ (issue 13 item 6)
 }
 
 # Today's breaks of the table, each to be removed by issue 13 (the daemon rebuild). The list may

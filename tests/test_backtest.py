@@ -10,7 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from smartcharge.backtest import (
+from smartcharge.cli import main
+from smartcharge.domain import PriceCurve, utc
+from smartcharge.pricing import Tariff
+from smartcharge.tools.backtest import (
     BacktestConfig,
     PriceFileError,
     Session,
@@ -24,10 +27,7 @@ from smartcharge.backtest import (
     simulate_session,
     whole_amp_current,
 )
-from smartcharge.cli import main
-from smartcharge.domain import PriceCurve, utc
-from smartcharge.optimum import optimal_cost, planner_slots
-from smartcharge.pricing import Tariff
+from smartcharge.tools.optimum import optimal_cost, planner_slots
 from strategies.base import Plan, PlanRequest, PlanSlot
 
 PRICES = Path(__file__).parent / "fixtures" / "prices"

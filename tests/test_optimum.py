@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smartcharge.domain import PriceCurve, PriceSlot, utc
-from smartcharge.optimum import OptimumMethod, count_blocks, optimal_cost, planner_slots
+from smartcharge.tools.optimum import OptimumMethod, count_blocks, optimal_cost, planner_slots
 from strategies.base import PlanRequest
 
 T0 = utc(2025, 1, 15, 18)

@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from smartcharge.backtest import (
+from smartcharge.cli._common import settings_and_logging
+from smartcharge.errors import ConfigError
+from smartcharge.pricing import Tariff
+from smartcharge.tools.backtest import (
     BacktestConfig,
     BacktestReport,
     PriceFileError,
@@ -20,9 +23,6 @@ from smartcharge.backtest import (
     read_price_csv,
     run_backtest,
 )
-from smartcharge.cli._common import settings_and_logging
-from smartcharge.errors import ConfigError
-from smartcharge.pricing import Tariff
 from strategies import available_strategies, get_strategy
 from strategies.base import Strategy
 

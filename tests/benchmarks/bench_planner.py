@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from smartcharge.backtest import (
+from smartcharge.config import Settings
+from smartcharge.domain import PriceCurve
+from smartcharge.pricing import Tariff
+from smartcharge.tools.backtest import (
     BacktestConfig,
     known_until,
     percentile,
@@ -22,10 +25,7 @@ from smartcharge.backtest import (
     run_backtest,
     sessions,
 )
-from smartcharge.config import Settings
-from smartcharge.domain import PriceCurve
-from smartcharge.optimum import optimal_cost
-from smartcharge.pricing import Tariff
+from smartcharge.tools.optimum import optimal_cost
 from strategies import get_strategy
 from strategies.base import PlanRequest
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from smartcharge.domain import PriceCurve, PriceSlot
-from smartcharge.optimum import optimal_cost, planner_slots
+from smartcharge.tools.optimum import optimal_cost, planner_slots
 from strategies import get_strategy
 from strategies._slots import build_window
 from strategies.base import Plan, PlanRequest

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smartcharge.domain import PriceCurve, PriceSlot, utc
-from smartcharge.optimum import OptimumMethod, optimal_cost, planner_slots
+from smartcharge.tools.optimum import OptimumMethod, optimal_cost, planner_slots
 from strategies.base import PlanRequest
 from tests.strategies.helpers import check_against_the_optimum as check
 

@@ -13,8 +13,8 @@ Pure simulation, no clock and no network. For each local day ``D`` of the price 
 * the plan is executed at the true all-in prices, slot by slot, at the power its currents give;
   the car stops drawing once the target is reached;
 * ``immediate`` (full power from plug-in until the target or the deadline) and the exact optimum
-  (HiGHS, :mod:`smartcharge.optimum`, with perfect knowledge of the window's prices) are computed
-  independently of the strategies, once per session.
+  (HiGHS, :mod:`smartcharge.tools.optimum`, with perfect knowledge of the window's prices) are
+  computed independently of the strategies, once per session.
 
 Reported per strategy: total cost, cost of ``immediate`` and of the optimum, missed deadlines
 (less than the target delivered by ``ready_by``), charging blocks started per session
@@ -40,8 +40,8 @@ from zoneinfo import ZoneInfo
 
 from smartcharge.domain import PriceCurve, PriceSlot
 from smartcharge.errors import SmartchargeError
-from smartcharge.optimum import optimal_cost
 from smartcharge.pricing import Tariff
+from smartcharge.tools.optimum import optimal_cost
 from strategies.base import Plan, PlanRequest, PlanSlot, Strategy
 
 HEADER = ("start_utc", "price_eur_per_mwh")
