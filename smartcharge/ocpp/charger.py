@@ -187,6 +187,11 @@ class OcppCharger:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    @property
+    def is_busy(self) -> bool:
+        """Return whether tasks set off by messages are still running."""
+        return bool(self._tasks)
+
     async def settle(self) -> None:
         """Wait until the tasks messages set off have finished (for tests and shutdown)."""
         while self._tasks:

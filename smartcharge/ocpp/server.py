@@ -25,6 +25,10 @@ log = structlog.get_logger(__name__)
 # OCPP-J frames are small (a full GetConfiguration of a Wallbox is a few kB); a bound keeps a
 # misbehaving client from making us buffer megabytes.
 MAX_FRAME_BYTES = 256 * 1024
+# A websocket ping this often; a charge point whose link died without a close (Wi-Fi gone) is
+# dropped when no pong comes within half of it. evcc sets the charger's WebSocketPingInterval
+# to 30 s for the same reason.
+PING_INTERVAL_S = 30.0
 
 
 def charge_point_id_from_path(path: str) -> str:
@@ -116,7 +120,9 @@ class OcppServer:
         offered = {p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")}
         if SUBPROTOCOL not in offered:
             return self._refuse("no_ocpp16_subprotocol", charge_point_id, 400)
-        socket = web.WebSocketResponse(protocols=(SUBPROTOCOL,), max_msg_size=MAX_FRAME_BYTES)
+        socket = web.WebSocketResponse(
+            protocols=(SUBPROTOCOL,), max_msg_size=MAX_FRAME_BYTES, heartbeat=PING_INTERVAL_S
+        )
         await socket.prepare(request)
         self._sockets.add(socket)
         try:

@@ -346,6 +346,11 @@ class SimulatedOcppWallbox:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    @property
+    def is_busy(self) -> bool:
+        """Return whether work its handlers set off is still running."""
+        return bool(self._tasks)
+
     async def settle(self) -> None:
         """Wait until what its handlers set off has been sent and answered."""
         while self._tasks:

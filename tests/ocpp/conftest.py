@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -74,10 +75,19 @@ async def make_wallbox(
 
 
 async def settle(central: Central, wallbox: SimulatedOcppWallbox) -> None:
-    """Let both sides finish what the last messages set off."""
-    for _ in range(3):
-        await central.charger.settle()
-        await wallbox.settle()
+    """Let both sides finish what the last messages set off.
+
+    A frame may still be on its way when neither side has a task left, so both must be idle
+    for a few loop turns in a row (each turn reads what the sockets hold).
+    """
+    idle_turns = 0
+    async with asyncio.timeout(WAIT_S):
+        while idle_turns < 5:
+            busy = central.charger.is_busy or wallbox.is_busy
+            await central.charger.settle()
+            await wallbox.settle()
+            await asyncio.sleep(0)
+            idle_turns = 0 if busy else idle_turns + 1
 
 
 async def connected(central: Central, wallbox: SimulatedOcppWallbox) -> None:

@@ -239,7 +239,7 @@ async def test_a_plan_followed_by_the_charger_is_not_reported_as_ignored(
         full_from=now + timedelta(hours=2),
     )
 
-    await wallbox.pass_time(3600)
+    await wallbox.pass_time(40 * 60)
     await settle(central, wallbox)
 
     assert 16 == wallbox.offered_a()

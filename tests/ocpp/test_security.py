@@ -131,3 +131,16 @@ async def test_wss_with_a_user_certificate(tmp_path, clock, make_wallbox):
         assert 1 == charger.setups_completed
     finally:
         await server.close()
+
+
+def test_a_late_answer_logged_by_the_ocpp_package_is_masked():
+    """'Ignoring response with unknown unique id' logs the CallResult object, not JSON."""
+    from ocpp.messages import CallResult
+
+    late = CallResult(
+        unique_id="1",
+        payload={"configurationKey": [{"key": "PUK", "readonly": False, "value": PUK}]},
+    )
+
+    assert PUK not in redact_text(str(late))
+    assert MASK in redact_text(str(late))
