@@ -211,7 +211,7 @@ def known_zones() -> list[str]:
     return list(ENTSOE_ZONES)
 
 
-def _check_zone(zone: str, var: str) -> str:
+def _check_zone(zone: str) -> str:
     zones = known_zones()
     if zone not in zones:
         near = difflib.get_close_matches(zone, zones, n=3) or ["NL", "BE", "DE_LU", "FR"]
@@ -332,7 +332,7 @@ class Settings(BaseSettings):
     @field_validator("bidding_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        return _check_zone(value.strip().upper(), "SMARTCHARGE_BIDDING_ZONE")
+        return _check_zone(value.strip().upper())
 
     @field_validator("price_sources", mode="before")
     @classmethod
@@ -352,7 +352,7 @@ class Settings(BaseSettings):
             if zone:
                 if name != "entsoe":
                     raise ValueError(f"{name} takes no zone; only entsoe:ZONE does")
-                zone = _check_zone(zone.upper(), "SMARTCHARGE_PRICE_SOURCES")
+                zone = _check_zone(zone.upper())
                 item = f"entsoe:{zone}"
             out.append(item)
         if not out:

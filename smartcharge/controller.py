@@ -2,7 +2,7 @@
 
 ``decide()`` is pure: from what the charger reports, the plan's current slot and the current
 all-in price it returns the commands that bring the charger there, ``()`` when it already is.
-``apply()`` is the only code that sends them.
+The daemon sends them (``Daemon._send``).
 
 The status groups (wallbox-api.md §5) and what ``decide()`` does in each:
 
@@ -48,13 +48,12 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandKind
-from smartcharge.ports import Charger
-from strategies.base import Plan, PlanSlot
+from strategies.base import PlanSlot
 
 # The app and Home Assistant show and set the energy cost in steps of 0.01 per kWh
 # (wallbox-api.md §4.5: HA number, range -5...5, step 0.01), so the daemon keeps it right to
@@ -447,38 +446,3 @@ def should_restart(
     if now - error_since < RESTART_AFTER_ERROR:
         return False
     return last_restart_at is None or now - last_restart_at >= RESTART_MIN_INTERVAL
-
-
-def slot_for(plan: Plan | None, now: datetime) -> PlanSlot | None:
-    """Return the plan's slot at ``now``, or None (no plan, or outside its window)."""
-    return plan.slot_at(now) if plan is not None else None
-
-
-async def apply(
-    charger: Charger,
-    commands: Sequence[Command],
-    on_sent: Callable[[Command, ChargerSnapshot], Awaitable[None] | None] | None = None,
-) -> ChargerSnapshot | None:
-    """Send ``commands`` in order; the only code that commands the charger.
-
-    Args:
-        charger: the charger.
-        commands: from ``decide()``.
-        on_sent: called after each accepted command, before the next is sent, so the caller
-            records it (in state) before anything else can be cancelled.
-
-    Returns:
-        The snapshot the last answer implies, or None when nothing was sent.
-
-    Raises:
-        WallboxError: from the charger; commands after the failed one are not sent (the next
-            tick re-reads the charger and decides again).
-    """
-    snapshot: ChargerSnapshot | None = None
-    for command in commands:
-        snapshot = await charger.apply(command)
-        if on_sent is not None:
-            result = on_sent(command, snapshot)
-            if result is not None:
-                await result
-    return snapshot

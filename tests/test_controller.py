@@ -15,7 +15,6 @@ from smartcharge.controller import (
     Limits,
     ManualChange,
     after_command,
-    apply,
     decide,
     detect_manual_change,
     energy_cost_differs,
@@ -367,53 +366,6 @@ def test_restart_on_error_rule(
     )
 
     assert expected == result
-
-
-class RecordingCharger:
-    """A Charger that records what it is told (apply() itself has no I/O of its own)."""
-
-    def __init__(self, fail_on: CommandKind | None = None) -> None:
-        self.sent: list[Command] = []
-        self.fail_on = fail_on
-
-    async def status(self) -> ChargerSnapshot:
-        return snap(182, ChargerStatus.PAUSED)
-
-    async def apply(
-        self, command: Command, *, base: ChargerSnapshot | None = None
-    ) -> ChargerSnapshot:
-        if command.kind is self.fail_on:
-            raise RuntimeError("refused")
-        self.sent.append(command)
-        return snap(194, ChargerStatus.CHARGING)
-
-
-async def test_apply_sends_in_order_and_records_each_before_the_next():
-    """apply() sends each command once, in order, and reports each as it is accepted."""
-    charger = RecordingCharger()
-    recorded: list[tuple[Command, int]] = []
-    commands = (Command(CommandKind.SET_MAX_CURRENT, 8.0), Command(CommandKind.RESUME))
-
-    last = await apply(charger, commands, lambda c, _: recorded.append((c, len(charger.sent))))
-
-    assert list(commands) == charger.sent
-    assert [(commands[0], 1), (commands[1], 2)] == recorded
-    assert last is not None
-
-
-async def test_apply_stops_at_the_first_failure():
-    """A refused command raises; the ones after it are not sent."""
-    charger = RecordingCharger(fail_on=CommandKind.RESUME)
-    commands = (
-        Command(CommandKind.SET_MAX_CURRENT, 8.0),
-        Command(CommandKind.RESUME),
-        Command(CommandKind.SET_ENERGY_COST, 0.2),
-    )
-
-    with pytest.raises(RuntimeError):
-        await apply(charger, commands)
-
-    assert [commands[0]] == charger.sent
 
 
 # -- pending commands (issue 16 §4) ---------------------------------------------------------

@@ -31,7 +31,6 @@ from smartcharge.prices.errors import (
 )
 from smartcharge.pricing import Tariff
 
-DEFAULT_BASE_URL = "https://public.api.energyzero.nl"
 # The public API answers in well under a second; 15 s covers a slow day.
 DEFAULT_TIMEOUT_S = 15.0
 # EnergyZero's calendar days are Dutch days, whatever the user's time zone.

@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_ENDPOINT = "https://web-api.tp.entsoe.eu/api"
 # The live API answers a day-ahead query in well under a second; 20 s covers a slow day
 # without letting one hung request hold a worker thread for long.
 DEFAULT_TIMEOUT_S = 20.0

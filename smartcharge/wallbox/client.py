@@ -313,12 +313,6 @@ class WallboxClient:
         """Return the charger in use, once known."""
         return self._charger_id
 
-    @property
-    def read_interval_s(self) -> float:
-        """Return the average spacing of reads the budget allows."""
-        budget = self.limiter.budgets[CallKind.READ]
-        return budget.window_s / budget.capacity
-
     async def discover_charger_id(self) -> int:
         """Return the charger to use: the configured one, or the account's only charger.
 
