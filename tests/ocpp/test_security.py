@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import ssl
-import subprocess
 from pathlib import Path
 
 import aiohttp
@@ -86,40 +85,28 @@ def test_secret_keys_are_not_kept_from_the_configuration():
     assert ("ChargingScheduleMaxPeriods",) == config.keys
 
 
-def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(  # noqa: S603 - fixed arguments
-        [  # noqa: S607 - openssl from PATH
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    return cert, key
+def _user_certificate(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A certificate and key for 127.0.0.1 as a user would supply them, and the CA to trust.
+
+    Made with trustme (a dev dependency), not the openssl command, which a clean machine may lack.
+    """
+    import trustme
+
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1")
+    cert, key, ca_file = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    cert.write_bytes(b"".join(blob.bytes() for blob in issued.cert_chain_pems))
+    issued.private_key_pem.write_to_path(str(key))
+    ca.cert_pem.write_to_path(str(ca_file))
+    return cert, key, ca_file
 
 
 async def test_wss_with_a_user_certificate(tmp_path, clock, make_wallbox):
     """With an ssl context the endpoint speaks wss; a charger trusting the cert boots."""
-    cert, key = _self_signed(tmp_path)
+    cert, key, ca_file = _user_certificate(tmp_path)
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(cert, key)
-    client_context = ssl.create_default_context(cafile=str(cert))
+    client_context = ssl.create_default_context(cafile=str(ca_file))
     charger = OcppCharger(CP_ID, clock, call_timeout_s=WAIT_S)
     server = OcppServer(charger, ssl_context=server_context)
     port = await server.start("127.0.0.1", 0)
