@@ -68,6 +68,8 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from smartcharge.carprofile import CarProfile, DrawReading, deviates, draw_share, learn
+from smartcharge.carstore import CarProfileStore
 from smartcharge.clock import Clock, ClockWatch
 from smartcharge.config import ManualOverride, OnExit, Settings
 from smartcharge.controller import (
@@ -221,6 +223,9 @@ class JobSpec:
 
 PRICES_CHECK = timedelta(minutes=5)
 SLOT = timedelta(minutes=15)
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+# A plan edge inside a quarter hour runs as a one-off job; it may start this late.
+PLAN_EDGE_GRACE_S = 60
 
 
 def job_specs(settings: Settings, chargers: int = 1) -> tuple[JobSpec, ...]:
@@ -334,7 +339,14 @@ class Daemon:
         self._restarted_at: datetime | None = None
         self._ticks = 0
         self._replan_for_user_current = False
-        self._measured_power_kw: float | None = None
+        # The car's draw share (``smartcharge.carprofile``) the next plan is to assume.
+        self._measured_share: float | None = None
+        self.car_store = CarProfileStore(settings.state_dir, clock, self.disk)
+        self.car_profile: CarProfile | None = self._load_car_profile()
+        self._draw_readings: list[DrawReading] = []
+        self._draw_session: str | None = None
+        # Set by ``schedule``: places the one-off job at the next plan edge (None: none).
+        self.on_plan_edge: Callable[[datetime | None], None] | None = None
         # An energy cost the cloud refused (HTTP 400/403) is not sent again (issue 11 item 10);
         # a price outside the accepted range is logged once per stretch (energy_cost_clamped).
         self._refused_energy_cost: float | None = None
@@ -434,6 +446,35 @@ class Daemon:
         """Reconcile at a slot boundary; with no car it also looks for one (4 reads an hour)."""
         await self.tick("slot_boundary")
 
+    async def plan_edge_job(self) -> None:
+        """Reconcile at a plan edge inside a quarter hour (``next_plan_edge``)."""
+        await self.tick("plan_edge")
+
+    def next_plan_edge(self, after: datetime) -> datetime | None:
+        """Return the next plan edge after ``after`` that no quarter-hour tick covers, or None.
+
+        An edge is where the plan starts charging or raises the current. A block that begins
+        inside a quarter hour (a plan made between ticks, a partial slot) starts at its
+        planned instant through a one-off job there, not at the next poll. A block that ends
+        inside a quarter hour ends at the next poll (at most a poll interval later, at the same
+        quarter hour's price): the status read there may come from the read budget's cache,
+        and energy drawn after a cached reading would be counted in the wrong price slot.
+        """
+        session = self.state.session
+        if session is None or session.plan is None:
+            return None
+        previous: PlanSlot | None = None
+        for s in session.plan.plan.slots:
+            if (
+                previous is not None
+                and s.start > after
+                and s.current_a > previous.current_a
+                and (s.start - _EPOCH) % SLOT
+            ):
+                return s.start
+            previous = s
+        return None
+
     def jobs(self) -> dict[str, Callable[[], Awaitable[None]]]:
         """Return the job methods by name (see ``job_specs``)."""
         return {
@@ -509,6 +550,8 @@ class Daemon:
             else:
                 session.baseline = observed_baseline(snapshot, session.baseline, session.pending)
         self.state.next_action = self._next_action(now)
+        if self.on_plan_edge is not None:
+            self.on_plan_edge(self.next_plan_edge(now))
         self._save()
         self._event(
             "tick_completed",
@@ -560,6 +603,7 @@ class Daemon:
     ) -> None:
         full_kw = session.max_power_seen_kw or power_kw(self.settings.max_current_a, self.settings)
         entry = finish_session(session, now, self.feed.curve, full_kw)
+        self._learn_car(session, now)
         self._unrecorded.append(entry)
         self._record_finished()
         self.state.session = None
@@ -644,6 +688,7 @@ class Daemon:
         self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
     ) -> str | None:
         record = session.plan
+        self._note_draw(session, snapshot)
         self._note_manual_change(session, snapshot, now)
         if record is None:
             return "session_started"
@@ -662,33 +707,123 @@ class Daemon:
                 return "energy_behind"
         if self._power_deviates(session, snapshot, now):
             return "power_deviated"
+        # The plan's last block is over and a little is still missing (a car that drew a bit
+        # less than assumed): plan the rest into the cheapest time left, rather than topping
+        # it up at full power once the plan has run out at the deadline.
+        last_charge_end = max((s.end for s in record.plan.slots if s.is_charging), default=None)
+        if last_charge_end is not None and record.made_at < last_charge_end <= now < plan_end:
+            return "energy_short"
         return None
+
+    def _nominal_kw_per_amp(self) -> float:
+        return power_kw(1.0, self.settings)
+
+    def _reading_share(self, snapshot: ChargerSnapshot) -> float | None:
+        """Return the draw share a charging reading shows, or None (not charging)."""
+        if snapshot.status is not ChargerStatus.CHARGING:
+            return None
+        return draw_share(
+            snapshot.charging_power_kw,
+            snapshot.max_charging_current_a,
+            self._nominal_kw_per_amp(),
+        )
+
+    def _assumed_share(self, session: SessionState) -> float:
+        """Return the draw share the plan in force assumed (1.0: the nominal car)."""
+        record = session.plan
+        if record is None or record.measured_power_kw is None:
+            return 1.0
+        full_kw = power_kw(self._limits(session).max_current_a, self.settings)
+        return 1.0 if full_kw <= 0 else min(1.0, record.measured_power_kw / full_kw)
+
+    def _note_draw(self, session: SessionState, snapshot: ChargerSnapshot) -> None:
+        """Keep the session's charging readings for ``learn`` (in memory, per session)."""
+        if self._draw_session != session.session_id:
+            self._draw_session = session.session_id
+            self._draw_readings = []
+        if self._reading_share(snapshot) is not None:
+            self._draw_readings.append(
+                DrawReading(snapshot.max_charging_current_a, snapshot.charging_power_kw)
+            )
 
     def _power_deviates(
         self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
     ) -> bool:
+        """Return whether a charging reading shows another draw than the plan assumed.
+
+        Judged on every charging reading, whether or not the plan charges then (the car
+        may still be charging before the plan's first pause has taken effect). A reading
+        above the assumption at less than the full current is not trusted: a car whose own
+        limit caps its power draws a larger share at a low current, and planning with that
+        share would deliver too little at full current (too much at a low current is safe).
+        """
         record = session.plan
-        if record is None or snapshot.status is not ChargerStatus.CHARGING:
+        measured = self._reading_share(snapshot)
+        if record is None or measured is None:
             return False
         if (
             session.baseline.command_at is not None
             and now - session.baseline.command_at < COMMAND_SETTLE
         ):
             return False
-        current = snapshot.max_charging_current_a
-        if current <= 0:
+        assumed = self._assumed_share(session)
+        if not deviates(measured, assumed, self.settings.replan_power_deviation):
             return False
-        assumed = power_kw(current, self.settings)
-        if record.measured_power_kw is not None:
-            assumed = min(assumed, record.measured_power_kw)
-        measured = snapshot.charging_power_kw
         if (
-            assumed <= 0
-            or abs(measured - assumed) / assumed <= self.settings.replan_power_deviation
+            measured > assumed
+            and snapshot.max_charging_current_a < self._limits(session).max_current_a
         ):
             return False
-        self._measured_power_kw = measured
+        self._measured_share = measured
         return True
+
+    def _load_car_profile(self) -> CarProfile | None:
+        try:
+            return self.car_store.load()
+        except SmartchargeError as exc:
+            log.error("car_profile_load_failed", error=str(exc))
+            return None
+
+    def _first_share(self, snapshot: ChargerSnapshot | None) -> float | None:
+        """Return the draw share a new session's first plan assumes, or None (nominal).
+
+        The session's own first reading when the car is charging; otherwise what was learnt
+        about the car, when it differs from the nominal car by more than the deviation.
+        """
+        share = None if snapshot is None else self._reading_share(snapshot)
+        if share is not None:
+            return share
+        profile = self.car_profile
+        if profile is not None and deviates(
+            profile.draw_share, 1.0, self.settings.replan_power_deviation
+        ):
+            return profile.draw_share
+        return None
+
+    def _learn_car(self, session: SessionState, now: datetime) -> None:
+        """Learn the car from the session's readings; save and log what was learnt."""
+        readings = self._draw_readings if self._draw_session == session.session_id else []
+        self._draw_readings, self._draw_session = [], None
+        profile = learn(readings, self._nominal_kw_per_amp(), now, self.car_profile)
+        if profile is None:
+            return
+        self.car_profile = profile
+        try:
+            self.car_store.save(profile)
+        except SmartchargeError as exc:
+            log.error("car_profile_save_failed", error=str(exc))
+        top = float(self.settings.max_current_a)
+        self._event(
+            "car_profile_learned",
+            session=session.session_id,
+            draw_share=round(profile.draw_share, 3),
+            full_power_kw=round(profile.full_power_kw(top, self._nominal_kw_per_amp()), 2),
+            at_current_a=top,
+            taper_share=profile.taper_share,
+            power_by_current_kw={str(a): kw for a, kw in profile.power_by_current_kw},
+            readings=profile.readings,
+            sessions=profile.sessions,
+        )
 
     def _note_manual_change(
         self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
@@ -817,10 +952,16 @@ class Daemon:
     def _make_plan(self, session: SessionState, now: datetime, reason: str) -> None:
         self._prices_changed = False
         limits = self._limits(session)
-        measured = self._measured_power_kw
-        if measured is None and session.plan is not None:
-            measured = session.plan.measured_power_kw
-        self._measured_power_kw = None
+        share = self._measured_share
+        if share is None and session.plan is not None:
+            share = self._assumed_share(session)
+        if share is None:
+            share = self._first_share(self.last_snapshot)
+        self._measured_share = None
+        nominal_full_kw = power_kw(limits.max_current_a, self.settings)
+        # The plan assumes the car's draw share at every current (see smartcharge.carprofile):
+        # the voltage scaled by it gives the right energy at full and at a lower current.
+        measured = None if share is None or share >= 1.0 else share * nominal_full_kw
         curve = self.feed.curve
         request = PlanRequest(
             now=now,
@@ -830,8 +971,7 @@ class Daemon:
             min_current_a=float(limits.min_current_a),
             max_current_a=float(limits.max_current_a),
             phases=self.settings.phases,
-            voltage_v=self.settings.voltage_v,
-            measured_power_kw=measured,
+            voltage_v=self.settings.voltage_v * (1.0 if share is None else min(1.0, share)),
             max_interruptions=self.settings.max_interruptions,
             deadline_margin=timedelta(minutes=self.settings.deadline_margin_min),
         )
@@ -1226,6 +1366,13 @@ async def run_simulated(
     while True:
         name = min(due, key=lambda n: (due[n], order[n]))
         at = due[name]
+        edge = daemon.next_plan_edge(clock.now())
+        if edge is not None and edge < at and edge <= until:
+            # The one-off job at a plan edge inside a quarter hour (``schedule`` adds it).
+            if clock.now() < edge:
+                clock.set(edge)
+            await daemon.plan_edge_job()
+            continue
         if at > until:
             return
         if clock.now() < at:
@@ -1402,7 +1549,28 @@ def schedule(daemon: Daemon, chargers: int = 1) -> Any:
             misfire_grace_time=spec.misfire_grace_s,
         )
     scheduler.start()
+    daemon.on_plan_edge = lambda at: _schedule_plan_edge(scheduler, daemon, at)
     return scheduler
+
+
+def _schedule_plan_edge(scheduler: Any, daemon: Daemon, at: datetime | None) -> None:
+    """(Re)place the one-off ``plan_edge`` job at ``at`` (None removes it)."""
+    from apscheduler.jobstores.base import JobLookupError  # noqa: PLC0415
+    from apscheduler.triggers.date import DateTrigger  # noqa: PLC0415
+
+    if at is None:
+        with contextlib.suppress(JobLookupError):
+            scheduler.remove_job("plan_edge")
+        return
+    scheduler.add_job(
+        daemon.plan_edge_job,
+        DateTrigger(run_date=at, timezone=UTC),
+        id="plan_edge",
+        replace_existing=True,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=PLAN_EDGE_GRACE_S,
+    )
 
 
 __all__ = [
