@@ -1563,7 +1563,7 @@ def _schedule_plan_edge(scheduler: Any, daemon: Daemon, at: datetime | None) -> 
             scheduler.remove_job("plan_edge")
         return
     scheduler.add_job(
-        daemon.plan_edge_job,
+        functools.partial(daemon.run_job, daemon.plan_edge_job),
         DateTrigger(run_date=at, timezone=UTC),
         id="plan_edge",
         replace_existing=True,

@@ -190,3 +190,51 @@ def test_few_commands_and_reads_within_the_budget(night):
     assert f.plan_commands <= 12
     assert f.reads_per_hour <= 60
     assert "command_failed" not in f.events
+
+
+async def test_the_next_session_plans_with_what_was_learnt(tmp_path: Path):
+    """A one-phase car is learnt in its first session; plugged in paused the next evening,
+    its first plan assumes a third of the nominal power (no reading to go by)."""
+    first_unplug = local(DEMO_DAY, time(20, 0))
+    second_plug_in = local(DEMO_DAY, time(20, 15))
+    async with simulated_world(tmp_path, START, target_kwh=4.0) as world:
+        charger = world.cloud.charger
+        plugs = 0
+
+        def between(at: datetime) -> None:
+            nonlocal plugs
+            if plugs == 0 and at >= PLUG_IN:
+                plugs = 1
+                charger.plug_in(car=ONE_PHASE)
+            if plugs == 1 and at >= first_unplug:
+                plugs = 2
+                charger.unplug()
+            if plugs == 2 and at >= second_plug_in:
+                plugs = 3
+                charger.user_pause()  # the car arrives paused: nothing to read its power from
+                charger.plug_in(car=ONE_PHASE)
+
+        await world.daemon.start()
+        await run_simulated(
+            world.daemon, world.clock, second_plug_in + timedelta(minutes=20), between=between
+        )
+        await world.daemon.shutdown()
+        learnt = [d for _, e, d in world.events if e == "car_profile_learned"]
+        plans = [(at, d) for at, e, d in world.events if e == "plan_made"]
+        profile = world.daemon.car_store.load()
+
+    second = [d for at, d in plans if at >= second_plug_in]
+    first_block = second[0]["slots"][0]
+    hours = (
+        datetime.fromisoformat(first_block["end"]) - datetime.fromisoformat(first_block["start"])
+    ) / timedelta(hours=1)
+
+    assert 1 == len(learnt)
+    assert (
+        pytest.approx(ONE_PHASE.draw_kw(16, 3, 230.0, 0.0), abs=0.05) == learnt[0]["full_power_kw"]
+    )
+    assert profile is not None
+    assert "session_started" == second[0]["reason"]
+    # 4 kWh at a one-phase car's ~3.4 kW take over an hour, not the 22 minutes at 11 kW.
+    assert hours * ONE_PHASE.draw_kw(16, 3, 230.0, 0.0) >= first_block["energy_kwh"] - 0.01
+    assert first_block["energy_kwh"] / hours < 4.0

@@ -202,6 +202,7 @@ def _status(args: Any) -> int:
         _probe_health(settings.health_port) if settings.health_port else None,
         lock_holder(folder),
     )
+    data["car_profile"] = _car_profile_json(settings)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
@@ -213,8 +214,35 @@ def _status(args: Any) -> int:
         lines.append("nothing saved in this state dir yet (no daemon has run on it)")
     else:
         lines.append(_status_text(data, tz))
+    lines.append(_car_profile_text(data["car_profile"], tz).lstrip("\n"))
     print("\n".join(lines))
     return 0
+
+
+def _car_profile_json(settings: Settings) -> dict[str, Any] | None:
+    """Return what was learnt about the car (``car_profile.json``), with its full power."""
+    from smartcharge.carstore import CarProfileStore  # noqa: PLC0415
+
+    profile = CarProfileStore(settings.state_dir, SystemClock()).load()
+    if profile is None:
+        return None
+    out = profile.to_json()
+    kw_per_amp = settings.phases * settings.voltage_v / 1000.0
+    out["full_power_kw"] = round(profile.full_power_kw(settings.max_current_a, kw_per_amp), 2)
+    out["at_current_a"] = settings.max_current_a
+    return out
+
+
+def _car_profile_text(profile: dict[str, Any] | None, tz: ZoneInfo) -> str:
+    if profile is None:
+        return "\ncar: nothing learnt yet (planned at the nominal power until a session is seen)"
+    taper = profile["taper_share"]
+    return (
+        f"\ncar (learnt from {profile['sessions']} session(s), {_local(profile['learnt_at'], tz)}):"
+        f" draws {profile['full_power_kw']:.2f} kW at {profile['at_current_a']} A "
+        f"({100 * profile['draw_share']:.0f} % of nominal)"
+        + ("" if taper is None else f"; near full it fell to {100 * taper:.0f} % of that")
+    )
 
 
 def _status_json(state: DaemonState) -> dict[str, Any]:
