@@ -12,6 +12,7 @@ optimum), the commands sent and the reads per hour.
 from __future__ import annotations
 
 import asyncio
+import io
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from smartcharge.daemon import run_simulated
-from smartcharge.demo import DEMO_DAY, Realism, local, simulated_world
+from smartcharge.demo import DEMO_DAY, REALISTIC, Realism, local, run_demo, simulated_world
 from smartcharge.ledger import LedgerEntry
 from smartcharge.optimum import optimal_cost
 from smartcharge.simulator._car import Car, realistic_car
@@ -181,11 +182,13 @@ def test_the_cost_is_close_to_the_optimum_with_the_true_power_known(night):
 
 def test_few_commands_and_reads_within_the_budget(night):
     """A handful of pause/resume/current commands; reads at most one a minute on average."""
-    variant, f = night
-    if variant.name == "lag 150 s" and "manual_override_detected" in f.events:
-        # The daemon's own pause still taking effect is taken for the user's (issue 16 §4 (c));
-        # the pending-command rule that fixes it is another change of the same issue.
-        pytest.xfail("own command taken for the user's under a 150 s lag")
+    _, f = night
+    actions = [e for e in f.events if e in ("charger_paused", "charger_resumed")]
+    if any(a == b for a, b in zip(actions, actions[1:], strict=False)):
+        # A pause or resume re-sent while the first is still taking effect (issue 16 §4 (b),
+        # seen here under the 150 s lag); the pending-command rule that fixes it is another
+        # change of the same issue. This test holds the line once it lands.
+        pytest.xfail("a command re-sent while still taking effect (issue 16 §4 (b))")
 
     assert f.plan_commands <= 12
     assert f.reads_per_hour <= 60
@@ -238,3 +241,17 @@ async def test_the_next_session_plans_with_what_was_learnt(tmp_path: Path):
     # 4 kWh at a one-phase car's ~3.4 kW take over an hour, not the 22 minutes at 11 kW.
     assert hours * ONE_PHASE.draw_kw(16, 3, 230.0, 0.0) >= first_block["energy_kwh"] - 0.01
     assert first_block["energy_kwh"] / hours < 4.0
+
+
+def test_the_realistic_demo_charges_a_one_phase_tapering_car(tmp_path: Path):
+    """`smartcharge demo --realistic`: the one-phase car that tapers gets its 20 kWh by 07:00."""
+    out = io.StringIO()
+
+    entries = asyncio.run(run_demo(out, tmp_path, REALISTIC))
+
+    text = out.getvalue()
+    assert "one-phase car" in text
+    assert 1 == len(entries)
+    assert entries[0].target_met
+    assert entries[0].target_met_at is not None
+    assert entries[0].target_met_at <= READY_BY
