@@ -16,6 +16,7 @@ import io
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,6 +76,7 @@ class NightFigures:
     plan_commands: int
     reads_per_hour: float
     events: list[str]
+    timeline: list[tuple[datetime, str, dict[str, Any]]]
 
 
 async def _night(variant: Variant, state_dir: Path) -> NightFigures:
@@ -133,6 +135,7 @@ async def _night(variant: Variant, state_dir: Path) -> NightFigures:
             plan_commands=sum(1 for r in writes if "chargers/config" not in r.path),
             reads_per_hour=len(reads) / hours,
             events=[event for _, event, _ in world.events],
+            timeline=list(world.events),
         )
 
 
@@ -178,6 +181,27 @@ def test_the_cost_is_close_to_the_optimum_with_the_true_power_known(night):
     _, f = night
 
     assert f.entry.cost_eur <= f.optimum_eur * 1.05
+
+
+def test_every_block_starts_at_its_planned_instant(night):
+    """Each charging stretch a plan starts later is begun by a command sent at that instant,
+    also one that begins inside a quarter hour (not at the next poll)."""
+    _, f = night
+    plans = [(at, d["slots"]) for at, e, d in f.timeline if e == "plan_made"]
+    starts_sent = {at for at, e, _ in f.timeline if e in ("charger_resumed", "charger_current_set")}
+    met = [at for at, e, _ in f.timeline if e == "target_met"]
+    expected = []
+    for i, (made_at, slots) in enumerate(plans):
+        until = plans[i + 1][0] if i + 1 < len(plans) else READY_BY
+        if met:
+            until = min(until, met[0])
+        for stretch in slots:
+            start = datetime.fromisoformat(stretch["start"])
+            if made_at < start < until:
+                expected.append(start)
+
+    assert expected
+    assert [] == [s.isoformat() for s in expected if s not in starts_sent]
 
 
 def test_few_commands_and_reads_within_the_budget(night):
