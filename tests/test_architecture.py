@@ -169,6 +169,7 @@ _LAYER_TABLE: dict[str, tuple[str, ...] | None] = {
     "strategies": _BASE,
     "smartcharge.session": (*_BASE, "smartcharge.ports", "strategies.base"),
     "smartcharge.controller": (*_BASE, "smartcharge.ports", "strategies.base"),
+    "smartcharge.carprofile": _BASE,
     # adapters: pricing is pure core (it points inward), so the price adapters may convert with it
     "smartcharge.wallbox": (*_BASE, "smartcharge.ports", "smartcharge.storage"),
     "smartcharge.prices": (
@@ -182,6 +183,7 @@ _LAYER_TABLE: dict[str, tuple[str, ...] | None] = {
     "smartcharge.state": (*_BASE, "smartcharge.session", "smartcharge.storage"),
     "smartcharge.ledger": (*_BASE, "smartcharge.session", "smartcharge.storage"),
     "smartcharge.manual": (*_BASE, "smartcharge.session", "smartcharge.storage"),
+    "smartcharge.carstore": (*_BASE, "smartcharge.carprofile", "smartcharge.storage"),
     # settings: validates strategy names against the registry
     "smartcharge.config": (*_BASE, "strategies"),
     # the outer ring

@@ -5,7 +5,7 @@ car from 60 % of 60 kWh needing 20 kWh; a one-phase car needing 15 kWh by 07:00;
 of 20-60 s and of 150 s; and all of it together (a one-phase tapering car behind a lagging
 cloud with the write limit and separate hosts). Each night prints its figures: the energy in
 the car by the ready-by time, the ledger's cost against the exact optimum of the same night
-with the car's true power known in advance (HiGHS, ``smartcharge.optimum``, as the backtest's
+with the car's true power known in advance (HiGHS, ``smartcharge.tools.optimum``, as the backtest's
 optimum), the commands sent and the reads per hour.
 """
 
@@ -23,9 +23,9 @@ import pytest
 from smartcharge.daemon import run_simulated
 from smartcharge.demo import DEMO_DAY, REALISTIC, Realism, local, run_demo, simulated_world
 from smartcharge.ledger import LedgerEntry
-from smartcharge.optimum import optimal_cost
 from smartcharge.simulator._car import Car, realistic_car
 from smartcharge.simulator.wallbox_cloud import ANNOUNCED_WRITES_PER_MINUTE
+from smartcharge.tools.optimum import optimal_cost
 from strategies.base import PlanRequest
 
 START = local(DEMO_DAY, time(17, 59))
