@@ -52,19 +52,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandKind
+from smartcharge.domain import (
+    ChargerSnapshot,
+    ChargerStatus,
+    Command,
+    CommandKind,
+    energy_cost_cents,
+    same_energy_cost,
+)
 from strategies.base import PlanSlot
 
-# The app and Home Assistant show and set the energy cost in steps of 0.01 per kWh
-# (wallbox-api.md §4.5: HA number, range -5...5, step 0.01), so the daemon keeps it right to
-# the cent: it sends the price rounded to cents, and only when the cents differ.
-ENERGY_COST_DECIMALS = 2
+# The daemon keeps the energy cost right to the cent (domain.energy_cost_cents): it sends the
+# price rounded to cents, and only when the cents differ.
 # The range the cloud accepts: the app and HA's number entity offer -5...5 (wallbox-api.md §4.5)
 # and the cloud answers HTTP 400 above 5 EUR/kWh. An all-in price outside it is sent clamped.
 ENERGY_COST_MIN_EUR_PER_KWH = -5.0
 ENERGY_COST_MAX_EUR_PER_KWH = 5.0
-# Two readings within half a cent are the same price (the cloud may store fewer decimals).
-ENERGY_COST_TOLERANCE_EUR = 0.005
 # How long after the daemon's own command a power reading may still show the state before it
 # (the measured-power re-plan waits this long): the charger syncs to the cloud every ~30 s
 # (``live_refresh_time``, wallbox-api.md §4.2) and the poll runs every 60-120 s (§9).
@@ -288,22 +291,17 @@ def whole_amps(current_a: float, limits: Limits) -> int:
     return max(limits.min_current_a, min(limits.max_current_a, amps))
 
 
-def cents(price_eur_per_kwh: float) -> float:
-    """Return a price as it is sent to the charger (rounded to ``ENERGY_COST_DECIMALS``)."""
-    return round(price_eur_per_kwh, ENERGY_COST_DECIMALS)
-
-
 def accepted_energy_cost(price_eur_per_kwh: float) -> float:
     """Return the energy cost to send for a price: clamped to what the cloud accepts, in cents."""
     clamped = min(ENERGY_COST_MAX_EUR_PER_KWH, max(ENERGY_COST_MIN_EUR_PER_KWH, price_eur_per_kwh))
-    return cents(clamped)
+    return energy_cost_cents(clamped)
 
 
 def energy_cost_differs(reported: float | None, price_eur_per_kwh: float) -> bool:
     """Return whether the charger's energy cost must be updated to ``price_eur_per_kwh``."""
     if reported is None:
         return True
-    return abs(reported - cents(price_eur_per_kwh)) > ENERGY_COST_TOLERANCE_EUR
+    return not same_energy_cost(reported, price_eur_per_kwh)
 
 
 def decide(

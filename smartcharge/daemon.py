@@ -85,7 +85,6 @@ from smartcharge.controller import (
     accepted_energy_cost,
     after_command,
     aspect_of,
-    cents,
     decide,
     detect_manual_change,
     is_enabled,
@@ -96,6 +95,7 @@ from smartcharge.controller import (
     without_pending,
 )
 from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandKind, PriceCurve
+from smartcharge.domain import energy_cost_cents as cents
 from smartcharge.errors import SmartchargeError, StateError
 from smartcharge.http import open_session
 from smartcharge.ledger import (

@@ -267,6 +267,22 @@ class CommandKind(enum.Enum):
     RESTART = "restart"
 
 
+# The energy cost a charger is told is kept to the cent: the Wallbox app and Home Assistant show
+# and set it in steps of 0.01 per kWh (wallbox-api.md §4.5: HA number, range -5...5, step 0.01).
+# What is sent, and the check that the charger shows what was sent, both use this one rounding.
+ENERGY_COST_DECIMALS = 2
+
+
+def energy_cost_cents(price_eur_per_kwh: float) -> float:
+    """Return an energy cost (EUR/kWh) as a charger keeps it: rounded to the cent."""
+    return round(price_eur_per_kwh, ENERGY_COST_DECIMALS)
+
+
+def same_energy_cost(a_eur_per_kwh: float, b_eur_per_kwh: float) -> bool:
+    """Return whether two energy costs are the same to the cent (a cloud may store more digits)."""
+    return energy_cost_cents(a_eur_per_kwh) == energy_cost_cents(b_eur_per_kwh)
+
+
 @dataclass(frozen=True, slots=True)
 class Command:
     """One change to send: ``value`` is amps for SET_MAX_CURRENT, EUR/kWh for SET_ENERGY_COST."""

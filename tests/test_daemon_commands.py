@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from smartcharge.controller import PENDING_DEADLINE, cents
+from smartcharge.controller import PENDING_DEADLINE
 from smartcharge.daemon import run_simulated
 from smartcharge.demo import DEMO_DAY, SimulatedWorld, local, simulated_world
-from smartcharge.domain import Command, CommandKind
+from smartcharge.domain import Command, CommandKind, energy_cost_cents
 from smartcharge.ledger import TARGET_TOLERANCE_KWH
 from smartcharge.manual import ManualCommand, record_manual_command
 from smartcharge.simulator.wallbox_cloud import (
@@ -62,7 +62,7 @@ async def test_a_group_price_beside_the_chargers_own_is_not_rewritten(tmp_path: 
         assert price is not None
         slot = world.daemon.feed.curve.slot_at(PLUG_IN)
         assert slot is not None
-        world.cloud.charger.energy_cost_eur_per_kwh = cents(price)
+        world.cloud.charger.energy_cost_eur_per_kwh = energy_cost_cents(price)
         world.cloud.variants = PayloadVariants(group_energy_cost_eur_per_kwh=0.99)
         await run_until(
             world,

@@ -15,10 +15,9 @@ from typing import Any
 
 import pytest
 
-from smartcharge.controller import cents
 from smartcharge.daemon import run_simulated
 from smartcharge.demo import DEMO_DAY, TZ, SimulatedWorld, local, simulated_world
-from smartcharge.domain import PriceCurve
+from smartcharge.domain import PriceCurve, energy_cost_cents
 from smartcharge.ledger import LedgerEntry
 from smartcharge.simulator.wallbox_cloud import RecordedRequest
 
@@ -174,7 +173,7 @@ def test_one_energy_cost_update_per_price_change(night):
     expected = []
     at, last = PLUG_IN, 0.25
     while at < UNPLUG:
-        price = cents(curve.price_at(at) or 0.0)
+        price = energy_cost_cents(curve.price_at(at) or 0.0)
         if price != last:
             expected.append((at, price))
             last = price

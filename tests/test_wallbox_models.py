@@ -184,7 +184,9 @@ def test_groups_and_sessions():
         (Command(CommandKind.SET_MAX_CURRENT, 16), {}, True),
         (Command(CommandKind.SET_MAX_CURRENT, 10), {}, False),
         (Command(CommandKind.SET_ENERGY_COST, 0.25), {}, True),
-        (Command(CommandKind.SET_ENERGY_COST, 0.2501), {}, False),
+        (Command(CommandKind.SET_ENERGY_COST, 0.2501), {}, True),  # kept to the cent
+        (Command(CommandKind.SET_ENERGY_COST, 0.26), {}, False),
+        (Command(CommandKind.SET_ENERGY_COST, 0.2549), {"energy_cost_eur_per_kwh": 0.2451}, True),
         (Command(CommandKind.SET_ENERGY_COST, 0.25), {"energy_cost_eur_per_kwh": None}, False),
         (Command(CommandKind.RESTART), {}, False),
     ],

@@ -33,7 +33,13 @@ from pydantic import SecretStr
 
 from smartcharge import __version__
 from smartcharge.clock import Clock
-from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandKind
+from smartcharge.domain import (
+    ChargerSnapshot,
+    ChargerStatus,
+    Command,
+    CommandKind,
+    same_energy_cost,
+)
 from smartcharge.storage import StateDisk
 from smartcharge.wallbox._json import MAX_JSON_DEPTH, json_too_deep
 from smartcharge.wallbox.auth import AuthCall, Authenticator, RefreshRejectedError
@@ -108,8 +114,6 @@ ANNOUNCE_WAIT_S = 1.0
 DRIVER_RENEW = timedelta(minutes=5)
 # Minimum settable charging current (wallbox-api.md §6: HA number min; DOC range 6-32 A).
 MIN_CURRENT_A = 6
-# The cloud rounds nothing we know of, but prices are compared at 0.1 cent to avoid float noise.
-_COST_DIGITS = 4
 
 _API = "api"
 _AUTH = "auth"
@@ -162,8 +166,7 @@ def command_satisfied(snapshot: ChargerSnapshot, command: Command) -> bool:
         return (
             command.value is not None
             and snapshot.energy_cost_eur_per_kwh is not None
-            and round(snapshot.energy_cost_eur_per_kwh, _COST_DIGITS)
-            == round(command.value, _COST_DIGITS)
+            and same_energy_cost(snapshot.energy_cost_eur_per_kwh, command.value)
         )
     return False
 
