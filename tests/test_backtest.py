@@ -12,6 +12,7 @@ import pytest
 
 from smartcharge.cli import main
 from smartcharge.domain import PriceCurve, utc
+from smartcharge.prices.feed import PUBLICATION_TIME
 from smartcharge.pricing import Tariff
 from smartcharge.tools.backtest import (
     BacktestConfig,
@@ -271,12 +272,15 @@ def test_sessions_over_a_gap_are_skipped_and_counted() -> None:
     assert 1 == skipped
 
 
-def test_day_ahead_is_known_from_12_45_cet() -> None:
-    """Before 12:45 CEST only today is known, after it tomorrow as well."""
-    assert utc(2025, 9, 29, 22) == known_until(utc(2025, 9, 29, 10, 44))
-    assert utc(2025, 9, 30, 22) == known_until(utc(2025, 9, 29, 10, 45))
-    assert utc(2025, 1, 16, 23) == known_until(utc(2025, 1, 15, 11, 45))
-    assert [utc(2025, 9, 29, 10, 45)] == publications_between(
+def test_day_ahead_is_known_from_13_00_cet_as_in_the_feed() -> None:
+    """Before 13:00 CEST only today is known, after it tomorrow as well: the moment the daemon's
+    price feed counts tomorrow as due (one constant, prices.feed.PUBLICATION_TIME)."""
+    assert time(13, 0) == PUBLICATION_TIME
+    assert utc(2025, 9, 29, 22) == known_until(utc(2025, 9, 29, 10, 59))
+    assert utc(2025, 9, 30, 22) == known_until(utc(2025, 9, 29, 11, 0))
+    assert utc(2025, 1, 15, 23) == known_until(utc(2025, 1, 15, 11, 59))
+    assert utc(2025, 1, 16, 23) == known_until(utc(2025, 1, 15, 12, 0))
+    assert [utc(2025, 9, 29, 11, 0)] == publications_between(
         utc(2025, 9, 29, 8), utc(2025, 9, 30, 5)
     )
     assert [] == publications_between(utc(2025, 9, 29, 16), utc(2025, 9, 30, 5))
@@ -327,7 +331,7 @@ def test_missed_deadline_switches_and_limit_violations_are_counted() -> None:
 
 
 def test_publication_inside_the_session_triggers_a_new_plan() -> None:
-    """Plugged in at 10:00, the plan sees today only; at 12:45 it sees tomorrow, minus the
+    """Plugged in at 10:00, the plan sees today only; at 13:00 it sees tomorrow, minus the
     energy already delivered."""
     curve = read_price_csv(MIXED, TARIFF)
     config = BacktestConfig(plug_in=time(10, 0), energy_kwh=150.0)
@@ -339,8 +343,8 @@ def test_publication_inside_the_session_triggers_a_new_plan() -> None:
     first, second = strategy.requests
     assert utc(2025, 9, 29, 22) == first.prices.known_until
     assert utc(2025, 9, 30, 22) == second.prices.known_until
-    assert utc(2025, 9, 29, 10, 45) == second.now
-    delivered_before = 8.0 * 0.69 * 2.75
+    assert utc(2025, 9, 29, 11, 0) == second.now
+    delivered_before = 8.0 * 0.69 * 3.0
     assert 150.0 - delivered_before == pytest.approx(second.energy_needed_kwh)
     assert 8.0 * 0.69 * 20.5 == pytest.approx(out.delivered_kwh)
     assert 1 == out.blocks

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from smartcharge.cli._common import settings_and_logging
 from smartcharge.errors import ConfigError
+from smartcharge.prices.feed import PUBLICATION_TIME
 from smartcharge.pricing import Tariff
 from smartcharge.tools.backtest import (
     BacktestConfig,
@@ -219,7 +220,7 @@ def format_report(report: BacktestReport, tariff: Tariff) -> str:
         f"min {c.min_current_a:g} A), at most {c.max_interruptions} blocks",
         f"  all-in price: (spot/1000 + {tariff.markup_eur_per_kwh:g} + "
         f"{tariff.tax_eur_per_kwh:g}) x {1 + tariff.vat_percent / 100:g} EUR/kWh; day-ahead "
-        "known from 12:45 CET the day before",
+        f"known from {PUBLICATION_TIME:%H:%M} CET the day before",
         "",
     ]
     head = (

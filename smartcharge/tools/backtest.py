@@ -6,10 +6,11 @@ Pure simulation, no clock and no network. For each local day ``D`` of the price 
   ``ready_by`` local time (the next morning for the defaults), needing ``energy_kwh`` at
   ``power_kw`` (the power at full current, taken exactly as given: the maximum current is derived
   from it, ``power_kw * 1000 / (phases * voltage_v)``);
-* prices are known as they would have been: the day-ahead auction for ``D + 1`` is published at
-  about 12:45 CET on ``D`` (SDAC), so a session plugged in at 18:00 knows ``D`` and ``D + 1``. When
-  a publication falls inside the session, the strategy plans again at that instant with the
-  energy still needed;
+* prices are known as the daemon would have known them: the day-ahead auction for ``D + 1`` is
+  published at about 12:45 CET on ``D`` (SDAC) and the daemon counts it as known from
+  :data:`smartcharge.prices.feed.PUBLICATION_TIME` (13:00 Brussels time), so a session plugged in
+  at 18:00 knows ``D`` and ``D + 1``. When a publication falls inside the session, the strategy
+  plans again at that instant with the energy still needed;
 * the plan is executed at the true all-in prices, slot by slot, at the power its currents give;
   the car stops drawing once the target is reached;
 * ``immediate`` (full power from plug-in until the target or the deadline) and the exact optimum
@@ -40,14 +41,12 @@ from zoneinfo import ZoneInfo
 
 from smartcharge.domain import PriceCurve, PriceSlot
 from smartcharge.errors import SmartchargeError
+from smartcharge.prices.feed import PUBLICATION_TIME, PUBLICATION_TZ
 from smartcharge.pricing import Tariff
 from smartcharge.tools.optimum import optimal_cost
 from strategies.base import Plan, PlanRequest, PlanSlot, Strategy
 
 HEADER = ("start_utc", "price_eur_per_mwh")
-# SDAC runs on CET/CEST (Brussels time) and publishes the day-ahead results at about 12:45.
-MARKET_TZ = ZoneInfo("Europe/Brussels")
-PUBLISHED_AT = dtime(12, 45)
 # The market time units a price file may hold (hourly before 2025-10-01, quarter-hours since).
 _MTU_STEPS = (timedelta(minutes=15), timedelta(hours=1))
 _ENERGY_TOLERANCE_KWH = 1e-6
@@ -250,18 +249,18 @@ def sessions(curve: PriceCurve, config: BacktestConfig) -> tuple[list[Session], 
 
 
 def known_until(instant: datetime) -> datetime:
-    """Return the end of the prices published by ``instant`` (day-ahead at 12:45 CET)."""
-    local = instant.astimezone(MARKET_TZ)
-    days = 2 if local.time() >= PUBLISHED_AT else 1
-    return _local(local.date() + timedelta(days=days), dtime(0), MARKET_TZ)
+    """Return the end of the prices known at ``instant`` (day-ahead from 13:00 CET, as the feed)."""
+    local = instant.astimezone(PUBLICATION_TZ)
+    days = 2 if local.time() >= PUBLICATION_TIME else 1
+    return _local(local.date() + timedelta(days=days), dtime(0), PUBLICATION_TZ)
 
 
 def publications_between(start: datetime, end: datetime) -> list[datetime]:
     """Return the day-ahead publication instants in the open interval ``(start, end)``."""
     out: list[datetime] = []
-    day = start.astimezone(MARKET_TZ).date()
+    day = start.astimezone(PUBLICATION_TZ).date()
     while True:
-        at = _local(day, PUBLISHED_AT, MARKET_TZ)
+        at = _local(day, PUBLICATION_TIME, PUBLICATION_TZ)
         if at >= end:
             return out
         if at > start:
