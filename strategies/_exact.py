@@ -64,7 +64,7 @@ from strategies._lagrangian import (
     _suffix_bounds,
     _tables,
 )
-from strategies._slots import TOL_KWH, runs
+from strategies._slots import TOL_KWH, BlockRole, runs
 
 #: Plans whose costs differ by at most this (EUR) are ties: fewer blocks, then the earlier finish.
 TIE_EUR = 1e-4
@@ -306,7 +306,8 @@ def _fast_path(
     return Solution(tuple(e), tuple(blocks), cost), lam, cost
 
 
-_Node = tuple[object, int, float, bool, str]
+# A DP back-pointer: (parent, slot, energy at bound, is_marginal, role).
+_Node = tuple[object, int, float, bool, BlockRole]
 _E0 = tuple[float, float, float, _Node | None, float, float]
 _E1 = tuple[float, float, float, float, float, _Node, float, float]
 
@@ -526,29 +527,97 @@ def _exact_dp(
                     q1 = pen + pen_lo
                     if q1 + x_o <= limit_pen and (not has_mid or p >= hi - 1e-12):
                         low_lo = low if not has_mid or low <= p else p
-                        add0(s_o, eb + lo, c + p * lo, q1, (node, t, lo, False, "m"), hi, low_lo)
+                        add0(
+                            s_o,
+                            eb + lo,
+                            c + p * lo,
+                            q1,
+                            (node, t, lo, False, BlockRole.MIDDLE),
+                            hi,
+                            low_lo,
+                        )
                     if q + x_o <= limit_pen and (not has_mid or edge_ok):
                         hi_cap = hi_edge if has_mid else hi
-                        add0(s_o, ecap, full, q, (node, t, cap, False, "m"), hi_cap, low)
+                        add0(
+                            s_o, ecap, full, q, (node, t, cap, False, BlockRole.MIDDLE), hi_cap, low
+                        )
                     q2 = pen + marg_mid
                     if q2 + x_o <= limit_pen:
-                        add1(s_o, ecap, full, q2, p, mid_room, (node, t, cap, True, "m"), hi, low)
+                        add1(
+                            s_o,
+                            ecap,
+                            full,
+                            q2,
+                            p,
+                            mid_room,
+                            (node, t, cap, True, BlockRole.MIDDLE),
+                            hi,
+                            low,
+                        )
                     if q + x_c <= limit_pen and edge_ok:
-                        add0(s_c, ecap, full, q, (node, t, cap, False, "e"), hi_edge, low)
+                        add0(
+                            s_c, ecap, full, q, (node, t, cap, False, BlockRole.LAST), hi_edge, low
+                        )
                     q2 = pen + marg_edge
                     if q2 + x_c <= limit_pen:
-                        add1(s_c, ecap, full, q2, p, cap, (node, t, cap, True, "e"), hi, low)
+                        add1(
+                            s_c,
+                            ecap,
+                            full,
+                            q2,
+                            p,
+                            cap,
+                            (node, t, cap, True, BlockRole.LAST),
+                            hi,
+                            low,
+                        )
                 else:
                     if more:
                         q2 = pen + marg_edge
                         if q + y_c <= limit_pen and edge_ok:
-                            add0(s_c1, ecap, full, q, (node, t, cap, False, "l"), hi_edge, low)
+                            add0(
+                                s_c1,
+                                ecap,
+                                full,
+                                q,
+                                (node, t, cap, False, BlockRole.LONE),
+                                hi_edge,
+                                low,
+                            )
                         if q2 + y_c <= limit_pen:
-                            add1(s_c1, ecap, full, q2, p, cap, (node, t, cap, True, "l"), hi, low)
+                            add1(
+                                s_c1,
+                                ecap,
+                                full,
+                                q2,
+                                p,
+                                cap,
+                                (node, t, cap, True, BlockRole.LONE),
+                                hi,
+                                low,
+                            )
                         if q + y_o <= limit_pen and edge_ok:
-                            add0(s_o1, ecap, full, q, (node, t, cap, False, "f"), hi_edge, low)
+                            add0(
+                                s_o1,
+                                ecap,
+                                full,
+                                q,
+                                (node, t, cap, False, BlockRole.FIRST),
+                                hi_edge,
+                                low,
+                            )
                         if q2 + y_o <= limit_pen:
-                            add1(s_o1, ecap, full, q2, p, cap, (node, t, cap, True, "f"), hi, low)
+                            add1(
+                                s_o1,
+                                ecap,
+                                full,
+                                q2,
+                                p,
+                                cap,
+                                (node, t, cap, True, BlockRole.FIRST),
+                                hi,
+                                low,
+                            )
         for (k, is_open), bucket1 in p1.items():
             s_c, s_o, s_c1, s_o1 = (k, 0), (k, 1), (k + 1, 0), (k + 1, 1)
             x_c, x_o = ext[2 * k], ext[2 * k + 1]
@@ -605,23 +674,23 @@ def _exact_dp(
                             not has_mid or (p >= pm - 1e-12 and p >= hi - 1e-12)
                         ):
                             low_lo = low if not has_mid or low <= p else p
-                            node1 = (node, t, lo, False, "m")
+                            node1 = (node, t, lo, False, BlockRole.MIDDLE)
                             add1(s_o, eb + lo, c + p * lo, q1, pm, rm, node1, hi, low_lo)
                         full = c + p * cap
                         if q + x_o <= limit_pen and (not has_mid or edge_ok):
                             hi_cap = hi_edge if has_mid else hi
-                            node1 = (node, t, cap, False, "m")
+                            node1 = (node, t, cap, False, BlockRole.MIDDLE)
                             add1(s_o, eb + cap, full, q, pm, rm, node1, hi_cap, low)
                         if q + x_c <= limit_pen and edge_ok:
-                            node1 = (node, t, cap, False, "e")
+                            node1 = (node, t, cap, False, BlockRole.LAST)
                             add1(s_c, eb + cap, full, q, pm, rm, node1, hi_edge, low)
                     elif edge_ok:
                         full = c + p * cap
                         if q + y_c <= limit_pen:
-                            node1 = (node, t, cap, False, "l")
+                            node1 = (node, t, cap, False, BlockRole.LONE)
                             add1(s_c1, eb + cap, full, q, pm, rm, node1, hi_edge, low)
                         if q + y_o <= limit_pen:
-                            node1 = (node, t, cap, False, "f")
+                            node1 = (node, t, cap, False, BlockRole.FIRST)
                             add1(s_o1, eb + cap, full, q, pm, rm, node1, hi_edge, low)
         p0, p1, ps0, ps1 = n0, n1, s0, s1
         best_at.append(done)
@@ -676,7 +745,7 @@ def _choose(
 def _rebuild(node: _Node | None, n: int, energy: float, eb: float, cost: float) -> Solution:
     e = [0.0] * n
     marginal = -1
-    roles: dict[int, str] = {}
+    roles: dict[int, BlockRole] = {}
     cur = node
     while cur is not None:
         parent, t, val, is_marg, role = cur
@@ -692,11 +761,11 @@ def _rebuild(node: _Node | None, n: int, energy: float, eb: float, cost: float) 
     start = -1
     for t in sorted(roles):
         r = roles[t]
-        if r == "l":
+        if r is BlockRole.LONE:
             blocks.append((t, t))
-        elif r == "f":
+        elif r is BlockRole.FIRST:
             start = t
-        elif r == "e":
+        elif r is BlockRole.LAST:
             blocks.append((start, t))
     return Solution(tuple(e), tuple(blocks), cost)
 

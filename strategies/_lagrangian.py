@@ -193,10 +193,6 @@ def _suffix_bounds_any(
     return out, through
 
 
-# A DP back-pointer: (parent, slot, energy at bound, is_marginal, role) with role one of
-# "l" lone, "f" first, "m" middle, "e" last (end).
-
-
 def _lagrange_tables(
     prices: Sequence[float],
     caps: Sequence[float],

@@ -16,11 +16,16 @@ Because the plan delivers the full target before the deadline in every case, the
 still met when the prices are published and the daemon re-plans, or when they never come and the
 plan is simply executed. Plan slots with an unknown price carry ``price_eur_per_kwh=None`` and
 count 0 in ``cost_eur``.
+
+The module is over 500 lines because the fast paths (``_contiguous_grid``, the bulk merging of
+paused runs in ``realise``) stay beside the general code they must equal, one job (the grid and
+its plan) in one place; ``tests/strategies/test_slots_fast.py`` holds them to a frozen copy.
 """
 
 from __future__ import annotations
 
 import bisect
+import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +41,19 @@ TOL_KWH = 1e-9
 #: The stand-in price of unknown-price time (EUR/kWh): below every real price, so unknown time
 #: is used first; large enough to dominate, small enough to keep costs exact in a double.
 UNKNOWN_PRICE = -1000.0
+
+
+class BlockRole(enum.Enum):
+    """Where a charged slot lies in its block: this says when in the slot it charges.
+
+    A block runs at full power except in its interior, where a slot may run at a reduced
+    current; its edges charge at full power for the part of the slot next to the interior.
+    """
+
+    LONE = "lone"  #: the block's only slot: full power from the slot's start
+    FIRST = "first"  #: full power up to the slot's end
+    MIDDLE = "middle"  #: the whole slot, at a reduced current when its energy is below full
+    LAST = "last"  #: full power from the slot's start
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,19 +418,19 @@ def realise(
     n = len(hours_all)
     if len(energies) < n:
         raise IndexError(f"{len(energies)} energies for {n} slots")
-    # 0 lone, 1 first, 2 last, 3 middle (a charged slot outside every block counts as lone).
-    role = [0] * n
+    # A charged slot outside every block counts as lone.
+    role = [BlockRole.LONE] * n
     for a, b in blocks:
         if a == b:
-            role[a] = 0
+            role[a] = BlockRole.LONE
             continue
-        role[a] = 1
-        role[b] = 2
+        role[a] = BlockRole.FIRST
+        role[b] = BlockRole.LAST
         if 0 <= a < b:
-            role[a + 1 : b] = [3] * (b - a - 1)
+            role[a + 1 : b] = [BlockRole.MIDDLE] * (b - a - 1)
         else:
             for i in range(a + 1, b):
-                role[i] = 3
+                role[i] = BlockRole.MIDDLE
     starts = window.starts
     prices = window.prices
     deadline = window.deadline
@@ -473,16 +491,16 @@ def realise(
         pieces: tuple[tuple[datetime, datetime, float, float], ...]
         if e >= p_max * hours - TOL_KWH:
             pieces = ((start, end, i_max, e),)
-        elif r == 3:
+        elif r is BlockRole.MIDDLE:
             current = min(max(e / hours / kw_per_amp, i_min), i_max)
             pieces = ((start, end, current, e),)
-        elif r == 1:
+        elif r is BlockRole.FIRST:
             cut = end - timedelta(hours=e / p_max)
             if cut > start:
                 pieces = ((start, cut, 0.0, 0.0), (cut, end, i_max, e))
             else:
                 pieces = ((cut, end, i_max, e),)
-        else:
+        else:  # lone or last: from the slot's start
             cut = start + timedelta(hours=e / p_max)
             if cut < end:
                 pieces = ((start, cut, i_max, e), (cut, end, 0.0, 0.0))
