@@ -24,6 +24,7 @@ import io
 import os
 import re
 from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -39,7 +40,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 from smartcharge.errors import ConfigError
 
@@ -54,7 +62,6 @@ SECRET_FILE_VARS = {
 _URL_USERINFO = re.compile(r"(?<=//)[^/@\s]*@")
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-_PRICE_LIMIT = re.compile(r"^(-?\d+(\.\d+)?|p(100|[1-9]?\d))$")
 _SOURCE_NAMES = ("entsoe", "energyzero")
 
 
@@ -222,8 +229,36 @@ def _check_zone(zone: str) -> str:
     return zone
 
 
+# The environment load_settings(environ) was given, while it builds Settings (None: os.environ).
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("smartcharge_environ", default=None)
+
+
+class _EnvironSource(EnvSettingsSource):
+    """The environment source: the mapping given to ``load_settings``, else ``os.environ``."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = _ENVIRON.get()
+        if environ is None:
+            return super()._load_env_vars()
+        return parse_env_vars(
+            environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
 class Settings(BaseSettings):
     """All of smartcharge's settings, with their defaults."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual order; the environment read from ``load_settings``' mapping when given."""
+        return init_settings, _EnvironSource(settings_cls), dotenv_settings, file_secret_settings
 
     model_config = SettingsConfigDict(
         env_prefix=PREFIX,
@@ -374,15 +409,13 @@ class Settings(BaseSettings):
     def _price_limit(cls, value: str | None) -> str | None:
         if value is None or value.strip() == "":
             return None
-        v = value.strip().lower()
-        if not _PRICE_LIMIT.match(v):
-            raise ValueError(
-                "expected an all-in price in EUR/kWh (e.g. 0.18) or a share of the cheapest "
-                "known prices (e.g. p30)"
-            )
-        if not v.startswith("p") and abs(float(v)) > 5:
-            raise ValueError("an absolute limit must lie between -5 and 5 EUR/kWh, e.g. 0.18")
-        return v
+        from strategies.threshold import LIMIT_ACCEPTED, parse_limit  # noqa: PLC0415 - as below
+
+        try:
+            parse_limit(value)
+        except ConfigError:
+            raise ValueError(LIMIT_ACCEPTED) from None
+        return value.strip().lower()
 
     @field_validator("strategy")
     @classmethod
@@ -732,6 +765,10 @@ def readiness_problems(settings: Settings) -> list[str]:
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build the settings from the environment and the .env file.
 
+    Args:
+        environ: the environment to read instead of ``os.environ`` (every ``SMARTCHARGE_``
+            variable, the .env path and the ``*_FILE`` secrets come from it).
+
     Raises:
         ConfigError: with one line per problem.
     """
@@ -755,7 +792,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             raise ConfigError(problems)
         # Only the secrets read from files: an explicit None would hide the environment's value.
         kwargs: dict[str, Any] = {"_env_file": path if path.is_file() else None, **secrets}
-        settings = Settings(**kwargs)
+        token = _ENVIRON.set(environ)
+        try:
+            settings = Settings(**kwargs)
+        finally:
+            _ENVIRON.reset(token)
     except PermissionError as exc:  # e.g. a .env mounted into the container, owned by you
         raise ConfigError(
             f"{path}: cannot read the .env file ({exc.strerror}); make it readable by this user "

@@ -24,35 +24,40 @@ from strategies._exact import optimise
 from strategies._slots import UNKNOWN_PRICE, build_window, realise, trivial_plan
 from strategies.base import Plan, PlanRequest
 
-_LIMIT = re.compile(r"^\s*(?:(?P<abs>-?\d+(?:\.\d+)?)|[pP](?P<pct>\d{1,3}))\s*$")
+# The one parser of SMARTCHARGE_MAX_PRICE (config validates with it, the strategy reads with it).
+_LIMIT = re.compile(r"^(?:(?P<abs>-?\d+(?:\.\d+)?)|p(?P<pct>100|[1-9]?\d))$", re.ASCII)
+#: What a limit may be, for messages (config.py prefixes the variable itself).
+LIMIT_ACCEPTED = (
+    "expected an all-in price in EUR/kWh between -5 and 5 (e.g. 0.18) or a share of the "
+    "cheapest known prices in the window, p0..p100 (e.g. p30)"
+)
 
 #: Stand-in price of a slot at or below the limit: below everything, unknown time included.
 _BELOW_LIMIT_PRICE = 2 * UNKNOWN_PRICE
 
 
-def parse_limit(value: str) -> tuple[str, float]:
-    """Parse ``SMARTCHARGE_MAX_PRICE``.
+def parse_limit(value: str | None) -> tuple[str, float]:
+    """Parse ``SMARTCHARGE_MAX_PRICE`` (surrounding blanks and the case of ``p`` do not matter).
 
     Returns:
         ``("abs", eur_per_kwh)`` or ``("pct", percent)``.
 
     Raises:
-        ConfigError: the value is neither a price nor ``p0``..``p100``.
+        ConfigError: the value is missing, or neither a price nor ``p0``..``p100``.
     """
-    m = _LIMIT.match(value or "")
+    if value is None or not value.strip():
+        raise ConfigError(
+            "SMARTCHARGE_MAX_PRICE is not set: the threshold strategy needs a limit, "
+            "e.g. 0.18 (EUR/kWh all-in) or p30 (the cheapest 30 % of the known prices)"
+        )
+    m = _LIMIT.match(value.strip().lower())
     if m is not None:
-        if m.group("abs") is not None:
-            price = float(m.group("abs"))
-            if abs(price) <= 5:
-                return "abs", price
-        else:
-            pct = int(m.group("pct"))
-            if pct <= 100:
-                return "pct", float(pct)
-    raise ConfigError(
-        f"SMARTCHARGE_MAX_PRICE={value!r}: expected an all-in price in EUR/kWh between -5 and 5 "
-        "(e.g. 0.18) or a share of the cheapest known prices in the window, p0..p100 (e.g. p30)"
-    )
+        if m.group("pct") is not None:
+            return "pct", float(m.group("pct"))
+        price = float(m.group("abs"))
+        if abs(price) <= 5:
+            return "abs", price
+    raise ConfigError(f"SMARTCHARGE_MAX_PRICE={value!r}: {LIMIT_ACCEPTED}")
 
 
 class ThresholdStrategy:
@@ -68,13 +73,8 @@ class ThresholdStrategy:
     name = "threshold"
 
     def __init__(self, max_price: str | None) -> None:
-        if max_price is None or not max_price.strip():
-            raise ConfigError(
-                "SMARTCHARGE_MAX_PRICE is not set: the threshold strategy needs a limit, "
-                "e.g. 0.18 (EUR/kWh all-in) or p30 (the cheapest 30 % of the known prices)"
-            )
-        self.max_price = max_price.strip()
-        self._kind, self._value = parse_limit(self.max_price)
+        self._kind, self._value = parse_limit(max_price)
+        self.max_price = (max_price or "").strip()
 
     def limit_for(self, known_prices: list[float]) -> float | None:
         """Return the absolute limit for a window's known prices (None: no slot qualifies)."""

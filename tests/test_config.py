@@ -234,3 +234,72 @@ def test_state_dir_with_a_nul_byte_is_refused(tmp_path: Path, monkeypatch: pytes
         load_settings()
 
     assert "SMARTCHARGE_STATE_DIR" in str(err.value)
+
+
+def test_load_settings_reads_the_environment_it_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """load_settings(environ) takes every value from that mapping, not from os.environ."""
+    env = tmp_path / "given.env"
+    env.write_text("SMARTCHARGE_READY_BY=06:30\nSMARTCHARGE_TARGET_KWH=35\n", encoding="utf-8")
+    monkeypatch.setenv("SMARTCHARGE_MAX_PRICE", "0.3")
+    monkeypatch.setenv("SMARTCHARGE_POLL_INTERVAL_S", "600")
+
+    settings = load_settings(
+        {
+            "SMARTCHARGE_ENV_FILE": str(env),
+            "SMARTCHARGE_MAX_PRICE": " P30 ",
+            "SMARTCHARGE_TARGET_KWH": "12.5",
+        }
+    )
+
+    assert "p30" == settings.max_price
+    assert 12.5 == settings.target_kwh  # the mapping wins over its .env, as the environment does
+    assert time(6, 30) == settings.ready_by
+    assert 90 == settings.poll_interval_s  # os.environ's 600 is not read
+    assert "0.3" == load_settings().max_price  # without a mapping, os.environ as before
+
+
+def test_a_bad_value_in_the_given_environment_is_named(monkeypatch: pytest.MonkeyPatch):
+    """The culprit is named as coming from the environment, the one load_settings was given."""
+    with pytest.raises(ConfigError) as err:
+        load_settings({"SMARTCHARGE_MAX_PRICE": "cheap"})
+
+    assert ["SMARTCHARGE_MAX_PRICE='cheap' (from the environment)"] == [
+        p.split(":")[0] for p in err.value.problems
+    ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0.18",
+        "-0.05",
+        " P30 ",
+        "p0",
+        "p100",
+        "5",
+        "p101",
+        "p030",
+        "p\uff13",
+        "5.01",
+        "1e400",
+        "30%",
+    ],
+)
+def test_max_price_has_one_parser(value: str):
+    """SMARTCHARGE_MAX_PRICE: what config accepts is exactly what the threshold strategy reads."""
+    from strategies.threshold import parse_limit  # noqa: PLC0415
+
+    try:
+        parse_limit(value)
+        read = True
+    except ConfigError:
+        read = False
+    try:
+        load_settings({"SMARTCHARGE_MAX_PRICE": value})
+        accepted = True
+    except ConfigError:
+        accepted = False
+
+    assert read == accepted
