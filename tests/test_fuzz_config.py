@@ -36,6 +36,7 @@ _FREE_TEXT = {
     "state_dir",
     "strategy",
     "strategy_path",  # a folder: any text but NUL is a path
+    "wallbox_budget_dir",  # a folder, like state_dir
 }
 _SECRETS = {"wallbox_password", "entsoe_api_key"}
 _UNITS = {
