@@ -1,6 +1,8 @@
-"""Crash safety: kills at 50 random instants of a session, torn state files, real SIGKILLs.
+"""Crash safety: kills at random instants of a session, torn state files, real SIGKILLs.
 
-1. In process, one simulated night of the daemon's real code: at 50 seeded instants the
+Each part kills 20 times by default (``SMARTCHARGE_CRASH_KILLS=50`` for more).
+
+1. In process, one simulated night of the daemon's real code: at seeded instants the
    daemon's jobs run on and are cancelled after a random number of event-loop steps, so it dies
    at an arbitrary ``await`` (mid-request, after a command reached the charger but before its
    answer, between a command and the state write). The daemon object is dropped without
@@ -9,7 +11,7 @@
    and the session goes on. At the end no command was applied twice (no applied write left the
    charger unchanged), the ledger has the one session with its target met, and every torn file
    was detected and logged.
-2. A real process writing state documents in a loop is SIGKILLed 50 times at a random point
+2. A real process writing state documents in a loop is SIGKILLed at a random point
    of a write (it reports each finished write; we kill after a random number of them): the
    document always loads, and never older than the last write that finished.
 """
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.web import Response as web_response
 from aiohttp.web import middleware as web_middleware
 
 from smartcharge.daemon import run_simulated
@@ -46,7 +49,7 @@ from tests.resilience.report import write_figures
 from tests.resilience.secrets import scan_for_secrets
 from tests.resilience.soak import local, private_tmp, soak_world
 
-KILLS = 50
+KILLS = int(os.environ.get("SMARTCHARGE_CRASH_KILLS", "20"))
 SEED = 4242
 FIGURES: dict[str, object] = {}
 
@@ -155,9 +158,9 @@ def crash() -> CrashResult:
 
 
 def test_every_kill_is_survived_and_the_session_goes_on(crash: CrashResult):
-    """50 kills; after each the state loads and the same session continues."""
+    """Every kill; after each the state loads and the same session continues."""
     assert KILLS == crash.kills
-    assert crash.kills_mid_tick >= 10
+    assert crash.kills_mid_tick >= KILLS // 5
     assert 0 == crash.session_lost
 
 
@@ -175,7 +178,7 @@ def test_the_night_ends_in_one_ledger_session_with_its_target_met(crash: CrashRe
 
 
 def test_no_secret_in_logs_or_files_after_the_crashes(crash: CrashResult):
-    """Through 50 crashes, no secret reached a log line or a file outside the token store."""
+    """Through every crash, no secret reached a log line or a file outside the token store."""
     assert [] == crash.secrets_found
 
 
@@ -204,7 +207,7 @@ _WRITER = textwrap.dedent(
 
 
 def test_sigkill_during_state_writes_never_loses_a_finished_write(tmp_path: Path):
-    """50 SIGKILLs at random points of a write: the file loads, never older than the last ack."""
+    """SIGKILLs at random points of a write: the file loads, never older than the last ack."""
     script = tmp_path / "writer.py"
     script.write_text(_WRITER, encoding="utf-8")
     path = tmp_path / "state" / "state.json"
@@ -244,7 +247,7 @@ def _report(request: pytest.FixtureRequest) -> Iterator[None]:
 
 # --- SIGKILL of a real daemon process -----------------------------------------------------------
 
-PROCESS_KILLS = int(os.environ.get("SMARTCHARGE_CRASH_KILLS", "50"))
+PROCESS_KILLS = KILLS
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -273,6 +276,9 @@ class _FakesThread:
         self.kill_after = 0
         self.kill_mode = ""
         self.kills_by_mode: collections.Counter[str] = collections.Counter()
+        # Set while a "shortly_after" kill is on its way: the doomed process's next request is
+        # held and dropped, so how far it gets does not depend on how fast this machine is.
+        self._kill_pending: asyncio.Event | None = None
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.cloud_url = ""
         self.entsoe_url = ""
@@ -320,9 +326,19 @@ class _FakesThread:
             self.kills_by_mode[self.kill_mode] += 1
             self.last_kill_at = self.clock.now()
             self.pid = None
+        if self._kill_pending is not None:
+            self._kill_pending.set()
+            self._kill_pending = None
 
     @web_middleware
     async def _watch(self, request: Any, handler: Any) -> Any:
+        pending = self._kill_pending
+        if pending is not None:
+            # The process is to die "shortly after" its last answer: it never gets further
+            # than this request, however long the kill takes on a loaded machine.
+            await pending.wait()
+            request.transport.abort()
+            return web_response(status=599)
         charger = self.cloud.charger
         if self.clock.now() >= self.unplug_at and charger.is_car_connected:
             charger.unplug()
@@ -344,6 +360,7 @@ class _FakesThread:
         if due and self.kill_mode == "after_handler":
             self._kill()
         if due and self.kill_mode == "shortly_after":
+            self._kill_pending = asyncio.Event()
             asyncio.get_running_loop().call_later(self.rng.uniform(0.0, 0.05), self._kill)
         return response
 
@@ -451,7 +468,7 @@ async def test_a_restart_after_a_write_whose_answer_was_lost_does_not_repeat_it(
         )
 
     try:
-        async with aiohttp.ClientSession() as first:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as first:
             await client(first).status(fresh=True)
             cloud.inject(Fault.HANG, path_contains="chargers/config", applied=True)
             task = asyncio.create_task(client(first).set_energy_cost(0.31))
@@ -463,7 +480,7 @@ async def test_a_restart_after_a_write_whose_answer_was_lost_does_not_repeat_it(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         assert 0.31 == cloud.charger.energy_cost_eur_per_kwh
-        async with aiohttp.ClientSession() as second:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as second:
             snapshot = await client(second).status()  # the restarted daemon's first look
     finally:
         await cloud.stop()

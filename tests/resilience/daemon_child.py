@@ -64,13 +64,16 @@ async def _main(argv: list[str]) -> int:
         cloud_url,
         entsoe_url,
         log_level=LogLevel.DEBUG,
-        wallbox_timeout_s=2.0,
+        # No hang is injected here: a timeout only guards against a stuck parent, and a short
+        # one would turn a slow answer on a loaded machine into an outage (fewer requests per
+        # simulated hour, so fewer kills fit in the night).
+        wallbox_timeout_s=20.0,
     )
     with open(log_file, "a", encoding="utf-8") as log:  # noqa: PTH123, ASYNC230
         configure_logging(settings, stream=log)
         async with open_session(30.0) as http:
             charger = build_wallbox_client(settings, http, clock)
-            feed = build_price_feed(settings, http, clock, timeout_s=2.0)
+            feed = build_price_feed(settings, http, clock, timeout_s=20.0)
             daemon = Daemon(settings, clock, charger, feed, build_strategy(settings))
             session = daemon.state.session
             print(f"loaded session={session.session_id if session else 'none'}", flush=True)
