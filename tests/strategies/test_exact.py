@@ -258,7 +258,9 @@ def long_windows(draw: st.DrawFn) -> tuple[list[float], list[float], list[float]
     return prices, caps, los, energy, draw(st.integers(1, 4))
 
 
-@settings(max_examples=150, deadline=None)
+# Each example runs two exact searches over up to 160 slots (~0.3 s on a loaded machine): 40
+# keep the test near 10 s; runs outside CI draw new examples every time.
+@settings(max_examples=40, deadline=None)
 @given(problem=long_windows())
 def test_the_reduced_search_gives_the_plain_searchs_plan(
     problem: tuple[list[float], list[float], list[float], float, int],
@@ -270,7 +272,7 @@ def test_the_reduced_search_gives_the_plain_searchs_plan(
     assert_valid(sol, caps, los, energy, k)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     problem=long_windows(),
     pick=st.integers(0, 1000),
