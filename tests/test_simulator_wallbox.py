@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -85,6 +86,20 @@ class Cloud:
 
     async def action(self, action: int) -> tuple[int, Any]:
         return await self.call("POST", f"/v3/chargers/{CID}/remote-action", {"action": action})
+
+
+def _stall(seconds: float) -> None:
+    """Freeze the whole process on the event loop's next turn, as a GC pause or a busy CPU does.
+
+    The suite's full garbage collections take 0.2 to 1.7 s on a loaded CI machine; a hang test
+    must give the same result through one.
+    """
+    if seconds:
+        asyncio.get_running_loop().call_soon(time.sleep, seconds)
+
+
+# 0.2 s: longer than the 50 ms client timeout the hang tests once raced the server with.
+STALLS = [pytest.param(0.0, id="no_stall"), pytest.param(0.2, id="stalled")]
 
 
 async def _until_served(sim: WallboxCloudSimulator) -> None:
@@ -714,9 +729,11 @@ async def test_malformed_json(cloud: Cloud) -> None:
             await resp.json()
 
 
-async def test_hang_never_answers_and_is_served_once(cloud: Cloud) -> None:
+@pytest.mark.parametrize("stall_s", STALLS)
+async def test_hang_never_answers_and_is_served_once(cloud: Cloud, stall_s: float) -> None:
     """HANG never answers until the client gives up; the request is recorded as 0, the next 200."""
     cloud.sim.inject(Fault.HANG)
+    _stall(stall_s)
     hanging = asyncio.create_task(
         cloud.http.get(
             f"{cloud.url}/chargers/status/{CID}",
@@ -824,8 +841,9 @@ async def test_charger_advance_is_callable_directly(clock: SimulatedClock) -> No
     assert 14.0 == pytest.approx(sim.charger.added_energy_kwh)
 
 
+@pytest.mark.parametrize("stall_s", STALLS)
 async def test_app_runs_under_test_server_and_releases_hangs_on_close(
-    clock: SimulatedClock,
+    clock: SimulatedClock, stall_s: float
 ) -> None:
     """The bare app works under aiohttp's TestServer; closing it releases a hanging request."""
     sim = WallboxCloudSimulator(clock)
@@ -836,6 +854,7 @@ async def test_app_runs_under_test_server_and_releases_hangs_on_close(
     headers = {"Authorization": _basic(USER, PASSWORD), "Partner": "wallbox"}
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+            _stall(stall_s)
             hanging = asyncio.create_task(http.get(url, headers=headers))
             await _until_served(sim)
             async with http.get(url, headers=headers) as resp:
