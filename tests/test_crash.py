@@ -50,6 +50,9 @@ from tests.resilience.secrets import scan_for_secrets
 from tests.resilience.soak import local, private_tmp, soak_world
 
 KILLS = int(os.environ.get("SMARTCHARGE_CRASH_KILLS", "20"))
+# A night with a restart at every kill, and a Python process started for every real SIGKILL:
+# longer than the suite-wide 60 s on a loaded machine (91 s beside two busy loops), still bounded.
+pytestmark = pytest.mark.timeout(max(180, 9 * KILLS))
 SEED = 4242
 FIGURES: dict[str, object] = {}
 
