@@ -204,6 +204,20 @@ def test_every_block_starts_at_its_planned_instant(night):
     assert [] == [s.isoformat() for s in expected if s not in starts_sent]
 
 
+def test_no_top_up_at_the_deadline(night):
+    """A shortfall is planned into the cheapest time left: nothing is resumed, and no current
+    raised, from the plan's deadline (ready-by minus the 30 min margin) on."""
+    _, f = night
+    deadline = READY_BY - timedelta(minutes=30)
+    late = [
+        (at.isoformat(), e)
+        for at, e, _ in f.timeline
+        if e in ("charger_resumed", "charger_current_set") and at >= deadline
+    ]
+
+    assert [] == late
+
+
 def test_few_commands_and_reads_within_the_budget(night):
     """A handful of pause/resume/current commands; reads at most one a minute on average."""
     _, f = night
@@ -279,3 +293,25 @@ def test_the_realistic_demo_charges_a_one_phase_tapering_car(tmp_path: Path):
     assert entries[0].target_met
     assert entries[0].target_met_at is not None
     assert entries[0].target_met_at <= READY_BY
+
+
+async def test_the_scheduler_places_a_one_off_job_at_the_next_plan_edge(tmp_path: Path):
+    """Under APScheduler the daemon's plan edge becomes a one-off ``plan_edge`` job at that
+    instant; no edge removes it (the simulated driver does the same in ``run_simulated``)."""
+    from smartcharge.daemon import schedule  # noqa: PLC0415
+
+    edge = datetime(2030, 1, 1, 3, 7, 30, tzinfo=PLUG_IN.tzinfo)  # ahead of the real clock
+    async with simulated_world(tmp_path, START) as world:
+        scheduler = schedule(world.daemon)
+        try:
+            assert world.daemon.on_plan_edge is not None
+            world.daemon.on_plan_edge(edge)
+            job = scheduler.get_job("plan_edge")
+            placed = None if job is None else job.next_run_time
+            world.daemon.on_plan_edge(None)
+            removed = scheduler.get_job("plan_edge")
+        finally:
+            scheduler.shutdown(wait=False)
+
+    assert edge == placed
+    assert removed is None
