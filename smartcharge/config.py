@@ -723,12 +723,8 @@ def slip_warnings(settings: Settings, environ: Mapping[str, str] | None = None) 
     return out
 
 
-def readiness_problems(settings: Settings) -> list[str]:
-    """Return what makes ``smartcharge run`` refuse to start with these (valid) settings.
-
-    ``run`` needs a Wallbox account, and at least one price source that can deliver prices
-    for ``SMARTCHARGE_BIDDING_ZONE`` (or a stand-in zone named on purpose, ``entsoe:BE``).
-    """
+def account_problems(settings: Settings) -> list[str]:
+    """Return what is missing for signing in to the Wallbox account (empty when nothing is)."""
     problems = []
     if not settings.wallbox_username:
         problems.append(
@@ -739,6 +735,16 @@ def readiness_problems(settings: Settings) -> list[str]:
         problems.append(
             "SMARTCHARGE_WALLBOX_PASSWORD is not set: expected the password of your Wallbox account"
         )
+    return problems
+
+
+def readiness_problems(settings: Settings) -> list[str]:
+    """Return what makes ``smartcharge run`` refuse to start with these (valid) settings.
+
+    ``run`` needs a Wallbox account, and at least one price source that can deliver prices
+    for ``SMARTCHARGE_BIDDING_ZONE`` (or a stand-in zone named on purpose, ``entsoe:BE``).
+    """
+    problems = account_problems(settings)
     zone = settings.bidding_zone
     has_key = bool(settings.entsoe_api_key and settings.entsoe_api_key.get_secret_value())
     usable = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import aiohttp
 
 from smartcharge.clock import Clock
-from smartcharge.config import Settings
+from smartcharge.config import Settings, account_problems
 from smartcharge.errors import ConfigError
 from smartcharge.storage import StateDisk
 from smartcharge.wallbox.client import (
@@ -62,16 +62,7 @@ def build_wallbox_client(
     Raises:
         ConfigError: the username or the password is not set.
     """
-    problems = []
-    if not settings.wallbox_username:
-        problems.append(
-            "SMARTCHARGE_WALLBOX_USERNAME is not set: expected the e-mail address of your "
-            "Wallbox account"
-        )
-    if settings.wallbox_password is None or not settings.wallbox_password.get_secret_value():
-        problems.append(
-            "SMARTCHARGE_WALLBOX_PASSWORD is not set: expected the password of your Wallbox account"
-        )
+    problems = account_problems(settings)
     if problems:
         raise ConfigError(problems)
     assert settings.wallbox_username is not None
