@@ -53,6 +53,7 @@ import math
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from strategies._lagrangian import (
     REDUCE_FROM,
@@ -306,10 +307,190 @@ def _fast_path(
     return Solution(tuple(e), tuple(blocks), cost), lam, cost
 
 
-# A DP back-pointer: (parent, slot, energy at bound, is_marginal, role).
-_Node = tuple[object, int, float, bool, BlockRole]
-_E0 = tuple[float, float, float, _Node | None, float, float]
-_E1 = tuple[float, float, float, float, float, _Node, float, float]
+class Choice(NamedTuple):
+    """One slot of a partial plan: the DP's back-pointer to the slot charged before it."""
+
+    before: Choice | None
+    slot: int
+    energy_kwh: float  #: at a bound (the marginal's is cut back to the target at the end)
+    is_marginal: bool
+    role: BlockRole
+
+
+class Partial(NamedTuple):
+    """A partial plan whose slots are all at a bound (its marginal slot is not chosen yet).
+
+    ``hi`` is the dearest price of a slot at cap above its lower bound, ``low`` the cheapest
+    price of an interior slot at lo below cap: a plan with ``hi > low`` is strictly dominated in
+    its own blocks (move energy from the one to the other), so it is never extended.
+    """
+
+    cost: float  #: EUR
+    energy_kwh: float  #: at the bounds
+    penalty: float  #: relative to ``lam``; in a closed state less the empty-prefix penalty
+    last: Choice | None
+    hi: float
+    low: float
+
+
+class MarginalPartial(NamedTuple):
+    """A partial plan with its marginal slot chosen, at cap; it may give back ``room`` kWh.
+
+    The fields are ``Partial``'s and the marginal's price and room.
+    """
+
+    cost: float
+    energy_kwh: float
+    penalty: float
+    marginal_price: float
+    room: float
+    last: Choice
+    hi: float
+    low: float
+
+
+class Finished(NamedTuple):
+    """The cheapest complete plan of a block count: its cost with the marginal cut back."""
+
+    cost: float
+    last: Choice | None
+    energy_kwh: float  #: at the bounds, before the marginal is cut back
+
+
+#: A DP state: (blocks used, 1 while the last of them is open).
+State = tuple[int, int]
+
+
+@dataclass(slots=True)
+class _Summary:
+    """Per closed state with the marginal chosen: what the state's plans allow next.
+
+    Attributes:
+        gate: the dearest slot that may start a block after the state's plans.
+        least: the least stored penalty of its plans.
+    """
+
+    gate: float
+    least: float
+
+
+class _Layer:
+    """The DP's partial plans after one slot, filled while that slot is visited.
+
+    Plans at bounds (``plain``) and with the marginal chosen (``marginal``) are kept per state
+    and per energy key (micro-kWh); ``done`` holds the cheapest complete plan per block count.
+    """
+
+    __slots__ = ("acc", "big_room", "done", "energy", "least", "marginal", "plain", "summary")
+
+    def __init__(
+        self, energy: float, big_room: float, acc: float, done: dict[int, Finished]
+    ) -> None:
+        self.energy = energy
+        self.big_room = big_room
+        #: the penalty of leaving every slot up to this one empty (``_empty_prefix``)
+        self.acc = acc
+        self.done = done
+        self.plain: dict[State, dict[int, Partial]] = {}
+        #: per closed state, the least stored penalty of its plain plans
+        self.least: dict[State, float] = {}
+        self.marginal: dict[State, dict[int, list[MarginalPartial]]] = {}
+        self.summary: dict[State, _Summary] = {}
+
+    def add(
+        self,
+        state: State,
+        energy_kwh: float,
+        cost: float,
+        penalty: float,
+        last: Choice | None,
+        hi: float,
+        low: float,
+    ) -> None:
+        """Keep a plan at bounds unless one as cheap has the same energy.
+
+        The caller checks the penalty bound (``penalty + ext[state] <= limit``).
+        """
+        if energy_kwh - self.energy > self.big_room:
+            return
+        if not state[1]:
+            penalty -= self.acc
+            least = self.least.get(state)
+            if least is None or penalty < least:
+                self.least[state] = penalty
+        key = round(energy_kwh * _SCALE)
+        bucket = self.plain.get(state)
+        if bucket is None:
+            self.plain[state] = {key: Partial(cost, energy_kwh, penalty, last, hi, low)}
+            return
+        old = bucket.get(key)
+        if old is None or cost < old.cost - 1e-12:
+            bucket[key] = Partial(cost, energy_kwh, penalty, last, hi, low)
+
+    def add_marginal(
+        self,
+        state: State,
+        energy_kwh: float,
+        cost: float,
+        penalty: float,
+        price: float,
+        room: float,
+        last: Choice,
+        hi: float,
+        low: float,
+    ) -> None:
+        """Keep a plan with its marginal unless another dominates it; note it when complete.
+
+        Of two plans with the same energy the one with no less room, no more cost and no more
+        cost once the room is given back dominates.
+        """
+        over = energy_kwh - self.energy
+        if over > room + _TOL:
+            return
+        if not state[1]:
+            if over >= -_TOL:
+                final = cost - price * over if over > 0 else cost
+                cur = self.done.get(state[0])
+                if cur is None or final < cur.cost - 1e-12:
+                    self.done[state[0]] = Finished(final, last, energy_kwh)
+            penalty -= self.acc
+            gate = price if price < low else low
+            summary = self.summary.get(state)
+            if summary is None:
+                self.summary[state] = _Summary(gate, penalty)
+            else:
+                if gate > summary.gate:
+                    summary.gate = gate
+                if penalty < summary.least:
+                    summary.least = penalty
+        key = round(energy_kwh * _SCALE)
+        entry = MarginalPartial(cost, energy_kwh, penalty, price, room, last, hi, low)
+        bucket = self.marginal.get(state)
+        if bucket is None:
+            self.marginal[state] = {key: [entry]}
+            return
+        entries = bucket.get(key)
+        if entries is None:
+            bucket[key] = [entry]
+            return
+        for x in entries:
+            if (
+                x.room >= room - _TOL
+                and x.cost <= cost + 1e-12
+                and x.cost - x.marginal_price * room <= cost - price * room + 1e-12
+            ):
+                return
+        kept = [
+            x
+            for x in entries
+            if not (
+                room >= x.room - _TOL
+                and cost <= x.cost + 1e-12
+                and cost - price * x.room <= x.cost - x.marginal_price * x.room + 1e-12
+            )
+        ]
+        kept.append(entry)
+        bucket[key] = kept
 
 
 def _exact_dp(
@@ -350,25 +531,16 @@ def _exact_dp(
     # suffix[i]: sum(caps[i:]), added from the end.
     suffix = list(itertools.accumulate(reversed(caps), initial=0.0))
     suffix.reverse()
-    # Penalty of a slot at 0, lo and cap (relative to lam).
-    # Entries: (cost, energy at bounds, penalty, node, hi, low) and, once the marginal is
-    # chosen, (cost, energy, penalty, marginal price, marginal room, node, hi, low). ``hi`` is
-    # the dearest price of a slot at cap above its lower bound, ``low`` the cheapest price of an
-    # interior slot at lo below cap: a plan with ``hi > low`` is strictly dominated in its own
-    # blocks (move energy from the one to the other), so it is never extended.
     inf = math.inf
-    p0: dict[tuple[int, int], dict[int, _E0]] = {(0, 0): {0: (0.0, 0.0, 0.0, None, -inf, inf)}}
-    p1: dict[tuple[int, int], dict[int, list[_E1]]] = {}
-    best_at: list[dict[int, tuple[float, _Node | None, float]]] = []
-    limit_pen = budget + _TOL
-
+    # The layer of the slot before: plans per state, and the closed states' summaries (the
+    # closed states' stored penalties are less ``acc[t]``, so idling leaves them unchanged).
+    prev = _Layer(energy, big_room, 0.0, {})
+    prev.plain[(0, 0)] = {0: Partial(0.0, 0.0, 0.0, None, -inf, inf)}
+    prev.least[(0, 0)] = 0.0
     # best_at[t][k]: the cheapest complete plan with k blocks, all closed before slot t (kept
     # up to date as complete plans are added: a plan complete before t is complete before t + 1).
-    best_at.append({})
-    ps0: dict[tuple[int, int], float] = {(0, 0): 0.0}  # least stored penalty per closed bucket
-    ps1: dict[tuple[int, int], list[float]] = {}  # summaries of the closed marginal buckets
-    # Entries of closed states with the marginal chosen store their penalty less ``acc[t]``
-    # (the penalty of leaving every slot before t empty), so idling leaves them unchanged.
+    best_at: list[dict[int, Finished]] = [{}]
+    limit_pen = budget + _TOL
     # Slots no plan within the budget charges in (see ``_suffix_bounds``).
     cut = limit_pen + _TOL
     active = [t for t, (m, a) in enumerate(zip(through, acc, strict=False)) if m + a <= cut]
@@ -378,8 +550,8 @@ def _exact_dp(
             # No plan within the budget charges the slots before t: open states end there and
             # closed ones idle (their stored penalties do not change, see ``acc``); nothing
             # completes, so those slots share the last table.
-            p0 = {s: b for s, b in p0.items() if not s[1]}
-            p1 = {s: b for s, b in p1.items() if not s[1]}
+            prev.plain = {s: b for s, b in prev.plain.items() if not s[1]}
+            prev.marginal = {s: b for s, b in prev.marginal.items() if not s[1]}
             best_at.extend([best_at[-1]] * (t - idle_from))
         idle_from = t + 1
         p = prices[t]
@@ -396,102 +568,10 @@ def _exact_dp(
         mid_room = cap - lo
         has_mid = mid_room > _TOL  # an interior slot can lie strictly between lo and cap
         ext = bounds[t + 1]
-        n0: dict[tuple[int, int], dict[int, _E0]] = {}
-        n1: dict[tuple[int, int], dict[int, list[_E1]]] = {}
-        done = dict(best_at[-1])
-        s1: dict[tuple[int, int], list[float]] = {}
-        s0: dict[tuple[int, int], float] = {}
+        nxt = _Layer(energy, big_room, acc[t + 1], dict(best_at[-1]))
         acc_t = acc[t]
-        acc_next = acc[t + 1]
 
-        # The callers check the penalty bound (``pen + ext[state] <= limit_pen``).
-        def add0(
-            state: tuple[int, int],
-            eb: float,
-            c: float,
-            pen: float,
-            node: _Node | None,
-            hi: float,
-            low: float,
-        ) -> None:
-            if eb - energy > big_room:
-                return
-            if not state[1]:
-                pen -= acc_next  # noqa: B023
-                least = s0.get(state)  # noqa: B023
-                if least is None or pen < least:
-                    s0[state] = pen  # noqa: B023
-            key = round(eb * _SCALE)
-            bucket = n0.get(state)  # noqa: B023 (called only in this iteration)
-            if bucket is None:
-                n0[state] = {key: (c, eb, pen, node, hi, low)}  # noqa: B023
-                return
-            old = bucket.get(key)
-            if old is None or c < old[0] - 1e-12:
-                bucket[key] = (c, eb, pen, node, hi, low)
-
-        def add1(
-            state: tuple[int, int],
-            eb: float,
-            c: float,
-            pen: float,
-            price: float,
-            room: float,
-            node: _Node,
-            hi: float,
-            low: float,
-        ) -> None:
-            over = eb - energy
-            if over > room + _TOL:
-                return
-            if not state[1] and over >= -_TOL:
-                final = c - price * over if over > 0 else c
-                cur = done.get(state[0])  # noqa: B023 (called only in this iteration)
-                if cur is None or final < cur[0] - 1e-12:
-                    done[state[0]] = (final, node, eb)  # noqa: B023
-            if not state[1]:
-                pen -= acc_next  # noqa: B023
-                # The bucket's summary: the dearest slot that may start a block after it, and
-                # the least stored penalty.
-                gate = price if price < low else low
-                sm = s1.get(state)  # noqa: B023
-                if sm is None:
-                    s1[state] = [gate, pen]  # noqa: B023
-                else:
-                    if gate > sm[0]:
-                        sm[0] = gate
-                    if pen < sm[1]:
-                        sm[1] = pen
-            key = round(eb * _SCALE)
-            bucket = n1.get(state)  # noqa: B023 (called only in this iteration)
-            if bucket is None:
-                n1[state] = {key: [(c, eb, pen, price, room, node, hi, low)]}  # noqa: B023
-                return
-            entries = bucket.get(key)
-            if entries is None:
-                bucket[key] = [(c, eb, pen, price, room, node, hi, low)]
-                return
-            for x in entries:
-                oc, op, orm = x[0], x[3], x[4]
-                if (
-                    orm >= room - _TOL
-                    and oc <= c + 1e-12
-                    and oc - op * room <= c - price * room + 1e-12
-                ):
-                    return
-            kept = [
-                x
-                for x in entries
-                if not (
-                    room >= x[4] - _TOL
-                    and c <= x[0] + 1e-12
-                    and c - price * x[4] <= x[0] - x[3] * x[4] + 1e-12
-                )
-            ]
-            kept.append((c, eb, pen, price, room, node, hi, low))
-            bucket[key] = kept
-
-        for (k, is_open), bucket0 in p0.items():
+        for (k, is_open), bucket0 in prev.plain.items():
             s_c, s_o, s_c1, s_o1 = (k, 0), (k, 1), (k + 1, 0), (k + 1, 1)
             x_c, x_o = ext[2 * k], ext[2 * k + 1]
             more = k < max_blocks
@@ -500,17 +580,17 @@ def _exact_dp(
             if not is_open:
                 # Idle: as for the closed marginal buckets below, the bucket moves over whole.
                 off = acc_t
-                least = ps0[s_c]
-                target0 = n0.get(s_c)
+                least = prev.least[s_c]
+                target0 = nxt.plain.get(s_c)
                 if target0 is None:
-                    n0[s_c] = bucket0
-                    s0[s_c] = least
+                    nxt.plain[s_c] = bucket0
+                    nxt.least[s_c] = least
                 else:
                     for key, v in bucket0.items():
                         old = target0.get(key)
-                        if old is None or v[0] < old[0] - 1e-12:
+                        if old is None or v.cost < old.cost - 1e-12:
                             target0[key] = v
-                    s0[s_c] = min(s0.get(s_c, inf), least)
+                    nxt.least[s_c] = min(nxt.least.get(s_c, inf), least)
                 if not more or least + off + marg_edge + min(y_c, y_o) > limit_pen:
                     continue
             for c, eb, pen, node, hi, low in bucket0.values():
@@ -527,98 +607,38 @@ def _exact_dp(
                     q1 = pen + pen_lo
                     if q1 + x_o <= limit_pen and (not has_mid or p >= hi - 1e-12):
                         low_lo = low if not has_mid or low <= p else p
-                        add0(
-                            s_o,
-                            eb + lo,
-                            c + p * lo,
-                            q1,
-                            (node, t, lo, False, BlockRole.MIDDLE),
-                            hi,
-                            low_lo,
-                        )
+                        at_lo = Choice(node, t, lo, False, BlockRole.MIDDLE)
+                        nxt.add(s_o, eb + lo, c + p * lo, q1, at_lo, hi, low_lo)
                     if q + x_o <= limit_pen and (not has_mid or edge_ok):
                         hi_cap = hi_edge if has_mid else hi
-                        add0(
-                            s_o, ecap, full, q, (node, t, cap, False, BlockRole.MIDDLE), hi_cap, low
-                        )
+                        at_cap = Choice(node, t, cap, False, BlockRole.MIDDLE)
+                        nxt.add(s_o, ecap, full, q, at_cap, hi_cap, low)
                     q2 = pen + marg_mid
                     if q2 + x_o <= limit_pen:
-                        add1(
-                            s_o,
-                            ecap,
-                            full,
-                            q2,
-                            p,
-                            mid_room,
-                            (node, t, cap, True, BlockRole.MIDDLE),
-                            hi,
-                            low,
-                        )
+                        marg = Choice(node, t, cap, True, BlockRole.MIDDLE)
+                        nxt.add_marginal(s_o, ecap, full, q2, p, mid_room, marg, hi, low)
                     if q + x_c <= limit_pen and edge_ok:
-                        add0(
-                            s_c, ecap, full, q, (node, t, cap, False, BlockRole.LAST), hi_edge, low
-                        )
+                        at_cap = Choice(node, t, cap, False, BlockRole.LAST)
+                        nxt.add(s_c, ecap, full, q, at_cap, hi_edge, low)
                     q2 = pen + marg_edge
                     if q2 + x_c <= limit_pen:
-                        add1(
-                            s_c,
-                            ecap,
-                            full,
-                            q2,
-                            p,
-                            cap,
-                            (node, t, cap, True, BlockRole.LAST),
-                            hi,
-                            low,
-                        )
-                else:
-                    if more:
-                        q2 = pen + marg_edge
-                        if q + y_c <= limit_pen and edge_ok:
-                            add0(
-                                s_c1,
-                                ecap,
-                                full,
-                                q,
-                                (node, t, cap, False, BlockRole.LONE),
-                                hi_edge,
-                                low,
-                            )
-                        if q2 + y_c <= limit_pen:
-                            add1(
-                                s_c1,
-                                ecap,
-                                full,
-                                q2,
-                                p,
-                                cap,
-                                (node, t, cap, True, BlockRole.LONE),
-                                hi,
-                                low,
-                            )
-                        if q + y_o <= limit_pen and edge_ok:
-                            add0(
-                                s_o1,
-                                ecap,
-                                full,
-                                q,
-                                (node, t, cap, False, BlockRole.FIRST),
-                                hi_edge,
-                                low,
-                            )
-                        if q2 + y_o <= limit_pen:
-                            add1(
-                                s_o1,
-                                ecap,
-                                full,
-                                q2,
-                                p,
-                                cap,
-                                (node, t, cap, True, BlockRole.FIRST),
-                                hi,
-                                low,
-                            )
-        for (k, is_open), bucket1 in p1.items():
+                        marg = Choice(node, t, cap, True, BlockRole.LAST)
+                        nxt.add_marginal(s_c, ecap, full, q2, p, cap, marg, hi, low)
+                elif more:
+                    q2 = pen + marg_edge
+                    if q + y_c <= limit_pen and edge_ok:
+                        at_cap = Choice(node, t, cap, False, BlockRole.LONE)
+                        nxt.add(s_c1, ecap, full, q, at_cap, hi_edge, low)
+                    if q2 + y_c <= limit_pen:
+                        marg = Choice(node, t, cap, True, BlockRole.LONE)
+                        nxt.add_marginal(s_c1, ecap, full, q2, p, cap, marg, hi, low)
+                    if q + y_o <= limit_pen and edge_ok:
+                        at_cap = Choice(node, t, cap, False, BlockRole.FIRST)
+                        nxt.add(s_o1, ecap, full, q, at_cap, hi_edge, low)
+                    if q2 + y_o <= limit_pen:
+                        marg = Choice(node, t, cap, True, BlockRole.FIRST)
+                        nxt.add_marginal(s_o1, ecap, full, q2, p, cap, marg, hi, low)
+        for (k, is_open), bucket1 in prev.marginal.items():
             s_c, s_o, s_c1, s_o1 = (k, 0), (k, 1), (k + 1, 0), (k + 1, 1)
             x_c, x_o = ext[2 * k], ext[2 * k + 1]
             more = k < max_blocks
@@ -629,25 +649,35 @@ def _exact_dp(
                 # bucket's entries stay mutually undominated and move over as they are (those
                 # over the budget or short of energy are skipped when extended).
                 off = acc_t
-                sm = ps1[s_c]
-                gate, least = sm
-                target = n1.get(s_c)
+                summary = prev.summary[s_c]
+                gate, least = summary.gate, summary.least
+                target = nxt.marginal.get(s_c)
                 if target is None:
-                    n1[s_c] = bucket1
-                    s1[s_c] = sm
+                    nxt.marginal[s_c] = bucket1
+                    nxt.summary[s_c] = summary
                 else:
                     for key, entries in bucket1.items():
                         if key not in target:
                             target[key] = entries
                             continue
-                        for c, eb, pen, pm, rm, node, hi, low in entries:
-                            add1(s_c, eb, c, pen + acc_next, pm, rm, node, hi, low)
-                    tsm = s1.get(s_c)
-                    if tsm is None:
-                        s1[s_c] = [gate, least]
+                        for x in entries:
+                            nxt.add_marginal(
+                                s_c,
+                                x.energy_kwh,
+                                x.cost,
+                                x.penalty + nxt.acc,
+                                x.marginal_price,
+                                x.room,
+                                x.last,
+                                x.hi,
+                                x.low,
+                            )
+                    merged = nxt.summary.get(s_c)
+                    if merged is None:
+                        nxt.summary[s_c] = _Summary(gate, least)
                     else:
-                        tsm[0] = max(tsm[0], gate)
-                        tsm[1] = min(tsm[1], least)
+                        merged.gate = max(merged.gate, gate)
+                        merged.least = min(merged.least, least)
                 # A new block starts at cap, at an edge: only at a slot no dearer than the gate.
                 if (
                     not more
@@ -668,32 +698,33 @@ def _exact_dp(
                     edge_ok = p <= pm + 1e-12 and p <= low + 1e-12
                     hi_edge = hi if hi >= p else p
                     q = pen + pen_cap
+                    full = c + p * cap
                     if is_open:
                         q1 = pen + pen_lo
                         if q1 + x_o <= limit_pen and (
                             not has_mid or (p >= pm - 1e-12 and p >= hi - 1e-12)
                         ):
                             low_lo = low if not has_mid or low <= p else p
-                            node1 = (node, t, lo, False, BlockRole.MIDDLE)
-                            add1(s_o, eb + lo, c + p * lo, q1, pm, rm, node1, hi, low_lo)
-                        full = c + p * cap
+                            at_lo = Choice(node, t, lo, False, BlockRole.MIDDLE)
+                            nxt.add_marginal(
+                                s_o, eb + lo, c + p * lo, q1, pm, rm, at_lo, hi, low_lo
+                            )
                         if q + x_o <= limit_pen and (not has_mid or edge_ok):
                             hi_cap = hi_edge if has_mid else hi
-                            node1 = (node, t, cap, False, BlockRole.MIDDLE)
-                            add1(s_o, eb + cap, full, q, pm, rm, node1, hi_cap, low)
+                            at_cap = Choice(node, t, cap, False, BlockRole.MIDDLE)
+                            nxt.add_marginal(s_o, eb + cap, full, q, pm, rm, at_cap, hi_cap, low)
                         if q + x_c <= limit_pen and edge_ok:
-                            node1 = (node, t, cap, False, BlockRole.LAST)
-                            add1(s_c, eb + cap, full, q, pm, rm, node1, hi_edge, low)
+                            at_cap = Choice(node, t, cap, False, BlockRole.LAST)
+                            nxt.add_marginal(s_c, eb + cap, full, q, pm, rm, at_cap, hi_edge, low)
                     elif edge_ok:
-                        full = c + p * cap
                         if q + y_c <= limit_pen:
-                            node1 = (node, t, cap, False, BlockRole.LONE)
-                            add1(s_c1, eb + cap, full, q, pm, rm, node1, hi_edge, low)
+                            at_cap = Choice(node, t, cap, False, BlockRole.LONE)
+                            nxt.add_marginal(s_c1, eb + cap, full, q, pm, rm, at_cap, hi_edge, low)
                         if q + y_o <= limit_pen:
-                            node1 = (node, t, cap, False, BlockRole.FIRST)
-                            add1(s_o1, eb + cap, full, q, pm, rm, node1, hi_edge, low)
-        p0, p1, ps0, ps1 = n0, n1, s0, s1
-        best_at.append(done)
+                            at_cap = Choice(node, t, cap, False, BlockRole.FIRST)
+                            nxt.add_marginal(s_o1, eb + cap, full, q, pm, rm, at_cap, hi_edge, low)
+        prev = nxt
+        best_at.append(nxt.done)
     best_at.extend([best_at[-1]] * (n - idle_from))
 
     final = best_at[n]
@@ -703,18 +734,17 @@ def _exact_dp(
     return _choose(best_at, overall[0], max_blocks, n, energy), overall[0]
 
 
-def _upto(
-    best: dict[int, tuple[float, _Node | None, float]], kmax: int
-) -> tuple[float, int] | None:
+def _upto(best: dict[int, Finished], kmax: int) -> tuple[float, int] | None:
+    """Return the least cost and its block count among the plans with at most ``kmax`` blocks."""
     found: tuple[float, int] | None = None
     for k in sorted(best):
-        if k <= kmax and (found is None or best[k][0] < found[0] - 1e-12):
-            found = (best[k][0], k)
+        if k <= kmax and (found is None or best[k].cost < found[0] - 1e-12):
+            found = (best[k].cost, k)
     return found
 
 
 def _choose(
-    best_at: list[dict[int, tuple[float, _Node | None, float]]],
+    best_at: list[dict[int, Finished]],
     optimum: float,
     max_blocks: int,
     n: int,
@@ -737,23 +767,23 @@ def _choose(
         got = _upto(best_at[t], k_star)
         if got is not None and got[0] <= limit:
             cost, k = got
-            _, node, eb = best_at[t][k]
-            return _rebuild(node, n, energy, eb, cost)
+            finished = best_at[t][k]
+            return _rebuild(finished.last, n, energy, finished.energy_kwh, cost)
     raise AssertionError("unreachable: the full window holds the optimum")
 
 
-def _rebuild(node: _Node | None, n: int, energy: float, eb: float, cost: float) -> Solution:
+def _rebuild(last: Choice | None, n: int, energy: float, eb: float, cost: float) -> Solution:
+    """Return the plan that ends in ``last``, its marginal cut back to deliver ``energy``."""
     e = [0.0] * n
     marginal = -1
     roles: dict[int, BlockRole] = {}
-    cur = node
-    while cur is not None:
-        parent, t, val, is_marg, role = cur
-        e[t] = val
-        roles[t] = role
-        if is_marg:
-            marginal = t
-        cur = parent  # type: ignore[assignment]
+    choice = last
+    while choice is not None:
+        e[choice.slot] = choice.energy_kwh
+        roles[choice.slot] = choice.role
+        if choice.is_marginal:
+            marginal = choice.slot
+        choice = choice.before
     over = eb - energy
     if marginal >= 0 and over > 0:
         e[marginal] = max(e[marginal] - over, 0.0)
