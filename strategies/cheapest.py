@@ -6,7 +6,7 @@ energies per planner slot, realise them.
 
 from __future__ import annotations
 
-from strategies._exact import optimise
+from strategies._optimiser import optimise
 from strategies._slots import build_window, realise, trivial_plan
 from strategies.base import Plan, PlanRequest
 

@@ -20,7 +20,7 @@ import math
 import re
 
 from smartcharge.errors import ConfigError
-from strategies._exact import optimise
+from strategies._optimiser import optimise
 from strategies._slots import UNKNOWN_PRICE, build_window, realise, trivial_plan
 from strategies.base import Plan, PlanRequest
 

@@ -1,7 +1,7 @@
 """The exact optimiser equals a brute force over every block set on small inputs.
 
-Also its Lagrangian relaxation (``strategies._lagrangian``): the unrolled recurrences equal the
-generic ones, and the reduced window and its spread bounds change no value and no plan.
+Also its Lagrangian relaxation (``strategies._optimiser.relaxation``): the unrolled recurrences
+equal the generic ones, and the reduced window and its spread bounds change no value and no plan.
 """
 
 from __future__ import annotations
@@ -14,18 +14,14 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from strategies._exact import TIE_EUR, Solution, optimise
-from strategies._lagrangian import (
-    _REDUCE_FACTOR,
-    REDUCE_FROM,
-    _empty_prefix,
-    _lagrange,
-    _lagrange_tables,
-    _lagrange_tables3,
-    _reduce,
-    _suffix_bounds,
-    _suffix_bounds3,
-    _suffix_bounds_any,
+from strategies._optimiser import TIE_EUR, Solution, optimise
+from strategies._optimiser.bounds import suffix_bounds, suffix_bounds3, suffix_bounds_any
+from strategies._optimiser.reduced import REDUCE_FACTOR, REDUCE_FROM, reduce_window
+from strategies._optimiser.relaxation import (
+    empty_prefix,
+    lagrange,
+    lagrange_tables,
+    lagrange_tables3,
 )
 
 Blocks = tuple[tuple[int, int], ...]
@@ -172,11 +168,11 @@ def test_unrolled_three_block_tables_equal_the_generic_ones(
     """The unrolled recurrences for three blocks give bit-identical tables."""
     caps = [2.76] * len(prices)
     los = [1.035] * len(prices)
-    generic = _lagrange_tables(prices, caps, los, lam, 3)
-    unrolled = _lagrange_tables3(prices, caps, los, lam)
+    generic = lagrange_tables(prices, caps, los, lam, 3)
+    unrolled = lagrange_tables3(prices, caps, los, lam)
     assert [list(row) for row in generic] == [list(row) for row in unrolled]
     # The DP's suffix bounds and least values through each slot likewise.
-    assert _suffix_bounds3(prices, caps, los, lam, unrolled) == _suffix_bounds_any(
+    assert suffix_bounds3(prices, caps, los, lam, unrolled) == suffix_bounds_any(
         prices, caps, los, lam, 3, generic
     )
 
@@ -215,7 +211,7 @@ def test_the_reduced_window_has_the_windows_lagrangian_values(
     """Merging runs dearer than tau changes no Lagrangian value for multipliers up to tau."""
     caps = [2.76] * len(prices)
     los = [2.76 * lo_share] * len(prices)
-    red = _reduce(prices, caps, los, share * sum(caps) / _REDUCE_FACTOR, sorted(prices))
+    red = reduce_window(prices, caps, los, share * sum(caps) / REDUCE_FACTOR, sorted(prices))
     assume(red is not None)
     assert red is not None
     assert len(red.prices) < len(prices)
@@ -226,8 +222,8 @@ def test_the_reduced_window_has_the_windows_lagrangian_values(
     assert red.index(len(prices)) == len(red.prices)
     for lam in sorted({red.tau, *(p for p in prices if p <= red.tau)}):
         for probe in (lam, lam - 0.005):
-            full_root = _lagrange(prices, caps, los, probe, k)[0]
-            root, _, reduced = _lagrange(red.prices, red.caps, red.los, probe, k)
+            full_root = lagrange(prices, caps, los, probe, k)[0]
+            root, _, reduced = lagrange(red.prices, red.caps, red.los, probe, k)
             assert full_root == pytest.approx(root, abs=1e-12)
             # The reduced plan, put back into the window, is worth its value there too.
             blocks = red.blocks(reduced)
@@ -287,15 +283,15 @@ def test_spread_bounds_are_lower_bounds_of_the_windows(
     only be lower (a looser bound prunes less, never a plan that should be kept).
     """
     prices, caps, los, energy, k = problem
-    red = _reduce(prices, caps, los, energy, sorted(prices))
+    red = reduce_window(prices, caps, los, energy, sorted(prices))
     assume(red is not None)
     assert red is not None
     lam = sorted(p for p in prices if p <= red.tau)[pick % sum(p <= red.tau for p in prices)]
-    hist = _lagrange(prices, caps, los, lam, k)[1]
-    bounds, through = _suffix_bounds(prices, caps, los, lam, k, hist)
-    reduced_hist = _lagrange(red.prices, red.caps, red.los, lam, k)[1]
-    reduced = _suffix_bounds(red.prices, red.caps, red.los, lam, k, reduced_hist)
-    acc = _empty_prefix(prices, caps, lam)
+    hist = lagrange(prices, caps, los, lam, k)[1]
+    bounds, through = suffix_bounds(prices, caps, los, lam, k, hist)
+    reduced_hist = lagrange(red.prices, red.caps, red.los, lam, k)[1]
+    reduced = suffix_bounds(red.prices, red.caps, red.los, lam, k, reduced_hist)
+    acc = empty_prefix(prices, caps, lam)
     spread_bounds, spread_through, in_play = red.spread(
         *reduced, reduced_hist, lam, prices, los, acc, limit
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from smartcharge.domain import PriceCurve, PriceSlot, utc
-from strategies._exact import optimise
+from strategies._optimiser import optimise
 from strategies._slots import build_window
 from strategies.base import PlanRequest
 from tests.strategies.helpers import check_against_the_optimum
