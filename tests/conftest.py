@@ -12,6 +12,7 @@ import pytest
 import structlog
 
 from smartcharge.simulator.clock import SimulatedClock
+from tests.resilience.report import FIGURES_ENV
 
 TMPFS = Path("/dev/shm")  # noqa: S108 - a tmpfs, used like /tmp (pytest's own folders in it)
 TMPFS_ROOM_BYTES = 1 << 30
@@ -37,6 +38,38 @@ def _temp_files_on_tmpfs() -> None:
 
 
 _temp_files_on_tmpfs()
+
+
+_FIGURES_FILE = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Run in one process under ``-s``; name a file where xdist workers leave their figures.
+
+    ``-s`` (the benchmarks' printed figures) asks to see output, which xdist workers swallow:
+    it turns the ``-n auto`` of pyproject's addopts off (before xdist's own, trylast, hook).
+    """
+    if config.getoption("capture") == "no" and config.pluginmanager.hasplugin("xdist"):
+        config.option.numprocesses = 0
+        config.option.dist = "no"
+        config.option.tx = []
+    if os.environ.get("PYTEST_XDIST_WORKER") is None and FIGURES_ENV not in os.environ:
+        fd, name = tempfile.mkstemp(prefix="smartcharge-figures-", suffix=".txt")
+        os.close(fd)
+        os.environ[FIGURES_ENV] = name
+        config.stash[_FIGURES_FILE] = Path(name)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the figures the xdist workers wrote (tests/resilience/report.py)."""
+    path = terminalreporter.config.stash.get(_FIGURES_FILE, None)
+    if path is None:
+        return
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    path.unlink(missing_ok=True)
+    os.environ.pop(FIGURES_ENV, None)
+    for line in lines:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(autouse=True)
