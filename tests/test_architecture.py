@@ -186,6 +186,8 @@ _LAYER_TABLE: dict[str, tuple[str, ...] | None] = {
     "smartcharge.carstore": (*_BASE, "smartcharge.carprofile", "smartcharge.storage"),
     # settings: validates strategy names against the registry
     "smartcharge.config": (*_BASE, "strategies"),
+    # what changed between two Settings and what each change asks for (pure; issue 14 item 1)
+    "smartcharge.settings_diff": (*_BASE, "smartcharge.config"),
     # the outer ring
     "smartcharge.__main__": _ANYTHING,
     "smartcharge.cli": _ANYTHING,
@@ -193,6 +195,8 @@ _LAYER_TABLE: dict[str, tuple[str, ...] | None] = {
     "smartcharge.demo": _ANYTHING,
     "smartcharge.health": _ANYTHING,
     "smartcharge.runtime": _ANYTHING,
+    # the .env watcher reads one file and loads it as run does; it builds nothing
+    "smartcharge.runtime.envwatch": (*_BASE, "smartcharge.config", "smartcharge.settings_diff"),
     "smartcharge.simulator": _ANYTHING,
     "smartcharge.tools": _ANYTHING,
 }
