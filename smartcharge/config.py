@@ -50,6 +50,7 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 from smartcharge.errors import ConfigError
+from smartcharge.number_text import Slip, number_hint, read_slip
 
 PREFIX = "SMARTCHARGE_"
 ENV_FILE_VAR = "SMARTCHARGE_ENV_FILE"
@@ -436,6 +437,19 @@ class Settings(BaseSettings):
             raise ValueError(text) from None
         return value.strip()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _number_slips(cls, data: Any) -> Any:
+        """Read ``20kWh`` (the setting's own unit) and ``0,21`` as numbers; slip_warnings warns."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name, value in data.items():
+            slip = _slip(name, value)
+            if slip is not None:
+                out[name] = slip.number
+        return out
+
     @model_validator(mode="after")
     def _currents(self) -> Settings:
         if self.min_current_a > self.max_current_a:
@@ -470,6 +484,14 @@ class Settings(BaseSettings):
                 text = mask_url(str(value))
             out[PREFIX + name.upper()] = text
         return out
+
+
+def _slip(field: str, value: Any) -> Slip | None:
+    """Return the accepted slip in a number setting's text value (None: none, or no number)."""
+    info = Settings.model_fields.get(field)
+    if info is None or info.annotation not in (int, float) or not isinstance(value, str):
+        return None
+    return read_slip(PREFIX + field.upper(), value, is_float=info.annotation is float)
 
 
 def strategy_folder(strategy_path: Path | None, state_dir: Path) -> Path:
@@ -532,37 +554,6 @@ _MESSAGES = {
 }
 
 
-# The unit each number setting is written in (from the end of its name), and how people
-# write it after a number.
-_UNITS = (
-    ("_EUR_KWH", "EUR/kWh", ("eur/kwh", "/kwh", "eur", "€")),
-    ("_KWH", "kWh", ("kwh",)),
-    ("_PERCENT", "percent", ("%", "percent", "pct")),
-    ("_A", "amps", ("a", "amp", "amps")),
-    ("_V", "volts", ("v", "volt", "volts")),
-    ("_S", "seconds", ("s", "sec", "secs", "seconds")),
-    ("_MIN", "minutes", ("m", "min", "mins", "minutes")),
-)
-
-
-def _number_hint(kind: str, value: Any, var: str) -> str:
-    """Return a hint for a likely slip in a number: a decimal comma or a unit after it."""
-    text = str(value).strip()
-    if kind == "float_parsing" and re.fullmatch(r"[-+]?\d+,\d+", text):
-        return f"; use a decimal point, e.g. {text.replace(',', '.')}"
-    match = re.fullmatch(r"([-+]?\d+(?:[.,]\d+)?)\s*([^\d\s.,].*)", text)
-    if match is None:
-        return ""
-    unit = next(((u, spellings) for suffix, u, spellings in _UNITS if var.endswith(suffix)), None)
-    number = match.group(1).replace(",", ".")
-    written = match.group(2).strip()
-    if unit is None:
-        return f"; write the number only, without {written!r}"
-    if written.lower() in unit[1]:
-        return f"; write the number only (in {unit[0]}), e.g. {number}"
-    return f"; write the number only, in {unit[0]}"
-
-
 def _explain(err: Mapping[str, Any], var: str = "") -> str:
     kind = str(err.get("type", ""))
     ctx = err.get("ctx") or {}
@@ -572,7 +563,7 @@ def _explain(err: Mapping[str, Any], var: str = "") -> str:
     if base is None:
         return str(err.get("msg", "invalid value"))
     if kind in ("float_parsing", "int_parsing") and "SECRET" not in var:
-        return base + _number_hint(kind, err.get("input"), var)
+        return base + number_hint(kind, err.get("input"), var)
     if kind in ("literal_error", "enum"):
         return f"{base} {ctx.get('expected', '')}".strip()
     for key in ("gt", "ge", "lt", "le"):
@@ -693,12 +684,41 @@ def _place(var: str, env: Mapping[str, str], path: Path, file_lines: Mapping[str
     return ""
 
 
+def _raw_values(
+    env: Mapping[str, str], path: Path, file_lines: Mapping[str, int]
+) -> dict[str, tuple[str, str]]:
+    """Return ``field -> (value as written, where from)`` for the settings given as text.
+
+    As the settings are read: names in any case, the environment wins over the .env file, and
+    an empty value in the environment counts as not set.
+    """
+    found: dict[str, tuple[str, str]] = {}
+    if path.is_file():
+        from dotenv import dotenv_values  # noqa: PLC0415 - pydantic-settings' own reader
+
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        for name, value in dotenv_values(stream=io.StringIO(text)).items():
+            var = name.upper()
+            if var.startswith(PREFIX) and value:
+                found[var] = (value, f" ({path}:{file_lines[var]})" if var in file_lines else "")
+    for name, value in env.items():
+        var = name.upper()
+        if var.startswith(PREFIX) and value:
+            found[var] = (value, " (from the environment)")
+    return {var.removeprefix(PREFIX).lower(): item for var, item in found.items()}
+
+
 def slip_warnings(settings: Settings, environ: Mapping[str, str] | None = None) -> list[str]:
     """Return warnings for valid settings that are probably not what was meant.
 
     A setting name without the ``SMARTCHARGE_`` prefix is ignored (entsoe-py even reads
-    ``ENTSOE_API_KEY`` behind our back), and a VAT between 0 and 1 is a fraction written where
-    a percentage belongs. Neither stops smartcharge; check-config and every command say so.
+    ``ENTSOE_API_KEY`` behind our back); a number written with its own unit (``20kWh``) or a
+    decimal comma (``0,21``) is read as the plain number, which may not be what was meant;
+    and a VAT between 0 and 1 is a fraction written where a percentage belongs. None of
+    these stops smartcharge; check-config and every command say so.
     """
     env = os.environ if environ is None else environ
     path = env_file_path(env)
@@ -713,6 +733,10 @@ def slip_warnings(settings: Settings, environ: Mapping[str, str] | None = None) 
         else:
             continue
         out.append(f"{name} ({where}): not read without the prefix; did you mean {PREFIX}{name}?")
+    for field, (text, place) in _raw_values(env, path, file_lines).items():
+        slip = _slip(field, text)
+        if slip is not None:
+            out.append(f"{PREFIX}{field.upper()}={text.strip()}{place}: {slip.advice()}")
     vat = settings.tariff_vat_percent
     if 0 < vat < 1:
         var = "SMARTCHARGE_TARIFF_VAT_PERCENT"
@@ -813,6 +837,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"{path}: cannot read the .env file ({why}); save it as UTF-8") from None
     except ValidationError as exc:
         file_lines = _read_env_file(path) if path.is_file() else {}
+        written = _raw_values(env, path, file_lines)
         problems = []
         for err in exc.errors():
             loc = err.get("loc") or ()
@@ -824,7 +849,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             elif var in file_lines:
                 where = f" ({path}:{file_lines[var]})"
             if field:
-                shown = _describe(err.get("input"), var)
+                value = err.get("input")
+                text = written.get(field, ("", ""))[0]
+                slip = _slip(field, text)
+                if slip is not None and slip.number == value:  # show it as it was written
+                    value = text
+                shown = _describe(value, var)
                 problems.append(f"{var}={shown}{where}: {_explain(err, var)}")
             else:
                 problems.append(f"{_explain(err)}")

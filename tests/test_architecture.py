@@ -162,6 +162,7 @@ _LAYER_TABLE: dict[str, tuple[str, ...] | None] = {
     "smartcharge.localtime": _BASE,
     "smartcharge.http": _BASE,
     "smartcharge.logsetup": _BASE,
+    "smartcharge.number_text": _BASE,
     "smartcharge.storage": _BASE,
     # the pure core
     "smartcharge.ports": _BASE,
@@ -185,7 +186,7 @@ _LAYER_TABLE: dict[str, tuple[str, ...] | None] = {
     "smartcharge.manual": (*_BASE, "smartcharge.session", "smartcharge.storage"),
     "smartcharge.carstore": (*_BASE, "smartcharge.carprofile", "smartcharge.storage"),
     # settings: validates strategy names against the registry
-    "smartcharge.config": (*_BASE, "strategies"),
+    "smartcharge.config": (*_BASE, "strategies", "smartcharge.number_text"),
     # what changed between two Settings and what each change asks for (pure; issue 14 item 1)
     "smartcharge.settings_diff": (*_BASE, "smartcharge.config"),
     # the outer ring

@@ -188,43 +188,108 @@ def test_slips_are_warned_not_refused(
 
 
 @pytest.mark.parametrize(
-    ("var", "value", "hint"),
+    ("var", "value", "warning"),
     [
+        ("SMARTCHARGE_TARGET_KWH", "20kWh", "read as 20 (kWh); write the number only"),
+        ("SMARTCHARGE_TARGET_KWH", "20 kwh", "read as 20 (kWh); write the number only"),
+        ("SMARTCHARGE_MAX_CURRENT_A", "16A", "read as 16 (amps); write the number only"),
+        ("SMARTCHARGE_MAX_CURRENT_A", "16 A", "read as 16 (amps); write the number only"),
+        ("SMARTCHARGE_DEADLINE_MARGIN_MIN", "30min", "read as 30 (minutes); write the number only"),
+        ("SMARTCHARGE_TARIFF_VAT_PERCENT", "0,21", "read as 0.21; use a decimal point"),
+        ("SMARTCHARGE_TARIFF_VAT_PERCENT", "21%", "read as 21 (percent); write the number only"),
         (
             "SMARTCHARGE_TARGET_KWH",
-            "20kWh",
-            "expected a number; write the number only (in kWh), e.g. 20",
+            "12,5 kWh",
+            "read as 12.5 (kWh); write the number only and use a decimal point",
         ),
-        ("SMARTCHARGE_TARGET_KWH", "20 kwh", "write the number only (in kWh), e.g. 20"),
-        (
-            "SMARTCHARGE_MAX_CURRENT_A",
-            "16A",
-            "expected a whole number; write the number only (in amps), e.g. 16",
-        ),
-        ("SMARTCHARGE_DEADLINE_MARGIN_MIN", "1h", "write the number only, in minutes"),
-        (
-            "SMARTCHARGE_TARIFF_VAT_PERCENT",
-            "0,21",
-            "expected a number; use a decimal point, e.g. 0.21",
-        ),
-        ("SMARTCHARGE_TARIFF_VAT_PERCENT", "21%", "write the number only (in percent), e.g. 21"),
     ],
 )
-def test_units_and_decimal_commas_get_a_hint(
+def test_own_units_and_decimal_commas_are_read_with_a_warning(
+    var: str,
+    value: str,
+    warning: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+):
+    """The setting's own unit after a number, or a decimal comma: read, and warned about."""
+    monkeypatch.setenv(var, value)
+
+    status = main(["check-config"])
+    captured = capsys.readouterr()
+
+    assert 1 == status  # valid; only the missing account makes `run` refuse
+    assert (
+        f"smartcharge: warning: {var}={value} (from the environment): {warning}"
+        in captured.err.splitlines()
+    )
+    shown = next(x for x in captured.out.splitlines() if x.startswith(f"{var} "))
+    assert float(warning.split(" ")[2].rstrip(";")) == float(shown.split("= ")[1])
+
+
+def test_a_slip_in_the_env_file_is_warned_with_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    """A unit or a decimal comma in .env: the warning names the file and line."""
+    env = tmp_path / ".env"
+    env.write_text(
+        "# mine\nSMARTCHARGE_TARGET_KWH=25 kWh\nsmartcharge_tariff_tax_eur_kwh=0,1\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SMARTCHARGE_ENV_FILE", str(env))
+
+    status = main(["check-config"])
+    warnings = [x for x in capsys.readouterr().err.splitlines() if "warning" in x]
+
+    assert 1 == status
+    assert [
+        f"smartcharge: warning: SMARTCHARGE_TARGET_KWH=25 kWh ({env}:2): read as 25 (kWh); "
+        "write the number only",
+        f"smartcharge: warning: SMARTCHARGE_TARIFF_TAX_EUR_KWH=0,1 ({env}:3): read as 0.1; "
+        "use a decimal point",
+    ] == warnings
+    assert 25.0 == load_settings({"SMARTCHARGE_ENV_FILE": str(env)}).target_kwh
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "hint"),
+    [
+        ("SMARTCHARGE_DEADLINE_MARGIN_MIN", "1h", "write the number only, in minutes"),
+        ("SMARTCHARGE_TARIFF_TAX_EUR_KWH", "18ct", "write the number only, in EUR/kWh"),
+        ("SMARTCHARGE_TARIFF_TAX_EUR_KWH", "0.1kWh", "write the number only, in EUR/kWh"),
+        ("SMARTCHARGE_MAX_INTERRUPTIONS", "7h", "write the number only, without 'h'"),
+        ("SMARTCHARGE_TARGET_KWH", "20 kW", "write the number only, in kWh"),
+        (
+            "SMARTCHARGE_MAX_CURRENT_A",
+            "16,5",
+            "expected a whole number; write a whole number of amps, without a point or comma",
+        ),
+        (
+            "SMARTCHARGE_MAX_CURRENT_A",
+            "16.5A",
+            "expected a whole number; write a whole number of amps, without a point or comma",
+        ),
+        ("SMARTCHARGE_TARGET_KWH", "1,234.5", "expected a number"),
+        ("SMARTCHARGE_TARGET_KWH", "1.234,5", "expected a number"),
+        ("SMARTCHARGE_TARGET_KWH", "300kWh", "must be at most 200"),
+    ],
+)
+def test_other_units_and_unclear_numbers_are_refused_with_a_hint(
     var: str,
     value: str,
     hint: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ):
-    """A unit after a number, or a decimal comma: the error line says how to write it."""
+    """Another unit, a fraction for a whole number, a thousands separator: refused with a hint."""
     monkeypatch.setenv(var, value)
 
-    assert 2 == main(["check-config"])
-    assert f"smartcharge: {var}={value!r} (from the environment): " in capsys.readouterr().err
-    monkeypatch.setenv(var, value)
-    main(["check-config"])
-    assert hint in capsys.readouterr().err
+    status = main(["check-config"])
+    err = capsys.readouterr().err
+
+    assert 2 == status
+    assert f"smartcharge: {var}={value!r} (from the environment): " in err
+    assert hint in err
+    assert "warning" not in err
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,17 @@ _UNITS = {
     "_id": "id",
     "_port": "/tcp",
 }
+# The unit a setting is in, as people type it after the number: read, with a warning (the
+# setting's own unit only). For those settings the "unit" catalogue uses another unit instead.
+_OWN_UNITS = {
+    "_eur_kwh": ("EUR", "ct"),
+    "_kwh": ("kWh", "kW"),
+    "_percent": ("%", "x"),
+    "_a": ("A", "W"),
+    "_v": ("V", "kV"),
+    "_s": ("s", "ms"),
+    "_min": ("min", "h"),
+}
 # Text a user cannot tell from a number or a word, and oversized numbers.
 _UNICODE_NUMBERS = ["１６", "٣", "16\u200b", "⑯", "1６A", "\u221216"]
 _HUGE = ["1e400", "9" * 400, "-" + "9" * 400]
@@ -81,6 +92,18 @@ def _unit(name: str) -> str:
     return "x"
 
 
+def _own_unit(name: str) -> tuple[str, str] | None:
+    """Return (the setting's own unit, another unit), None for a setting without a unit."""
+    return next((units for suffix, units in _OWN_UNITS.items() if name.endswith(suffix)), None)
+
+
+def _wrong_unit(name: str) -> str:
+    """Return a unit that is not the setting's own."""
+    units = _own_unit(name)
+    unit = _unit(name)
+    return units[1] if units is not None and unit.lower() == units[0].lower() else unit
+
+
 def bad_values(name: str) -> dict[str, list[str]]:
     """Return values that must be refused for setting ``name``, by kind."""
     field = Settings.model_fields[name]
@@ -99,9 +122,12 @@ def bad_values(name: str) -> dict[str, list[str]]:
             out_of_range.append("inf")
         if ann is float:
             out_of_range.append("nan")
+        # A decimal comma is read for a decimal setting (test_own_unit_and_decimal_comma_...).
+        comma = "1,5" if ann is not float else "1,234.5"
+        wrong = _wrong_unit(name)
         return {
-            "wrong_type": ["abc", "true", "[16]", "{}", "1,5", "0x10", "1.2.3"],
-            "unit": [f"{base}{_unit(name)}", f"{base} {_unit(name)}", "7h", "16A"],
+            "wrong_type": ["abc", "true", "[16]", "{}", comma, "0x10", "1.2.3"],
+            "unit": [f"{base}{wrong}", f"{base} {wrong}", "7h", "16A" if wrong != "W" else "16W"],
             "out_of_range": out_of_range,
             "huge": _HUGE if ann is not float else ["-1e400", "1e400"],
             "unicode": _UNICODE_NUMBERS,
@@ -222,6 +248,46 @@ def test_every_bad_value_of_every_setting_exits_2_naming_the_variable(name: str,
             tried += 1
 
     assert tried >= 3
+
+
+def _slips(name: str) -> list[str]:
+    """Return values of number setting ``name`` that are read with a warning, not refused."""
+    field = Settings.model_fields[name]
+    if field.annotation not in (int, float):
+        return []
+    base = str(field.default)
+    units = _own_unit(name)
+    out = [f"{base}{units[0]}", f"{base} {units[0]}"] if units else []
+    if field.annotation is float:
+        out.append(base.replace(".", ","))
+    return out
+
+
+@pytest.mark.parametrize("name", [n for n in _names() if _slips(n)])
+def test_own_unit_and_decimal_comma_are_read_with_a_warning(name: str, tmp_path: Path):
+    """The setting's own unit after the number, or a decimal comma: read as the plain number,
+    with one warning naming the variable and where it came from; any other unit is refused."""
+    var = PREFIX + name.upper()
+    default = Settings.model_fields[name].default
+    for value in _slips(name):
+        with scoped_environ({var: value}):
+            from_env = run_cli(["check-config"])
+            read = getattr(load_settings(), name)
+        env = tmp_path / ".env"
+        env.write_text(f"# mine\n{var}={value}\n", encoding="utf-8")
+        with scoped_environ({"SMARTCHARGE_ENV_FILE": str(env)}):
+            from_file = run_cli(["check-config"])
+        BAD_INPUTS["env:slip_read"] += 2
+
+        assert default == read, value
+        assert _accepted(from_env), (value, from_env.err)
+        assert [f"smartcharge: warning: {var}={value} (from the environment): read as "] == [
+            w[: w.index("read as ") + 8] for w in from_env.warnings
+        ]
+        assert _accepted(from_file), (value, from_file.err)
+        assert 1 == len(from_file.warnings), from_file.err
+        assert from_file.warnings[0].startswith(f"smartcharge: warning: {var}={value} ({env}:2): ")
+        assert "read as" in from_file.warnings[0]
 
 
 @pytest.mark.parametrize("name", sorted(_SECRETS))
