@@ -26,7 +26,7 @@ from strategies.base import Plan, PlanRequest
 
 # The one parser of SMARTCHARGE_MAX_PRICE (config validates with it, the strategy reads with it).
 _LIMIT = re.compile(r"^(?:(?P<abs>-?\d+(?:\.\d+)?)|p(?P<pct>100|[1-9]?\d))$", re.ASCII)
-#: What a limit may be, for messages (config.py prefixes the variable itself).
+#: What a limit may be, for messages (smartcharge.config prefixes the variable itself).
 LIMIT_ACCEPTED = (
     "expected an all-in price in EUR/kWh between -5 and 5 (e.g. 0.18) or a share of the "
     "cheapest known prices in the window, p0..p100 (e.g. p30)"
