@@ -5,6 +5,7 @@
     SmartchargeError
       ConfigError        bad .env value: names the variable, the value and what is accepted
       StateError         unreadable state file: names the file
+      UnsupportedCommandError  the charger link does not carry this command (ports)
       WallboxError       (smartcharge.wallbox.errors)
       PriceSourceError   (smartcharge.prices.errors)
 
@@ -33,3 +34,10 @@ class ConfigError(SmartchargeError):
 
 class StateError(SmartchargeError):
     """A state file cannot be read or written."""
+
+
+class UnsupportedCommandError(SmartchargeError):
+    """The way the charger is reached cannot carry this command (``ports.ChargerCapabilities``).
+
+    Raised before anything is sent. The OCPP link's own ``UnsupportedCommandError`` is one.
+    """

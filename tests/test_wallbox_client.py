@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from smartcharge.domain import ChargerStatus, Command, CommandKind
-from smartcharge.ports import Charger
+from smartcharge.ports import Charger, ChargerCapabilities
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.wallbox_cloud import (
     Fault,
@@ -129,6 +129,47 @@ async def test_client_is_a_charger(cloud: Cloud):
     assert 0.25 == snapshot.energy_cost_eur_per_kwh
     assert snapshot.charging_power_kw == pytest.approx(11.0)
     assert cloud.clock.now() == snapshot.fetched_at
+
+
+@pytest.mark.parametrize(("reads_per_minute", "every_s"), [(1.0, 60.0), (0.5, 120.0), (2.0, 30.0)])
+async def test_the_cloud_declares_every_command_and_its_read_budgets_interval(
+    cloud: Cloud, reads_per_minute: float, every_s: float
+):
+    """Energy cost, restart and lock go over the cloud; a read is allowed once per interval
+    of the account's read budget, and nothing is sent to learn that."""
+    charger: Charger = cloud.client(reads_per_minute=reads_per_minute)
+
+    capabilities = charger.capabilities
+
+    assert (
+        ChargerCapabilities(energy_cost=True, restart=True, lock=True, min_read_interval_s=every_s)
+        == capabilities
+    )
+    assert set(CommandKind) == capabilities.commands
+    assert [] == cloud.sim.requests
+
+
+async def test_every_declared_command_reaches_the_cloud(cloud: Cloud):
+    """Each command the capabilities declare is carried: one write each on the simulated cloud."""
+    client = cloud.client(writes_per_minute=5)
+    await client.status()
+    # An order the charger accepts (a locked charger refuses a pause).
+    commands = [
+        Command(CommandKind.SET_MAX_CURRENT, 10.0),
+        Command(CommandKind.SET_ENERGY_COST, 0.3),
+        Command(CommandKind.PAUSE),
+        Command(CommandKind.RESUME),
+        Command(CommandKind.LOCK),
+        Command(CommandKind.UNLOCK),
+        Command(CommandKind.RESTART),
+    ]
+
+    for command in commands:
+        await client.apply(command)
+    writes = [r for r in cloud.sim.requests if r.method != "GET"]
+
+    assert client.capabilities.commands == {c.kind for c in commands}
+    assert len(commands) == len(writes)
 
 
 # --- authentication ---------------------------------------------------------------------

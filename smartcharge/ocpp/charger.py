@@ -1,9 +1,10 @@
 """A Wallbox over OCPP 1.6J, driven as smartcharge's charger.
 
 ``OcppCharger`` keeps what the charge point said (boot, configuration, status, readings,
-transaction) across its connections, runs the setup after each boot or reconnect, and steers it
-only through a TxDefaultProfile in whole amps. Its ``status()``/``apply()`` are shaped like the
-``smartcharge.ports.Charger`` protocol, so the session core can drive it like the cloud.
+transaction: ``record.py``) across its connections, runs the setup (``setup.py``) after each
+boot or reconnect, and steers it only through a TxDefaultProfile in whole amps. It implements
+the ``smartcharge.ports.Charger`` protocol, so the session core drives it like the cloud; its
+capabilities say what differs (no energy cost, no lock; readings every sample interval).
 
 Rules from ../shared/ocpp-wallbox.md:
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -42,12 +42,16 @@ from smartcharge.ocpp.errors import (
 from smartcharge.ocpp.profiles import (
     PlannedLimit,
     ProfileKind,
+    limit_ignored,
     plan_periods,
     plan_profile,
     whole_amps,
 )
-from smartcharge.ocpp.readings import WANTED_MEASURANDS, MeterReading, domain_status
+from smartcharge.ocpp.readings import MeterReading
+from smartcharge.ocpp.record import ConnectorRecord, Identity
+from smartcharge.ocpp.setup import set_up
 from smartcharge.ocpp.transport import LinkClosedError, WebSocketLink
+from smartcharge.ports import ChargerCapabilities
 
 log = structlog.get_logger(__name__)
 
@@ -58,24 +62,10 @@ CALL_TIMEOUT_S = 10.0
 HEARTBEAT_INTERVAL_S = 60
 # Readings every 10 s, as evcc sets (the cloud allows one read a minute).
 SAMPLE_INTERVAL_S = 10
-# Phase voltage, to tell the current a car draws from its power when no current is sent.
-VOLTAGE_V = 230.0
 # A RemoteStart the charger accepted is answered by its StartTransaction within seconds; until
 # then (or this long) no second one is sent for the same wait in Preparing.
 REMOTE_START_PENDING_S = 60.0
-# A car drawing more than this above the limit, one sample interval after it was accepted,
-# shows the charger ignores the limit (Current.Offered alone is not trusted: evcc#15581).
-IGNORED_LIMIT_MARGIN_A = 1.0
 ID_TAG = "smartcharge"
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """What the charge point said about itself in its BootNotification."""
-
-    vendor: str
-    model: str
-    firmware: str | None
 
 
 class OcppCharger:
@@ -124,13 +114,7 @@ class OcppCharger:
         self.config = ChargerConfig()
         self.measurands: tuple[str, ...] = ()
         self.profile_kind: ProfileKind | None = None  # the kind this charger accepted last
-        self._status: str | None = None
-        self._reading = MeterReading()
-        self._updated_at: datetime | None = None
-        self._transaction_id: int | None = None
-        self._transaction_started_at: datetime | None = None
-        self._session_start_wh: float | None = None
-        self._next_transaction_id = int(clock.now().timestamp()) % 2_000_000_000
+        self.record = ConnectorRecord(int(clock.now().timestamp()) % 2_000_000_000)
 
         self._wanted_a: int | None = None  # None: no wish yet; 0: paused; else the limit
         self._charge_a = max_current_a  # the current to charge with when not paused
@@ -142,6 +126,16 @@ class OcppCharger:
         self.setups_completed = 0
 
     # -- connections -------------------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> ChargerCapabilities:
+        """Return what the link carries: no energy cost, no lock; a read every sample interval."""
+        return ChargerCapabilities(
+            energy_cost=False,
+            restart=True,
+            lock=False,
+            min_read_interval_s=float(self._sample_interval_s),
+        )
 
     @property
     def is_connected(self) -> bool:
@@ -212,53 +206,28 @@ class OcppCharger:
 
     def on_status(self, connector_id: int, status: str, at: datetime | None) -> None:
         """Record the connector's status (connector 0 is the whole charger)."""
-        if connector_id != self._connector_id:
-            return
-        if status == "Available" and self._transaction_id is not None:
-            self._transaction_id = None  # a stale transaction (evcc connector_core.go)
-        if status != "Preparing":
-            self._remote_start_at = None
-        self._status = status
-        self._updated_at = self._clock.now()
+        if connector_id == self._connector_id:
+            if status != "Preparing":
+                self._remote_start_at = None
+            self.record.on_status(status, self._clock.now())
 
     def on_start_transaction(self, connector_id: int, meter_start_wh: float, at: datetime) -> int:
         """Record a started transaction under a new id of ours."""
-        self._next_transaction_id += 1
-        if connector_id == self._connector_id:
-            self._remote_start_at = None
-            self._transaction_id = self._next_transaction_id
-            self._transaction_started_at = at
-            self._session_start_wh = meter_start_wh
-            self._reading = MeterReading(energy_register_wh=meter_start_wh, taken_at=at)
-            self._updated_at = self._clock.now()
-        return self._next_transaction_id
+        if connector_id != self._connector_id:
+            return self.record.new_transaction_id()
+        self._remote_start_at = None
+        return self.record.start_transaction(meter_start_wh, at, self._clock.now())
 
     def on_stop_transaction(self, transaction_id: int, meter_stop_wh: float) -> None:
         """Record a stopped transaction (its energy stays the last session's)."""
-        if transaction_id != self._transaction_id:
-            return
-        self._transaction_id = None
-        self._reading = MeterReading(energy_register_wh=meter_stop_wh)
-        self._updated_at = self._clock.now()
+        self.record.on_stop_transaction(transaction_id, meter_stop_wh, self._clock.now())
 
     def on_meter_values(
         self, connector_id: int, transaction_id: int | None, reading: MeterReading
     ) -> None:
         """Record a reading."""
-        if connector_id != self._connector_id:
-            return
-        if transaction_id is not None and self._transaction_id is None:
-            # Started before we were running: the first register seen is our session start.
-            self._transaction_id = transaction_id
-            self._session_start_wh = reading.energy_register_wh
-        self._reading = MeterReading(
-            energy_register_wh=reading.energy_register_wh or self._reading.energy_register_wh,
-            power_w=reading.power_w,
-            current_offered_a=reading.current_offered_a,
-            current_import_a=reading.current_import_a,
-            taken_at=reading.taken_at,
-        )
-        self._updated_at = self._clock.now()
+        if connector_id == self._connector_id:
+            self.record.on_meter_values(transaction_id, reading, self._clock.now())
 
     def message_answered(self, connection: CentralChargePoint, action: str) -> None:
         """Start what a message sets off, now that its answer is out."""
@@ -286,17 +255,8 @@ class OcppCharger:
             log.warning("ocpp_setup_failed", charge_point_id=self.charge_point_id, error=str(exc))
 
     async def _setup_steps(self, connection: CentralChargePoint) -> None:
-        await connection.request(call.ChangeAvailability(connector_id=0, type="Operative"))
-        answer = await connection.request(call.GetConfiguration())
-        self.config = ChargerConfig.from_keys(answer.configuration_key)
-        if not self.config.has_smart_charging:
-            log.warning(
-                "ocpp_smart_charging_missing",
-                charge_point_id=self.charge_point_id,
-                feature_profiles=",".join(self.config.feature_profiles),
-            )
-        await self._configure(connection, "MeterValueSampleInterval", str(self._sample_interval_s))
-        await self._choose_measurands(connection)
+        done = await set_up(connection, self.charge_point_id, self._sample_interval_s)
+        self.config, self.measurands = done.config, done.measurands
         connection.ready = True
         self.setups_completed += 1
         log.info(
@@ -312,63 +272,38 @@ class OcppCharger:
         if self._should_remote_start():
             await self._remote_start(connection)
 
-    async def _configure(self, connection: CentralChargePoint, key: str, value: str) -> bool:
-        answer = await connection.request(call.ChangeConfiguration(key=key, value=value))
-        return str(answer.status) in ("Accepted", "RebootRequired")
-
-    async def _choose_measurands(self, connection: CentralChargePoint) -> None:
-        """Ask for all wanted measurands; when refused, keep those accepted one by one."""
-        key = "MeterValuesSampledData"
-        limit = self.config.sampled_data_max_length or len(WANTED_MEASURANDS)
-        wanted = WANTED_MEASURANDS[:limit]
-        if await self._configure(connection, key, ",".join(wanted)):
-            self.measurands = wanted
-            return
-        accepted = [m for m in wanted if await self._configure(connection, key, m)]
-        if len(accepted) > 1:
-            await self._configure(connection, key, ",".join(accepted))
-        self.measurands = tuple(accepted)
-
     # -- commands ----------------------------------------------------------------------------
 
     async def status(self) -> ChargerSnapshot:
         """Return what the charge point last said (OFFLINE when it is not connected)."""
-        connected = self.is_connected
-        reading = self._reading
-        added_wh = 0.0
-        if reading.energy_register_wh is not None and self._session_start_wh is not None:
-            added_wh = max(0.0, reading.energy_register_wh - self._session_start_wh)
-        power_kw = (reading.power_w or 0.0) / 1000.0 if connected else 0.0
-        return ChargerSnapshot(
+        return self.record.snapshot(
             charger_id=self._charger_id,
-            status=domain_status(self._status, connected=connected),
-            status_id=None,
-            charging_power_kw=power_kw,
-            added_energy_kwh=added_wh / 1000.0,
-            max_charging_current_a=self._charge_a,
-            max_available_current_a=self._max_current_a,
-            energy_cost_eur_per_kwh=None,
-            locked=False,
-            fetched_at=self._updated_at or self._clock.now(),
+            connected=self.is_connected,
+            charge_a=self._charge_a,
+            max_current_a=self._max_current_a,
+            now=self._clock.now(),
         )
 
     async def apply(
         self, command: Command, *, base: ChargerSnapshot | None = None
     ) -> ChargerSnapshot:
-        """Send ``command`` as a TxDefaultProfile (and a RemoteStart where one is needed).
+        """Send ``command``: a TxDefaultProfile (and a RemoteStart where one is needed), or a Reset.
 
         ``base`` (``ports.Charger``) is not needed: the adapter always holds what the charge
         point last said.
 
         Raises:
-            UnsupportedCommandError: energy cost, lock, unlock and restart have no OCPP path
-                here (the energy cost stays with the cloud).
-            ChargerNotConnectedError: no charge point is connected; the wish is kept and sent
-                at its next setup.
-            CommandRejectedError: the charge point refused every profile kind.
+            UnsupportedCommandError: energy cost, lock and unlock have no OCPP path (the energy
+                cost stays with the cloud); nothing is sent.
+            ChargerNotConnectedError: no charge point is connected; a pause, resume or current
+                is kept and sent at its next setup (a restart is not).
+            CommandRejectedError: the charge point refused every profile kind, or the Reset.
             CommandTimeoutError: no answer in time.
         """
+        self.capabilities.check(command, "OCPP 1.6", UnsupportedCommandError)
         kind = command.kind
+        if kind is CommandKind.RESTART:
+            return await self._reset()
         if kind is CommandKind.PAUSE:
             self._wanted_a = 0
         elif kind is CommandKind.RESUME:
@@ -380,13 +315,22 @@ class OcppCharger:
             if self._wanted_a == 0:
                 return await self.status()  # paused: the new current waits for the resume
             self._wanted_a = self._charge_a
-        else:
-            raise UnsupportedCommandError(f"{command} cannot be sent over OCPP")
         connection = self._ready_connection()
         async with self._ops:
             await self._send_profile(connection)
             if self._should_remote_start():
                 await self._remote_start(connection)
+        return await self.status()
+
+    async def _reset(self) -> ChargerSnapshot:
+        """Reboot the charge point (a soft Reset: it ends a transaction cleanly first)."""
+        connection = self._ready_connection()
+        async with self._ops:
+            answer = await connection.request(call.Reset(type="Soft"))
+        if str(answer.status) != "Accepted":
+            raise CommandRejectedError(
+                f"charge point {self.charge_point_id} refused the Reset ({answer.status})"
+            )
         return await self.status()
 
     async def send_plan(
@@ -459,7 +403,7 @@ class OcppCharger:
                 max_periods=self.config.max_periods,
                 full_current_a=self._max_current_a,
                 full_from=full_from,
-                anchor=self._transaction_started_at if self._transaction_id else None,
+                anchor=self.record.transaction_started_at if self.record.transaction_id else None,
             )
             answer = await connection.request(
                 call.SetChargingProfile(
@@ -501,8 +445,8 @@ class OcppCharger:
             self._clock.monotonic() - self._remote_start_at < REMOTE_START_PENDING_S
         )
         return (
-            self._status == "Preparing"
-            and self._transaction_id is None
+            self.record.status == "Preparing"
+            and self.record.transaction_id is None
             and not pending
             and bool(self._wanted_a)
             and self._connection is not None
@@ -535,25 +479,21 @@ class OcppCharger:
 
     def _check_limit(self) -> None:
         """Log once when the car draws clearly more than an accepted limit allows."""
-        reading, since = self._reading, self._limit_accepted_at
-        if self.ignores_limit or since is None or reading.taken_at is None:
+        if self.ignores_limit or self._limit_accepted_at is None:
             return
-        in_force = [p for p in self._sent_limits if p.start <= reading.taken_at]
-        if not in_force:
-            return
-        wanted = in_force[-1].current_a
-        if (reading.taken_at - since).total_seconds() < self._sample_interval_s:
-            return
-        drawn_a = reading.current_import_a
-        if drawn_a is None and reading.power_w is not None:
-            drawn_a = reading.power_w / (self._phases * VOLTAGE_V)
-        if drawn_a is None or drawn_a <= wanted + IGNORED_LIMIT_MARGIN_A:
-            return
-        self.ignores_limit = True
-        log.warning(
-            "charger_ignores_limit",
-            charge_point_id=self.charge_point_id,
-            limit_a=wanted,
-            drawn_a=round(drawn_a, 1),
-            firmware=self.identity.firmware if self.identity else None,
+        found = limit_ignored(
+            self.record.reading,
+            self._sent_limits,
+            accepted_at=self._limit_accepted_at,
+            settle_s=self._sample_interval_s,
+            phases=self._phases,
         )
+        if found is not None:
+            self.ignores_limit = True
+            log.warning(
+                "charger_ignores_limit",
+                charge_point_id=self.charge_point_id,
+                limit_a=found[0],
+                drawn_a=round(found[1], 1),
+                firmware=self.identity.firmware if self.identity else None,
+            )

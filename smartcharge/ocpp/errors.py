@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import smartcharge.errors
 from smartcharge.errors import SmartchargeError
 
 
@@ -30,5 +31,5 @@ class CommandTimeoutError(OcppError):
     """The charge point did not answer in time; whether it applied the call is unknown."""
 
 
-class UnsupportedCommandError(OcppError):
-    """The command cannot be sent over OCPP."""
+class UnsupportedCommandError(OcppError, smartcharge.errors.UnsupportedCommandError):
+    """The command cannot be sent over OCPP (nothing was sent)."""

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from smartcharge.ocpp.readings import MeterReading
+
 # IEC 61851: a charger may not offer less than 6 A; 0 A pauses.
 MIN_CHARGE_CURRENT_A = 6
 # Our own profile id: every profile smartcharge sends replaces the previous one.
@@ -23,6 +25,11 @@ PROFILE_ID = 1
 # Absolute schedules start a minute in the past so a charger whose clock runs a little ahead
 # does not see a schedule that has not started yet (evcc does the same).
 ABSOLUTE_START_LEAD = timedelta(minutes=1)
+# Phase voltage, to tell the current a car draws from its power when no current is sent.
+VOLTAGE_V = 230.0
+# A car drawing more than this above the limit, one sample interval after it was accepted,
+# shows the charger ignores the limit (Current.Offered alone is not trusted: evcc#15581).
+IGNORED_LIMIT_MARGIN_A = 1.0
 
 
 class ProfileKind(enum.Enum):
@@ -201,3 +208,34 @@ def plan_profile(
         stack_level,
         origin,
     )
+
+
+def limit_ignored(
+    reading: MeterReading,
+    sent: Sequence[PlannedLimit],
+    *,
+    accepted_at: datetime,
+    settle_s: float,
+    phases: int,
+) -> tuple[int, float] | None:
+    """Return (limit, amps drawn) when ``reading`` shows the charger ignores an accepted limit.
+
+    Args:
+        reading: the latest reading.
+        sent: the limits of the profile the charger accepted at ``accepted_at``.
+        accepted_at: when it accepted them.
+        settle_s: how long after acceptance a reading is judged (one sample interval).
+        phases: the phases the charger supplies (to tell current from power).
+    """
+    if reading.taken_at is None:
+        return None
+    in_force = [p for p in sent if p.start <= reading.taken_at]
+    if not in_force or (reading.taken_at - accepted_at).total_seconds() < settle_s:
+        return None
+    wanted = in_force[-1].current_a
+    drawn_a = reading.current_import_a
+    if drawn_a is None and reading.power_w is not None:
+        drawn_a = reading.power_w / (phases * VOLTAGE_V)
+    if drawn_a is None or drawn_a <= wanted + IGNORED_LIMIT_MARGIN_A:
+        return None
+    return wanted, drawn_a

@@ -27,7 +27,7 @@ from typing import Any
 
 import aiohttp
 
-from smartcharge.ocpp._lib import ChargePointBase, call, call_result, on
+from smartcharge.ocpp._lib import ChargePointBase, after, call, call_result, on
 from smartcharge.ocpp.redact import RedactingLogger
 from smartcharge.ocpp.transport import SUBPROTOCOL, LinkClosedError, WebSocketLink
 from smartcharge.simulator._car import Car
@@ -216,8 +216,12 @@ class _Link(ChargePointBase):
 
     @on("Reset")
     def on_reset(self, type: str) -> Any:  # noqa: A002
-        self._owner.spawn(self._owner.reboot())
         return self._owner.result("Reset", status="Accepted")
+
+    @after("Reset")
+    def after_reset(self, type: str) -> None:  # noqa: A002
+        # A charger answers the Reset, then reboots: the answer must be on the wire first.
+        self._owner.spawn(self._owner.reboot())
 
 
 @dataclass

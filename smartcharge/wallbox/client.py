@@ -40,6 +40,7 @@ from smartcharge.domain import (
     CommandKind,
     same_energy_cost,
 )
+from smartcharge.ports import ChargerCapabilities
 from smartcharge.storage import StateDisk
 from smartcharge.wallbox._json import MAX_JSON_DEPTH, json_too_deep
 from smartcharge.wallbox.auth import AuthCall, Authenticator, RefreshRejectedError
@@ -312,6 +313,15 @@ class WallboxClient:
         return self._last_success_at
 
     @property
+    def capabilities(self) -> ChargerCapabilities:
+        """Return what the cloud carries (every command) and its read budget's interval."""
+        read = self.limiter.budgets[CallKind.READ]
+        every_s = read.window_s / read.capacity
+        return ChargerCapabilities(
+            energy_cost=True, restart=True, lock=True, min_read_interval_s=every_s
+        )
+
+    @property
     def charger_id(self) -> int | None:
         """Return the charger in use, once known."""
         return self._charger_id
@@ -443,6 +453,7 @@ class WallboxClient:
                 status is at hand, instead of reading the charger first: the daemon's resume
                 on exit, when the read budget has no slot left within the stop budget.
         """
+        self.capabilities.check(command, "the Wallbox cloud")
         kind = command.kind
         if base is not None and kind in (CommandKind.RESUME, CommandKind.PAUSE):
             return await self._command(command, base)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+import smartcharge.errors
 from smartcharge.domain import ChargerStatus, Command, CommandKind
 from smartcharge.ocpp import ChargerNotConnectedError, UnsupportedCommandError
-from smartcharge.ports import Charger
+from smartcharge.ports import Charger, ChargerCapabilities
 from smartcharge.simulator._car import Car
 from tests.ocpp.conftest import charging, connected, settle
 
@@ -136,16 +137,67 @@ async def test_readings_come_from_the_meter_values(start_central, make_wallbox, 
     assert ChargerStatus.CHARGING == snapshot.status
 
 
-async def test_energy_cost_is_not_sent_over_ocpp(start_central, make_wallbox):
-    """The energy cost has no OCPP message; the adapter says so instead of pretending."""
+@pytest.mark.parametrize(
+    "command",
+    [
+        Command(CommandKind.SET_ENERGY_COST, 0.25),
+        Command(CommandKind.LOCK),
+        Command(CommandKind.UNLOCK),
+    ],
+    ids=str,
+)
+async def test_a_command_the_link_does_not_carry_raises_before_anything_is_sent(
+    start_central, make_wallbox, command: Command
+):
+    """The energy cost and the lock have no OCPP message; the adapter says so instead of
+    pretending, with the error every link raises, and nothing reaches the charger."""
     central = await start_central()
     wallbox = make_wallbox(central.url)
     await connected(central, wallbox)
 
-    with pytest.raises(UnsupportedCommandError, match="set_energy_cost"):
-        await central.charger.apply(Command(CommandKind.SET_ENERGY_COST, 0.25))
+    with pytest.raises(UnsupportedCommandError, match=rf"{command.kind.value}.*OCPP") as caught:
+        await central.charger.apply(command)
+    await settle(central, wallbox)
 
-    assert 4 == len(wallbox.received)
+    assert isinstance(caught.value, smartcharge.errors.UnsupportedCommandError)
+    assert 4 == len(wallbox.received)  # the setup's four calls, nothing after
+
+
+async def test_the_link_declares_what_it_carries_and_its_sample_interval(start_central):
+    """OCPP: enable, disable, current and restart; no energy cost, no lock; a read is worth
+    making once per meter sample interval (10 s unless set)."""
+    central = await start_central()
+    slow = await start_central(sample_interval_s=30)
+    port: Charger = central.charger
+
+    assert (
+        ChargerCapabilities(energy_cost=False, restart=True, lock=False, min_read_interval_s=10.0)
+        == port.capabilities
+    )
+    assert {
+        CommandKind.RESUME,
+        CommandKind.PAUSE,
+        CommandKind.SET_MAX_CURRENT,
+        CommandKind.RESTART,
+    } == port.capabilities.commands
+    assert 30.0 == slow.charger.capabilities.min_read_interval_s
+
+
+async def test_restart_is_a_soft_reset_and_the_charger_is_set_up_again(start_central, make_wallbox):
+    """A restart sends one Reset (Soft); the charge point reboots, boots and is set up again,
+    and gets our limit back."""
+    central = await start_central(max_current_a=16)
+    wallbox = await charging(central, make_wallbox)
+    await central.charger.apply(Command(CommandKind.SET_MAX_CURRENT, 10))
+    await settle(central, wallbox)
+
+    await central.charger.apply(Command(CommandKind.RESTART))
+    await settle(central, wallbox)
+
+    assert [{"type": "Soft"}] == [c.payload for c in wallbox.calls("Reset")]
+    assert 2 == wallbox.boots
+    assert 2 == central.charger.setups_completed
+    assert 10 == wallbox.offered_a()
 
 
 async def test_a_command_without_a_charger_is_kept_for_its_setup(start_central, make_wallbox):
