@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
@@ -27,6 +29,8 @@ from smartcharge.ocpp.redact import RedactingLogger
 from smartcharge.ocpp.transport import LinkClosedError, WebSocketLink
 
 WIRE_LOGGER = logging.getLogger("smartcharge.ocpp.wire")
+# OCPP-J message type ids (OCPP-J 1.6 §4.1.3): the answers to a call.
+_CALL_RESULT, _CALL_ERROR = 3, 4
 
 
 class ChargePointEvents(Protocol):
@@ -96,6 +100,10 @@ class CentralChargePoint(ChargePointBase):
         self.registered = False  # its BootNotification answered (or it came back without one)
         self.ready = False  # setup done
         self._closed = asyncio.Event()
+        # Ids of our calls whose answer has been read off the link: the answer counts even when
+        # the link closes while the package still checks it (a charger that answers a Reset
+        # closes the link at once).
+        self._answers_read: set[str] = set()
 
     def mark_closed(self) -> None:
         """Note that the websocket is gone: calls still waiting give up at once."""
@@ -107,6 +115,10 @@ class CentralChargePoint(ChargePointBase):
     async def route_message(self, raw_msg: str) -> None:
         """Handle one frame, then tell the charger what was answered."""
         self._answered = None
+        with contextlib.suppress(ValueError, TypeError, IndexError):
+            frame = json.loads(raw_msg)
+            if frame[0] in (_CALL_RESULT, _CALL_ERROR):
+                self._answers_read.add(str(frame[1]))
         await super().route_message(raw_msg)
         if self._answered is not None:
             self._events.message_answered(self, self._answered)
@@ -122,12 +134,15 @@ class CentralChargePoint(ChargePointBase):
         action = type(payload).__name__
         if self._closed.is_set():
             raise ChargerNotConnectedError(f"{action}: {self.id} disconnected")
-        sending = asyncio.ensure_future(self.call(payload, suppress=False))
+        unique_id = str(uuid.uuid4())
+        sending = asyncio.ensure_future(self.call(payload, suppress=False, unique_id=unique_id))
         closing = asyncio.ensure_future(self._closed.wait())
         try:
             # The package's own wait has the same bound; this one also covers the send.
             async with asyncio.timeout(self._call_timeout_s + 1.0):
                 await asyncio.wait({sending, closing}, return_when=asyncio.FIRST_COMPLETED)
+                if not sending.done() and unique_id in self._answers_read:
+                    await asyncio.wait({sending})  # answered before the close: finish reading
             if not sending.done():
                 raise ChargerNotConnectedError(f"{action}: {self.id} disconnected")
             return sending.result()
@@ -140,6 +155,7 @@ class CentralChargePoint(ChargePointBase):
         except OCPPError as exc:
             raise CommandRejectedError(f"{action}: {self.id} answered an error: {exc}") from exc
         finally:
+            self._answers_read.discard(unique_id)
             for pending in (sending, closing):
                 if not pending.done():
                     pending.cancel()
