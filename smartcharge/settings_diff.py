@@ -93,6 +93,14 @@ SETTING_KINDS: Mapping[str, SettingKind] = {
     "health_port": _R,
     "restart_on_error": _R,  # read by the process around the daemon
     "on_exit": _O,  # read when the daemon stops
+    # --- Charger link: the charger adapter and the OCPP endpoint are built once.
+    "charger_link": _R,
+    "ocpp_host": _R,
+    "ocpp_port": _R,
+    "ocpp_charge_point_id": _R,
+    "ocpp_password": _R,
+    "ocpp_cert_file": _R,
+    "ocpp_key_file": _R,
 }
 
 

@@ -37,8 +37,9 @@ _FREE_TEXT = {
     "strategy",
     "strategy_path",  # a folder: any text but NUL is a path
     "wallbox_budget_dir",  # a folder, like state_dir
+    "ocpp_password",
 }
-_SECRETS = {"wallbox_password", "entsoe_api_key"}
+_SECRETS = {"wallbox_password", "entsoe_api_key", "ocpp_password"}
 _UNITS = {
     "_a": "A",
     "_s": "s",
@@ -140,7 +141,7 @@ def bad_values(name: str) -> dict[str, list[str]]:
             "huge": ["9" * 400],
             "unicode": ["ｔｒｕｅ", "tru\u0435", "✓"],
         }
-    if name in ("log_format", "log_level", "manual_override", "on_exit"):
+    if name in ("log_format", "log_level", "manual_override", "on_exit", "charger_link"):
         return {
             "wrong_type": ["1", "[]", "none"],
             "unit": [f"{default}s", f"{default}!"],
@@ -184,7 +185,26 @@ def bad_values(name: str) -> dict[str, list[str]]:
             "huge": ["1e400", "9" * 400],
             "unicode": ["p３0x", "０.18€"],
         },
+        "ocpp_host": {
+            "wrong_type": ["http://192.168.1.5", "a b", "a/b", "-bad-"],
+            "unit": ["127.0.0.1:9000", "0.0.0.0/24"],
+            "huge": ["a" * 300],
+            "unicode": ["１２７.0.0.1", "h\u043est", "host\u200b"],
+        },
+        "ocpp_charge_point_id": {
+            "wrong_type": ["WB 1", "a/b", "a?b", "a%2Fb"],
+            "huge": ["x" * 49, "9" * 400],
+            "unicode": ["WB１", "W\u0412", "WB\u200b"],
+        },
     }
+    # A certificate or key file that is not there, or a folder (an existing file alone is the
+    # cross-check of the pair, test_config_ocpp.py).
+    for path_setting in ("ocpp_cert_file", "ocpp_key_file"):
+        table[path_setting] = {
+            "wrong_type": ["/nonexistent/ocpp.pem", "./no-such.pem"],
+            "out_of_range": ["/", "."],
+            "unicode": ["/nonexistent/ｏｃｐｐ.pem"],
+        }
     if name in table:
         return table[name]
     if name.endswith("_url"):

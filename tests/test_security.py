@@ -140,9 +140,17 @@ def test_no_setting_turns_tls_off():
     """No setting can disable TLS verification (issue 7 allows one only with a loud warning)."""
     from smartcharge.config import Settings
 
-    names = [n for n in Settings.model_fields if re.search(r"ssl|tls|verify|insecure|cert", n)]
+    # The OCPP endpoint's own certificate and key (issue 15) turn TLS on for the charger that
+    # connects to us (wss); they are file paths, verify nothing and switch nothing off.
+    server_certificate = {"ocpp_cert_file", "ocpp_key_file"}
+    names = [
+        n
+        for n in Settings.model_fields
+        if re.search(r"ssl|tls|verify|insecure|cert", n) and n not in server_certificate
+    ]
 
     assert [] == names
+    assert all(Settings.model_fields[n].annotation == Path | None for n in server_certificate)
 
 
 # --- private files ----------------------------------------------------------------------------

@@ -65,6 +65,8 @@ def test_secret_looking_settings_are_secret_strings(field: str):
         ("wallbox_username", SettingKind.CREDENTIALS),
         ("wallbox_password", SettingKind.CREDENTIALS),
         ("log_level", SettingKind.OTHER),
+        ("charger_link", SettingKind.NEEDS_RESTART),
+        ("ocpp_port", SettingKind.NEEDS_RESTART),
     ],
 )
 def test_the_kinds_the_issue_names(field: str, kind: SettingKind):

@@ -18,7 +18,8 @@ variable (``docker inspect`` shows those).
 One job per module; callers import from ``smartcharge.config`` (the names below):
 
 - ``names``: the prefix, the ``.env`` variable, the secret-file variables, URL masking;
-- ``choices``: the enumerated values (log format and level, manual override, on exit);
+- ``choices``: the enumerated values (log format and level, manual override, on exit, link);
+- ``link``: the checks of the OCPP link's address, port, charge point id and certificate;
 - ``zones``: the bidding zones entsoe-py knows;
 - ``model``: ``Settings``, every setting with its type, default and rule;
 - ``envfile``: the ``.env`` file (its path, line numbers, unreadable lines, unknown names);
@@ -32,7 +33,7 @@ One job per module; callers import from ``smartcharge.config`` (the names below)
 from __future__ import annotations
 
 from smartcharge.config.childenv import child_environment
-from smartcharge.config.choices import LogFormat, LogLevel, ManualOverride, OnExit
+from smartcharge.config.choices import ChargerLink, LogFormat, LogLevel, ManualOverride, OnExit
 from smartcharge.config.envfile import env_file_path, unknown_names
 from smartcharge.config.loading import load_settings
 from smartcharge.config.model import Settings, setting_names, strategy_folder
@@ -46,6 +47,7 @@ __all__ = [
     "ENV_FILE_VAR",
     "PREFIX",
     "SECRET_FILE_VARS",
+    "ChargerLink",
     "LogFormat",
     "LogLevel",
     "ManualOverride",

@@ -29,6 +29,13 @@ class ManualOverride(enum.StrEnum):
     IGNORE = "ignore"  # the daemon brings the charger back to the plan
 
 
+class ChargerLink(enum.StrEnum):
+    """How smartcharge talks to the charger."""
+
+    CLOUD = "cloud"  # the Wallbox cloud, with the account
+    OCPP = "ocpp"  # the charger connects to our OCPP 1.6J endpoint on the local network
+
+
 class OnExit(enum.StrEnum):
     """What the daemon leaves behind when it stops during a session."""
 

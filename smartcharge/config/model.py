@@ -29,7 +29,14 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
-from smartcharge.config.choices import LogFormat, LogLevel, ManualOverride, OnExit
+from smartcharge.config.choices import ChargerLink, LogFormat, LogLevel, ManualOverride, OnExit
+from smartcharge.config.link import (
+    check_charge_point_id,
+    check_host,
+    check_pem_file,
+    check_port,
+    pair_problem,
+)
 from smartcharge.config.names import ENV_FILE_VAR, PREFIX, SECRET_FILE_VARS, mask_url
 from smartcharge.config.zones import check_zone
 from smartcharge.errors import ConfigError
@@ -138,6 +145,18 @@ class Settings(BaseSettings):
     health_port: int = Field(default=8765, ge=0, le=65535)
     restart_on_error: bool = False
     on_exit: OnExit = OnExit.RESUME
+
+    # --- Charger link (issue 15): the cloud, or the charger connecting to us over OCPP 1.6J.
+    # The link comes after the OCPP settings: its check reads the charge point id.
+    # Loopback by default: the endpoint has no authentication unless a password is set. The
+    # container image sets 0.0.0.0 (a published port never reaches a loopback address).
+    ocpp_host: str = "127.0.0.1"
+    ocpp_port: int = 9000  # HA's OCPP integration's default (evcc uses 8887)
+    ocpp_charge_point_id: str | None = None
+    ocpp_password: SecretStr | None = None  # security profile 1 (HTTP Basic)
+    ocpp_cert_file: Path | None = None  # wss: a PEM certificate and its key, both or neither
+    ocpp_key_file: Path | None = None
+    charger_link: ChargerLink = ChargerLink.CLOUD
 
     @field_validator("wallbox_api_url", "wallbox_auth_url", "entsoe_api_url", "energyzero_api_url")
     @classmethod
@@ -260,6 +279,51 @@ class Settings(BaseSettings):
             if slip is not None:
                 out[name] = slip.number
         return out
+
+    @field_validator("charger_link", mode="before")
+    @classmethod
+    def _link_name(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("charger_link")
+    @classmethod
+    def _link(cls, value: ChargerLink, info: ValidationInfo) -> ChargerLink:
+        # A charge point id that failed its own check is not in info.data: said once, there.
+        if value is ChargerLink.OCPP and info.data.get("ocpp_charge_point_id", "") is None:
+            raise ValueError(
+                "needs SMARTCHARGE_OCPP_CHARGE_POINT_ID: expected the Charge Point Identity "
+                "entered in the Wallbox app, e.g. WB123456"
+            )
+        return value
+
+    @field_validator("ocpp_host")
+    @classmethod
+    def _ocpp_host(cls, value: str) -> str:
+        return check_host(value)
+
+    @field_validator("ocpp_port")
+    @classmethod
+    def _ocpp_port(cls, value: int) -> int:
+        return check_port(value)
+
+    @field_validator("ocpp_charge_point_id")
+    @classmethod
+    def _charge_point_id(cls, value: str | None) -> str | None:
+        return check_charge_point_id(value)
+
+    @field_validator("ocpp_cert_file", "ocpp_key_file")
+    @classmethod
+    def _pem_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return check_pem_file(
+            value, "certificate" if info.field_name == "ocpp_cert_file" else "key"
+        )
+
+    @model_validator(mode="after")
+    def _ocpp_tls(self) -> Settings:
+        problem = pair_problem(self.ocpp_cert_file, self.ocpp_key_file)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
     @model_validator(mode="after")
     def _currents(self) -> Settings:
