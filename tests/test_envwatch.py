@@ -14,6 +14,7 @@ from smartcharge.config import load_settings
 from smartcharge.runtime.envwatch import (
     WATCH_INTERVAL_S,
     EnvWatcher,
+    LiveSettings,
     Rejected,
     Reloaded,
     Unchanged,
@@ -277,3 +278,83 @@ def test_a_reload_names_the_kind_of_each_change(env_file: Path, clock: Simulated
     assert ("SMARTCHARGE_LOG_LEVEL",) == result.diff.of_kind(SettingKind.OTHER)
     assert not result.diff.needs_replan
     assert load_settings().log_level == result.settings.log_level
+
+
+def _live(clock: SimulatedClock) -> LiveSettings:
+    return LiveSettings(_watcher(clock))
+
+
+def test_live_settings_hold_an_edit_for_the_next_tick(env_file: Path, clock: SimulatedClock):
+    """A checked edit waits for take(); taken once; nothing more to take after it."""
+    live = _live(clock)
+    env_file.write_text(BASE.replace("=20", "=35"), encoding="utf-8")
+
+    before = live.take()
+    _later(clock, WATCH_INTERVAL_S)
+    live.check()
+    taken = live.take()
+    again = live.take()
+
+    assert before is None
+    assert taken is not None
+    assert 35.0 == taken.settings.target_kwh
+    assert ("SMARTCHARGE_TARGET_KWH",) == taken.diff.names
+    assert again is None
+
+
+def test_two_edits_between_ticks_are_applied_as_one(env_file: Path, clock: SimulatedClock):
+    """The diff handed over runs from what was applied to the latest edit."""
+    live = _live(clock)
+    env_file.write_text(BASE.replace("=20", "=35"), encoding="utf-8")
+    live.check(force=True)
+    env_file.write_text(
+        BASE.replace("=20", "=35") + "SMARTCHARGE_LOG_LEVEL=DEBUG\n", encoding="utf-8"
+    )
+    live.check(force=True)
+
+    taken = live.take()
+
+    assert taken is not None
+    assert ("SMARTCHARGE_LOG_LEVEL", "SMARTCHARGE_TARGET_KWH") == tuple(sorted(taken.diff.names))
+
+
+def test_an_edit_undone_before_the_tick_applies_nothing(env_file: Path, clock: SimulatedClock):
+    """Edited and put back between two ticks: nothing to apply."""
+    live = _live(clock)
+    env_file.write_text(BASE.replace("=20", "=35"), encoding="utf-8")
+    live.check(force=True)
+    env_file.write_text(BASE, encoding="utf-8")
+    live.check(force=True)
+
+    assert live.take() is None
+
+
+def test_live_settings_show_a_refused_edit_until_fixed(env_file: Path, clock: SimulatedClock):
+    """problems: the refused edit's lines while it is in the file; empty once fixed."""
+    live = _live(clock)
+    env_file.write_text(BASE + "SMARTCHARGE_PHASES=2\n", encoding="utf-8")
+
+    live.check(force=True)
+    shown = live.problems
+    nothing = live.take()
+    env_file.write_text(BASE, encoding="utf-8")
+    live.check(force=True)
+
+    assert 1 == len(shown)
+    assert shown[0].startswith(f"SMARTCHARGE_PHASES='2' ({env_file}:4)")
+    assert nothing is None
+    assert () == live.problems
+
+
+def test_hangup_checks_at_once_and_says_so(env_file: Path, clock: SimulatedClock):
+    """SIGHUP's handler: logged, checked without waiting for the minute."""
+    live = _live(clock)
+    env_file.write_text(BASE.replace("=20", "=22"), encoding="utf-8")
+
+    with capture_logs() as logs:
+        live.hangup()
+    taken = live.take()
+
+    assert ["settings_check_requested", "settings_reloaded"] == [e["event"] for e in logs]
+    assert taken is not None
+    assert 22.0 == taken.settings.target_kwh

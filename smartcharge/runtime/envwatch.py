@@ -204,3 +204,49 @@ def report(result: ReloadResult, path: Path) -> None:
                 names=list(result.diff.needs_restart),
                 kept="the running values, until smartcharge is restarted",
             )
+
+
+class LiveSettings:
+    """The watcher's results held for a running daemon.
+
+    A check (the minute job, or SIGHUP through ``hangup``) logs its result at once; a valid
+    edit waits in ``take()`` for the daemon's next tick, which applies it in one piece (two
+    edits between ticks become one diff), and a refused edit is kept in ``problems`` for
+    ``status`` and ``/healthz`` until the file is fixed.
+
+    Args:
+        watcher: the watcher of the daemon's ``.env``.
+    """
+
+    def __init__(self, watcher: EnvWatcher) -> None:
+        self._watcher = watcher
+        self._applied = watcher.settings
+        self._pending: Settings | None = None
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Return the problems of the edit in the file now, if it was refused (else empty)."""
+        rejected = self._watcher.rejected
+        return () if rejected is None else rejected.problems
+
+    def check(self, *, force: bool = False) -> ReloadResult:
+        """Check the file (when due, or now when ``force``), log the result, keep an edit."""
+        result = self._watcher.check(force=force)
+        report(result, self._watcher.path)
+        if isinstance(result, Reloaded):
+            self._pending = result.settings
+        return result
+
+    def hangup(self) -> None:
+        """Check the file now: what SIGHUP does."""
+        log.info("settings_check_requested", signal="SIGHUP", path=str(self._watcher.path))
+        self.check(force=True)
+
+    def take(self) -> Reloaded | None:
+        """Return the edit to apply now, every change since the last take in one diff."""
+        if self._pending is None:
+            return None
+        settings, self._pending = self._pending, None
+        diff = diff_settings(self._applied, settings)
+        self._applied = settings
+        return Reloaded(settings, diff) if diff else None
