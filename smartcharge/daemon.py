@@ -60,68 +60,47 @@ import asyncio
 import contextlib
 import functools
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 import structlog
 
-from smartcharge.carprofile import CarProfile, DrawReading, deviates, draw_share, learn
+from smartcharge.carprofile import CarProfile, DrawReading, learn
 from smartcharge.carstore import CarProfileStore
 from smartcharge.clock import Clock, ClockWatch
-from smartcharge.config import ManualOverride, OnExit, Settings
-from smartcharge.controller import (
-    COMMAND_SETTLE,
-    ENERGY_COST_MAX_EUR_PER_KWH,
-    ENERGY_COST_MIN_EUR_PER_KWH,
-    MAX_SENDS,
-    Aspect,
-    Baseline,
-    Hold,
-    Limits,
-    ManualChange,
-    accepted_energy_cost,
-    after_command,
-    aspect_of,
-    decide,
-    detect_manual_change,
-    is_enabled,
-    observed_baseline,
-    pending_after_send,
-    review_pending,
-    should_restart,
-    without_pending,
-)
-from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandKind, PriceCurve
-from smartcharge.domain import energy_cost_cents as cents
+from smartcharge.config import Settings
+from smartcharge.domain import ChargerSnapshot, Command, CommandKind, PriceCurve
 from smartcharge.errors import SmartchargeError, StateError
 from smartcharge.http import open_session
-from smartcharge.ledger import (
-    LEDGER_FILE,
-    TARGET_TOLERANCE_KWH,
-    Ledger,
-    LedgerEntry,
-    attribute_energy,
-    finish_session,
-    immediate_cost,
-    merge_slot_energy,
-)
-from smartcharge.localtime import ready_by_after
+from smartcharge.ledger import LEDGER_FILE, Ledger, LedgerEntry, finish_session
 from smartcharge.manual import manual_commands_after
 from smartcharge.ports import Charger
-from smartcharge.state import (
-    STATE_FILE,
-    DaemonState,
-    PlanRecord,
-    SentCommand,
-    SessionState,
-    StateStore,
+from smartcharge.runtime.rules import rules_from_settings
+from smartcharge.session import planning, policy
+from smartcharge.session.commands import (
+    after_failed,
+    after_sent,
+    command_event,
+    commands_for,
+    may_resume_on_exit,
+    resume_on_exit,
+    settled,
 )
+from smartcharge.session.events import Event
+from smartcharge.session.model import (
+    CommandReason,
+    DaemonState,
+    ReplanReason,
+    SessionState,
+    TickTrigger,
+    aspect_of,
+)
+from smartcharge.state import STATE_FILE, StateStore
 from smartcharge.storage import StateDisk, claim_state_dir, sweep_temp_files
 from smartcharge.wallbox.errors import WallboxForbiddenError, WallboxResponseError
-from strategies.base import Plan, PlanRequest, PlanSlot, Strategy
+from strategies.base import PlanSlot, Strategy
 
 log = structlog.get_logger(__name__)
 
@@ -137,22 +116,11 @@ SAVE_RESERVE_S = 0.5
 # How often the wall clock is compared with the monotonic one (``ClockWatch``): a step is
 # noticed, and the jobs put back on schedule, within this long.
 CLOCK_WATCH_S = 10.0
-# Energy behind plan: re-plan when the delivered energy lags the plan by more than this share of
-# the need, or this many kWh, whichever is larger (a 90 s poll at 11 kW is 0.27 kWh).
-BEHIND_SHARE = 0.05
-BEHIND_MIN_KWH = 0.5
-# A plan must run this long before "energy behind" may judge it (ramp-up, the first poll).
-BEHIND_GRACE = timedelta(minutes=15)
-# The session ends only on a clear "no car" reading; never in the first minutes after the
-# daemon restarted the charger (it reports Ready for ~10 s while rebooting, wallbox-api.md §4.4).
-RESTART_QUIET = timedelta(minutes=5)
 # The poll counts as recent for /healthz for this many poll intervals (plus a minute of slack).
 HEALTH_POLL_INTERVALS = 3
 # A price fetch counts as recent for this long: prices are published once a day; one missed
 # publication is tolerated as long as prices for the current slot are still known.
 HEALTH_PRICES_MAX_AGE = timedelta(hours=36)
-
-_NO_CAR = frozenset({ChargerStatus.READY, ChargerStatus.LOCKED})
 
 
 class RefreshOutcome(Protocol):
@@ -257,44 +225,11 @@ def poll_interval_s(settings: Settings, chargers: int = 1) -> float:
     )
 
 
-def power_kw(current_a: float, settings: Settings) -> float:
-    """Return the power at ``current_a`` for the configured phases and voltage."""
-    return current_a * settings.phases * settings.voltage_v / 1000.0
-
-
-def _slot_summary(plan: Plan) -> list[dict[str, Any]]:
-    """Return the plan's charging stretches (consecutive slots merged) for the log."""
-    out: list[dict[str, Any]] = []
-    for s in plan.slots:
-        if not s.is_charging:
-            continue
-        if out and out[-1]["end"] == s.start.isoformat():
-            out[-1]["end"] = s.end.isoformat()
-            out[-1]["energy_kwh"] = round(out[-1]["energy_kwh"] + s.energy_kwh, 3)
-            continue
-        out.append(
-            {
-                "start": s.start.isoformat(),
-                "end": s.end.isoformat(),
-                "energy_kwh": round(s.energy_kwh, 3),
-            }
-        )
-    return out
-
-
-_EVENTS = {
-    CommandKind.RESUME: "charger_resumed",
-    CommandKind.PAUSE: "charger_paused",
-    CommandKind.SET_MAX_CURRENT: "charger_current_set",
-    CommandKind.SET_ENERGY_COST: "energy_cost_set",
-    CommandKind.RESTART: "charger_restarted",
-    CommandKind.LOCK: "charger_locked",
-    CommandKind.UNLOCK: "charger_unlocked",
-}
-
-
 class Daemon:
-    """The smart-charging loop for one charger.
+    """The smart-charging loop for one charger: read, ``step``, plan when asked, send, save, log.
+
+    Every decision is the session core's (``smartcharge.session``): this class reads the
+    charger and the prices, hands them to it, carries out what it returns and logs its events.
 
     Args:
         settings: the settings.
@@ -319,6 +254,7 @@ class Daemon:
         disk: StateDisk | None = None,
     ) -> None:
         self.settings = settings
+        self.rules = rules_from_settings(settings)
         self.clock = clock
         self.charger = charger
         self.feed = feed
@@ -332,35 +268,19 @@ class Daemon:
         self.on_event = on_event
         self.started_at: datetime | None = None
         self.last_snapshot: ChargerSnapshot | None = None
-        self._tz = ZoneInfo(settings.timezone)
         self._lock = asyncio.Lock()
-        self._prices_changed = False
-        self._wallbox_down = False
-        self._restarted_at: datetime | None = None
         self._ticks = 0
-        self._replan_for_user_current = False
-        # The car's draw share (``smartcharge.carprofile``) the next plan is to assume.
-        self._measured_share: float | None = None
         self.car_store = CarProfileStore(settings.state_dir, clock, self.disk)
         self.car_profile: CarProfile | None = self._load_car_profile()
-        self._draw_readings: list[DrawReading] = []
-        self._draw_session: str | None = None
         # Set by ``schedule``: places the one-off job at the next plan edge (None: none).
         self.on_plan_edge: Callable[[datetime | None], None] | None = None
-        # An energy cost the cloud refused (HTTP 400/403) is not sent again (issue 11 item 10);
-        # a price outside the accepted range is logged once per stretch (energy_cost_clamped).
-        self._refused_energy_cost: float | None = None
-        self._energy_cost_clamped = False
         # Lifecycle: monotonic readings for /healthz, the work in flight for the stop.
         self.started_mono: float | None = None
         self.last_poll_mono: float | None = None
         self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._in_flight: Command | None = None
-        # The user's hold carried over from the last run, honoured on exit until a tick of this
-        # run has brought the charger to the plan.
-        self._carried_hold: Hold | None = None
-        # Commands found not applied in this tick, with how often each was sent (tick-local).
+        # Commands found not applied by the last reading, with how often each was sent.
         self._not_applied: dict[Command, int] = {}
 
     # --- events
@@ -370,29 +290,28 @@ class Daemon:
         if self.on_event is not None:
             self.on_event(event, data)
 
+    def _log(self, events: Iterable[Event]) -> None:
+        for e in events:
+            self._event(e.name, e.level.value, **e.fields)
+
     # --- lifecycle
 
     async def start(self) -> None:
         """Start up: bring the charger to the plan, fetch prices when stale, first tick.
 
         A session carried over from a previous run keeps its plan; only the baseline and the
-        user's hold are forgotten, so the charger is brought to the plan (and only what it does
-        not already reflect is sent).
+        user's hold are forgotten (``policy.on_start``), so the charger is brought to the plan
+        (and only what it does not already reflect is sent).
         """
-        now = self.clock.now()
-        self.started_at = now
+        self.started_at = self.clock.now()
         self.started_mono = self.clock.monotonic()
         leftovers = sweep_temp_files(self.settings.state_dir, (self.store.path.name,))
         leftovers += sweep_temp_files(self.ledger.path.parent, (self.ledger.path.name,))
         if leftovers:
             self._event("state_temp_files_removed", files=[p.name for p in leftovers])
+        self.state, events = policy.on_start(self.state)
+        self._log(events)
         session = self.state.session
-        if session is not None:
-            session.baseline = Baseline(command_at=session.baseline.command_at)
-            if session.hold is not None:
-                self._event("manual_override_ended", reason="daemon_started")
-            self._carried_hold = session.hold
-            session.hold = None
         self._event(
             "daemon_started",
             session=None if session is None else session.session_id,
@@ -410,7 +329,7 @@ class Daemon:
         before = self.feed.curve
         result = await self.feed.refresh(now)
         if self.feed.last_success_at is not None:
-            self.state.last_price_fetch_at = self.feed.last_success_at
+            self.state = replace(self.state, last_price_fetch_at=self.feed.last_success_at)
         if result.error is not None or not result.complete:
             self._event(
                 "price_fetch_deferred",
@@ -425,7 +344,7 @@ class Daemon:
                 slots=len(curve),
                 known_until=None if curve.known_until is None else curve.known_until.isoformat(),
             )
-            self._prices_changed = True
+            self.state = replace(self.state, prices_changed=True)
             if self.state.session is not None:
                 await self.tick("prices")
 
@@ -447,33 +366,12 @@ class Daemon:
         await self.tick("slot_boundary")
 
     async def plan_edge_job(self) -> None:
-        """Reconcile at a plan edge inside a quarter hour (``next_plan_edge``)."""
+        """Reconcile at a plan edge inside a quarter hour (``planning.next_plan_edge``)."""
         await self.tick("plan_edge")
 
     def next_plan_edge(self, after: datetime) -> datetime | None:
-        """Return the next plan edge after ``after`` that no quarter-hour tick covers, or None.
-
-        An edge is where the plan starts charging or raises the current. A block that begins
-        inside a quarter hour (a plan made between ticks, a partial slot) starts at its
-        planned instant through a one-off job there, not at the next poll. A block that ends
-        inside a quarter hour ends at the next poll (at most a poll interval later, at the same
-        quarter hour's price): the status read there may come from the read budget's cache,
-        and energy drawn after a cached reading would be counted in the wrong price slot.
-        """
-        session = self.state.session
-        if session is None or session.plan is None:
-            return None
-        previous: PlanSlot | None = None
-        for s in session.plan.plan.slots:
-            if (
-                previous is not None
-                and s.start > after
-                and s.current_a > previous.current_a
-                and (s.start - _EPOCH) % SLOT
-            ):
-                return s.start
-            previous = s
-        return None
+        """Return the next plan edge after ``after`` that no quarter-hour tick covers, or None."""
+        return planning.next_plan_edge(self.state.session, after)
 
     def jobs(self) -> dict[str, Callable[[], Awaitable[None]]]:
         """Return the job methods by name (see ``job_specs``)."""
@@ -496,63 +394,58 @@ class Daemon:
                 self._tasks.add(task)
             begun = self.clock.monotonic()
             try:
-                with structlog.contextvars.bound_contextvars(tick=self._ticks, trigger=trigger):
-                    await self._tick(trigger)
+                with structlog.contextvars.bound_contextvars(
+                    tick=self._ticks, trigger=TickTrigger(trigger).value
+                ):
+                    await self._tick()
             finally:
                 if untracked and task is not None:
                     self._tasks.discard(task)
-            if self.last_poll_mono is not None and self.last_poll_mono >= begun:
-                self._carried_hold = None  # this run has read the charger and decided
+            session = self.state.session
+            polled = self.last_poll_mono is not None and self.last_poll_mono >= begun
+            if polled and session is not None and session.carried_hold is not None:
+                # This run has read the charger and decided: the old run's hold is over.
+                self.state = replace(self.state, session=replace(session, carried_hold=None))
 
-    async def _tick(self, trigger: str) -> None:
+    async def _tick(self) -> None:
         now = self.clock.now()
         try:
             snapshot = await self.charger.status()
         except SmartchargeError as exc:
-            if not self._wallbox_down:
-                self._wallbox_down = True
-                self._event("wallbox_unavailable", level="warning", error=str(exc))
+            self.state, events = policy.unreachable(self.state, str(exc))
+            self._log(events)
             self._save()
             return
-        if self._wallbox_down:
-            self._wallbox_down = False
-            self._event("wallbox_recovered")
         self.last_snapshot = snapshot
         self.last_poll_mono = self.clock.monotonic()
-        self.state.last_poll_at = max(
-            self.state.last_poll_at or snapshot.fetched_at, snapshot.fetched_at
+        prices = self.feed.curve
+        result = policy.step(
+            self.state, snapshot, now, prices, self.rules, self._manual_commands(snapshot, now)
         )
-        self.state.last_status = {
-            "status": snapshot.status.value,
-            "status_id": snapshot.status_id,
-            "charging_power_kw": snapshot.charging_power_kw,
-            "added_energy_kwh": snapshot.added_energy_kwh,
-            "max_charging_current_a": snapshot.max_charging_current_a,
-            "energy_cost_eur_per_kwh": snapshot.energy_cost_eur_per_kwh,
-            "fetched_at": snapshot.fetched_at.isoformat(),
-        }
-        if snapshot.status is ChargerStatus.UNKNOWN:
-            self._event("wallbox_status_unknown", level="warning", status_id=snapshot.status_id)
-
-        session = self._follow_session(snapshot, now)
+        self.state = result.state
+        self._log(result.events)
+        if result.finished is not None:
+            self._finish_session(result.finished, now)
         commands: tuple[Command, ...] = ()
-        if session is not None:
-            self._account_energy(session, snapshot, now)
-            self._track_error(session, snapshot, now)
-            self._review_pending(session, snapshot, now)
-            self._note_manual_commands(session, snapshot, now)
-            reason = self._replan_reason(session, snapshot, now)
-            if reason is not None:
-                self._make_plan(session, now, reason)
-            commands = self._decide(session, snapshot, now)
+        if self.state.session is not None:
+            self._not_applied = dict(result.not_applied)
+            if result.replan is not None:
+                self._make_plan(now, result.replan)
+            self.state, commands, events = commands_for(
+                self.state, snapshot, now, self.feed.curve, self.rules
+            )
+            self._log(events)
             if commands:
-                await self._send(session, commands, now)
+                await self._send(commands)
             else:
-                session.baseline = observed_baseline(snapshot, session.baseline, session.pending)
-        self.state.next_action = self._next_action(now)
+                self.state = settled(self.state, snapshot)
+        self.state = replace(
+            self.state, next_action=planning.next_action(self.state.session, now, self.rules)
+        )
         if self.on_plan_edge is not None:
             self.on_plan_edge(self.next_plan_edge(now))
         self._save()
+        session = self.state.session
         self._event(
             "tick_completed",
             status=snapshot.status.value,
@@ -563,62 +456,27 @@ class Daemon:
             commands=[str(c) for c in commands],
         )
 
-    # --- session lifecycle
-
-    def _follow_session(self, snapshot: ChargerSnapshot, now: datetime) -> SessionState | None:
+    def _manual_commands(
+        self, snapshot: ChargerSnapshot, now: datetime
+    ) -> tuple[policy.ManualCommandSeen, ...]:
+        """Return the commands sent by hand in this session and not yet taken into account."""
         session = self.state.session
-        if session is None and snapshot.status.is_car_connected:
-            session = self._start_session(snapshot, now)
-        elif (
-            session is not None
-            and snapshot.status in _NO_CAR
-            and (self._restarted_at is None or now - self._restarted_at > RESTART_QUIET)
-        ):
-            self._finish_session(session, snapshot, now)
-            session = None
-        return session
+        if session is None:
+            return ()
+        after = session.plugged_in_at
+        if self.state.manual_seen_at is not None:
+            after = max(after, self.state.manual_seen_at)
+        found = manual_commands_after(self.settings.state_dir, snapshot.charger_id, after, now)
+        return tuple(policy.ManualCommandSeen(m.command, m.at) for m in found)
 
-    def _start_session(self, snapshot: ChargerSnapshot, now: datetime) -> SessionState:
-        ready_by = ready_by_after(now, self.settings.ready_by, self._tz)
-        session = SessionState(
-            session_id=now.isoformat(),
-            plugged_in_at=now,
-            ready_by=ready_by,
-            target_kwh=self.settings.target_kwh,
-            last_added_kwh=0.0,
-            last_energy_at=now,
-        )
-        self.state.session = session
-        self._event(
-            "session_started",
-            session=session.session_id,
-            status=snapshot.status.value,
-            target_kwh=session.target_kwh,
-            ready_by=ready_by.isoformat(),
-        )
-        return session
+    # --- a finished session
 
-    def _finish_session(
-        self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
-    ) -> None:
-        full_kw = session.max_power_seen_kw or power_kw(self.settings.max_current_a, self.settings)
+    def _finish_session(self, session: SessionState, now: datetime) -> None:
+        full_kw = session.max_power_seen_kw or self.rules.power_kw(self.settings.max_current_a)
         entry = finish_session(session, now, self.feed.curve, full_kw)
         self._learn_car(session, now)
         self._unrecorded.append(entry)
         self._record_finished()
-        self.state.session = None
-        self._log_finished(entry)
-
-    def _record_finished(self) -> None:
-        """Write the finished sessions waiting for the ledger; keep them if it cannot be written."""
-        while self._unrecorded:
-            try:
-                self.ledger.record(self._unrecorded[0])
-            except StateError:
-                return  # logged once by the disk (or by the ledger); retried on the next tick
-            self._unrecorded.pop(0)
-
-    def _log_finished(self, entry: LedgerEntry) -> None:
         self._event(
             "session_finished",
             session=entry.session_id,
@@ -631,151 +489,14 @@ class Daemon:
             target_met=entry.target_met,
         )
 
-    def _account_energy(
-        self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
-    ) -> None:
-        added = snapshot.added_energy_kwh
-        last = session.last_added_kwh or 0.0
-        # The counter is per session; a drop means it was reset (a new session on the charger).
-        delta = added - last if added >= last else added
-        start = session.last_energy_at or now
-        if delta > 0:
-            pieces = attribute_energy(min(start, now), now, delta, self.feed.curve)
-            session.slot_energy = merge_slot_energy(session.slot_energy, pieces)
-            session.delivered_kwh += delta
-        session.last_added_kwh = added
-        session.last_energy_at = now
-        if snapshot.status is ChargerStatus.CHARGING:
-            session.max_power_seen_kw = max(session.max_power_seen_kw, snapshot.charging_power_kw)
-        if (
-            session.target_met_at is None
-            and session.delivered_kwh >= session.target_kwh - TARGET_TOLERANCE_KWH
-        ):
-            session.target_met_at = now
-            self._event(
-                "target_met",
-                session=session.session_id,
-                delivered_kwh=round(session.delivered_kwh, 3),
-                ready_by=session.ready_by.isoformat(),
-                on_time=now <= session.ready_by,
-            )
-
-    def _track_error(self, session: SessionState, snapshot: ChargerSnapshot, now: datetime) -> None:
-        if snapshot.status is ChargerStatus.ERROR:
-            if session.error_since is None:
-                session.error_since = now
-                self._event("charger_in_error", level="warning", status_id=snapshot.status_id)
-            return
-        if session.error_since is not None and snapshot.status not in (
-            ChargerStatus.OFFLINE,
-            ChargerStatus.UNKNOWN,
-        ):
-            session.error_since = None
-            self._event("charger_error_cleared", status=snapshot.status.value)
-            if self._restarted_at is not None and session.plan is not None:
-                self._prices_changed = True  # force the re-plan below
-                self._restarted_at = None
-
-    # --- planning
-
-    def _limits(self, session: SessionState) -> Limits:
-        top = self.settings.max_current_a
-        if session.user_max_current_a is not None:
-            top = max(self.settings.min_current_a, min(top, session.user_max_current_a))
-        return Limits(self.settings.min_current_a, top)
-
-    def _replan_reason(
-        self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
-    ) -> str | None:
-        record = session.plan
-        self._note_draw(session, snapshot)
-        self._note_manual_change(session, snapshot, now)
-        if record is None:
-            return "session_started"
-        if self._replan_for_user_current:
-            self._replan_for_user_current = False
-            return "user_changed_current"
-        if self._prices_changed:
-            return "prices_changed"
-        if session.hold is not None or session.remaining_kwh <= TARGET_TOLERANCE_KWH:
-            # The user's own pause is why energy falls behind; the need met ends planning.
-            return None
-        plan_end = record.plan.slots[-1].end if record.plan.slots else record.made_at
-        if now - record.made_at >= BEHIND_GRACE and now < plan_end:
-            behind = record.expected_delivered_kwh(now) - session.delivered_kwh
-            if behind > max(BEHIND_MIN_KWH, BEHIND_SHARE * session.target_kwh):
-                return "energy_behind"
-        if self._power_deviates(session, snapshot, now):
-            return "power_deviated"
-        # The plan's last block is over and a little is still missing (a car that drew a bit
-        # less than assumed): plan the rest into the cheapest time left, rather than topping
-        # it up at full power once the plan has run out at the deadline.
-        last_charge_end = max((s.end for s in record.plan.slots if s.is_charging), default=None)
-        if last_charge_end is not None and record.made_at < last_charge_end <= now < plan_end:
-            return "energy_short"
-        return None
-
-    def _nominal_kw_per_amp(self) -> float:
-        return power_kw(1.0, self.settings)
-
-    def _reading_share(self, snapshot: ChargerSnapshot) -> float | None:
-        """Return the draw share a charging reading shows, or None (not charging)."""
-        if snapshot.status is not ChargerStatus.CHARGING:
-            return None
-        return draw_share(
-            snapshot.charging_power_kw,
-            snapshot.max_charging_current_a,
-            self._nominal_kw_per_amp(),
-        )
-
-    def _assumed_share(self, session: SessionState) -> float:
-        """Return the draw share the plan in force assumed (1.0: the nominal car)."""
-        record = session.plan
-        if record is None or record.measured_power_kw is None:
-            return 1.0
-        full_kw = power_kw(self._limits(session).max_current_a, self.settings)
-        return 1.0 if full_kw <= 0 else min(1.0, record.measured_power_kw / full_kw)
-
-    def _note_draw(self, session: SessionState, snapshot: ChargerSnapshot) -> None:
-        """Keep the session's charging readings for ``learn`` (in memory, per session)."""
-        if self._draw_session != session.session_id:
-            self._draw_session = session.session_id
-            self._draw_readings = []
-        if self._reading_share(snapshot) is not None:
-            self._draw_readings.append(
-                DrawReading(snapshot.max_charging_current_a, snapshot.charging_power_kw)
-            )
-
-    def _power_deviates(
-        self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
-    ) -> bool:
-        """Return whether a charging reading shows another draw than the plan assumed.
-
-        Judged on every charging reading, whether or not the plan charges then (the car
-        may still be charging before the plan's first pause has taken effect). A reading
-        above the assumption at less than the full current is not trusted: a car whose own
-        limit caps its power draws a larger share at a low current, and planning with that
-        share would deliver too little at full current (too much at a low current is safe).
-        """
-        record = session.plan
-        measured = self._reading_share(snapshot)
-        if record is None or measured is None:
-            return False
-        if (
-            session.baseline.command_at is not None
-            and now - session.baseline.command_at < COMMAND_SETTLE
-        ):
-            return False
-        assumed = self._assumed_share(session)
-        if not deviates(measured, assumed, self.settings.replan_power_deviation):
-            return False
-        if (
-            measured > assumed
-            and snapshot.max_charging_current_a < self._limits(session).max_current_a
-        ):
-            return False
-        self._measured_share = measured
-        return True
+    def _record_finished(self) -> None:
+        """Write the finished sessions waiting for the ledger; keep them if it cannot be written."""
+        while self._unrecorded:
+            try:
+                self.ledger.record(self._unrecorded[0])
+            except StateError:
+                return  # logged once by the disk (or by the ledger); retried on the next tick
+            self._unrecorded.pop(0)
 
     def _load_car_profile(self) -> CarProfile | None:
         try:
@@ -784,27 +505,11 @@ class Daemon:
             log.error("car_profile_load_failed", error=str(exc))
             return None
 
-    def _first_share(self, snapshot: ChargerSnapshot | None) -> float | None:
-        """Return the draw share a new session's first plan assumes, or None (nominal).
-
-        The session's own first reading when the car is charging; otherwise what was learnt
-        about the car, when it differs from the nominal car by more than the deviation.
-        """
-        share = None if snapshot is None else self._reading_share(snapshot)
-        if share is not None:
-            return share
-        profile = self.car_profile
-        if profile is not None and deviates(
-            profile.draw_share, 1.0, self.settings.replan_power_deviation
-        ):
-            return profile.draw_share
-        return None
-
     def _learn_car(self, session: SessionState, now: datetime) -> None:
         """Learn the car from the session's readings; save and log what was learnt."""
-        readings = self._draw_readings if self._draw_session == session.session_id else []
-        self._draw_readings, self._draw_session = [], None
-        profile = learn(readings, self._nominal_kw_per_amp(), now, self.car_profile)
+        readings = [DrawReading(s.current_a, s.power_kw) for s in session.draw_samples]
+        nominal = self.rules.power_kw(1.0)
+        profile = learn(readings, nominal, now, self.car_profile)
         if profile is None:
             return
         self.car_profile = profile
@@ -817,7 +522,7 @@ class Daemon:
             "car_profile_learned",
             session=session.session_id,
             draw_share=round(profile.draw_share, 3),
-            full_power_kw=round(profile.full_power_kw(top, self._nominal_kw_per_amp()), 2),
+            full_power_kw=round(profile.full_power_kw(top, nominal), 2),
             at_current_a=top,
             taper_share=profile.taper_share,
             power_by_current_kw={str(a): kw for a, kw in profile.power_by_current_kw},
@@ -825,334 +530,56 @@ class Daemon:
             sessions=profile.sessions,
         )
 
-    def _note_manual_change(
-        self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
-    ) -> None:
-        if session.plan is None:
-            return
-        change = detect_manual_change(snapshot, session.baseline, session.pending)
-        if change is not None:
-            self._user_changed(session, change, snapshot, now, "reading")
+    # --- planning and sending
 
-    def _note_manual_commands(
-        self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
-    ) -> None:
-        """Take a command sent by hand with ``smartcharge charger`` for the user's, at once.
-
-        Only commands sent during this session count (the file outlives sessions).
-        """
-        after = session.plugged_in_at
-        if self.state.manual_seen_at is not None:
-            after = max(after, self.state.manual_seen_at)
-        for manual in manual_commands_after(
-            self.settings.state_dir, snapshot.charger_id, after, now
-        ):
-            self.state.manual_seen_at = manual.at
-            command = manual.command
-            aspect = aspect_of(command)
-            if aspect is None:
-                continue
-            # The user's command supersedes a pending one of ours that changes the same thing,
-            # and is itself pending: the charger may show it only a minute later, and the
-            # daemon must not send it a second time meanwhile.
-            session.pending = [p for p in session.pending if p.aspect is not aspect]
-            session.pending.append(pending_after_send(command, manual.at))
-            if session.plan is None:
-                continue
-            if aspect is Aspect.ENABLED:
-                change = ManualChange(enabled=command.kind is CommandKind.RESUME)
-            elif command.value is not None:
-                change = ManualChange(current_a=round(command.value))
-            else:
-                continue
-            self._user_changed(session, change, snapshot, now, "smartcharge charger")
-
-    def _user_changed(
-        self,
-        session: SessionState,
-        change: ManualChange,
-        snapshot: ChargerSnapshot,
-        now: datetime,
-        source: str,
-    ) -> None:
-        assert session.plan is not None
-        respect = self.settings.manual_override is ManualOverride.RESPECT
-        if change.enabled is not None:
-            if respect:
-                session.hold = Hold(change.enabled, now, session.plan.plan_id)
-                self._event(
-                    "manual_override_detected",
-                    charge=change.enabled,
-                    status=snapshot.status.value,
-                    status_id=snapshot.status_id,
-                    source=source,
-                    holds_until="the next plan change",
-                )
-            else:
-                self._event(
-                    "manual_change_overruled",
-                    charge=change.enabled,
-                    status=snapshot.status.value,
-                    source=source,
-                    setting="SMARTCHARGE_MANUAL_OVERRIDE=ignore",
-                )
-            session.baseline = Baseline(
-                change.enabled, session.baseline.current_a, session.baseline.command_at
-            )
-        if change.current_a is not None:
-            if respect:
-                session.user_max_current_a = change.current_a
-                self._replan_for_user_current = True
-                self._event("manual_current_detected", current_a=change.current_a, source=source)
-            else:
-                self._event("manual_change_overruled", current_a=change.current_a, source=source)
-            session.baseline = Baseline(
-                session.baseline.enabled, change.current_a, session.baseline.command_at
-            )
-
-    def _review_pending(
-        self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
-    ) -> None:
-        """Settle the daemon's pending commands against this reading (``controller``)."""
-        self._not_applied = {}
-        if not session.pending:
-            return
-        review = review_pending(session.pending, snapshot, now)
-        session.pending = list(review.pending)
-        for p in review.confirmed:
-            self._event(
-                "command_confirmed",
-                level="debug",
-                command=str(p.command),
-                after_s=round((snapshot.fetched_at - p.sent_at).total_seconds()),
-                sends=p.sends,
-            )
-        for p in review.not_applied:
-            gave_up = p.sends >= MAX_SENDS
-            self._event(
-                "command_not_applied",
-                level="error" if gave_up else "warning",
-                command=str(p.command),
-                sent_at=p.sent_at.isoformat(),
-                sends=p.sends,
-                status=snapshot.status.value,
-                status_id=snapshot.status_id,
-                max_charging_current_a=snapshot.max_charging_current_a,
-                next="not sent again" if gave_up else "sent once more if the plan still wants it",
-            )
-            # The reading is the truth now, not a change by hand: the baseline takes it.
-            others = [o for o in session.pending if o.aspect is not p.aspect]
-            session.baseline = observed_baseline(snapshot, session.baseline, others)
-            if gave_up:
-                # The same command is not sent again while the plan asks for it (see _decide).
-                session.pending.append(replace(p, gave_up=True))
-            else:
-                self._not_applied[p.command] = p.sends
-
-    def _make_plan(self, session: SessionState, now: datetime, reason: str) -> None:
-        self._prices_changed = False
-        limits = self._limits(session)
-        share = self._measured_share
-        if share is None and session.plan is not None:
-            share = self._assumed_share(session)
-        if share is None:
-            share = self._first_share(self.last_snapshot)
-        self._measured_share = None
-        nominal_full_kw = power_kw(limits.max_current_a, self.settings)
-        # The plan assumes the car's draw share at every current (see smartcharge.carprofile):
-        # the voltage scaled by it gives the right energy at full and at a lower current.
-        measured = None if share is None or share >= 1.0 else share * nominal_full_kw
-        curve = self.feed.curve
-        request = PlanRequest(
-            now=now,
-            ready_by=session.ready_by,
-            energy_needed_kwh=session.remaining_kwh,
-            prices=curve,
-            min_current_a=float(limits.min_current_a),
-            max_current_a=float(limits.max_current_a),
-            phases=self.settings.phases,
-            voltage_v=self.settings.voltage_v * (1.0 if share is None else min(1.0, share)),
-            max_interruptions=self.settings.max_interruptions,
-            deadline_margin=timedelta(minutes=self.settings.deadline_margin_min),
-        )
-        plan = self.strategy.plan(request)
-        full_kw = power_kw(limits.max_current_a, self.settings)
-        if measured is not None:
-            full_kw = min(full_kw, measured)
-        immediate = immediate_cost(now, plan.energy_kwh, full_kw, curve)
-        session.plans_made += 1
-        plan_id = f"{now.isoformat()}#{session.plans_made}"
-        session.plan = PlanRecord(
-            plan_id=plan_id,
-            plan=plan,
-            made_at=now,
-            reason=reason,
-            delivered_kwh=session.delivered_kwh,
-            measured_power_kw=measured,
-            immediate_cost_eur=immediate,
-        )
-        if session.hold is not None:
-            self._event("manual_override_ended", reason="new_plan", plan_id=plan_id)
-            session.hold = None
-        # A new plan brings the charger to the plan: forget what was last seen.
-        session.baseline = Baseline(command_at=session.baseline.command_at)
-        self._event(
-            "plan_made",
-            reason=reason,
-            plan_id=plan_id,
-            strategy=plan.strategy,
-            slots=_slot_summary(plan),
-            energy_kwh=round(plan.energy_kwh, 3),
-            cost_eur=round(plan.cost_eur, 4),
-            immediate_cost_eur=None if immediate is None else round(immediate, 4),
-            saving_eur=None if immediate is None else round(immediate - plan.cost_eur, 4),
-            is_reachable=plan.is_reachable,
-            blocks=plan.blocks,
-            deadline=request.deadline.isoformat(),
-        )
+    def _make_plan(self, now: datetime, reason: ReplanReason) -> None:
+        session = self.state.session
+        assert session is not None
+        car_share = None if self.car_profile is None else self.car_profile.draw_share
+        first = planning.first_share(self.last_snapshot, car_share, self.rules)
+        ask = planning.plan_request(session, now, self.feed.curve, self.rules, first)
+        plan = self.strategy.plan(ask.request)
+        self.state, events = planning.after_plan(self.state, ask, plan, reason, self.rules)
+        self._log(events)
 
     def current_slot(self, session: SessionState, now: datetime) -> PlanSlot:
-        """Return what the charger should do now: the plan's slot, or a fallback.
-
-        The need met: paused. Outside the plan (past its deadline with the need not met, or no
-        plan): charge at full current ("when in doubt, charge").
-        """
-        if session.remaining_kwh <= TARGET_TOLERANCE_KWH:
-            return PlanSlot(now, now + SLOT, 0.0, 0.0, None)
-        slot = None if session.plan is None else session.plan.plan.slot_at(now)
-        if slot is not None:
-            return slot
-        top = float(self._limits(session).max_current_a)
-        return PlanSlot(now, now + SLOT, top, power_kw(top, self.settings) / 4, None)
-
-    def _decide(
-        self, session: SessionState, snapshot: ChargerSnapshot, now: datetime
-    ) -> tuple[Command, ...]:
-        if should_restart(
-            snapshot.status,
-            session.error_since,
-            self.state.last_restart_at,
-            now,
-            enabled=self.settings.restart_on_error,
-            in_session=True,
-        ):
-            return (Command(CommandKind.RESTART),)
-        hold = session.hold if self.settings.manual_override is ManualOverride.RESPECT else None
-        price = self.feed.curve.price_at(now)
-        self._note_energy_cost_clamp(price)
-        commands = decide(
-            snapshot,
-            self.current_slot(session, now),
-            price,
-            self._limits(session),
-            hold,
-            self._refused_energy_cost,
-        )
-        # A command given up on stays given up only while the plan asks for the same.
-        session.pending = [p for p in session.pending if not p.gave_up or p.command in commands]
-        # A pending command is never sent again (it may still take effect).
-        return without_pending(commands, session.pending)
-
-    def _note_energy_cost_clamp(self, price: float | None) -> None:
-        """Log ``energy_cost_clamped`` once when the price leaves the range the cloud accepts."""
-        clamped = price is not None and accepted_energy_cost(price) != cents(price)
-        if clamped and not self._energy_cost_clamped and price is not None:
-            self._event(
-                "energy_cost_clamped",
-                level="warning",
-                price_eur_per_kwh=round(price, 5),
-                energy_cost_eur_per_kwh=accepted_energy_cost(price),
-                accepted_min_eur_per_kwh=ENERGY_COST_MIN_EUR_PER_KWH,
-                accepted_max_eur_per_kwh=ENERGY_COST_MAX_EUR_PER_KWH,
-            )
-        self._energy_cost_clamped = clamped
+        """Return what the charger should do now (``planning.current_slot``)."""
+        return planning.current_slot(session, now, self.rules)
 
     async def _send(
         self,
-        session: SessionState | None,
         commands: tuple[Command, ...],
-        now: datetime,
-        reason: str = "plan",
+        reason: CommandReason = CommandReason.PLAN,
         base: ChargerSnapshot | None = None,
     ) -> None:
         for command in commands:
             # Left set if a stop cuts the command short: its outcome is then unknown.
             self._in_flight = command
             sent_at = self.clock.now()
-            why = "command_not_applied" if command in self._not_applied else reason
+            why = CommandReason.COMMAND_NOT_APPLIED if command in self._not_applied else reason
+            sends = 1 + (self._not_applied.pop(command, 0) if aspect_of(command) else 0)
             try:
                 result = await self.charger.apply(command, base=base)
             except SmartchargeError as exc:
                 self._in_flight = None
                 self._event("command_failed", level="warning", command=str(command), error=str(exc))
-                if command.kind is CommandKind.SET_ENERGY_COST and isinstance(
-                    exc, WallboxResponseError | WallboxForbiddenError
-                ):
-                    self._refused_energy_cost = command.value
-                if session is not None and getattr(exc, "outcome_unknown", False):
-                    # It may have reached the charger: pending, like an accepted one.
-                    session.baseline = after_command(session.baseline, command, sent_at)
-                    self._track_pending(session, command, sent_at)
+                self.state = after_failed(
+                    self.state,
+                    command,
+                    sent_at,
+                    refused=isinstance(exc, WallboxResponseError | WallboxForbiddenError),
+                    outcome_unknown=getattr(exc, "outcome_unknown", False),
+                    sends=sends,
+                )
+                if getattr(exc, "outcome_unknown", False) and self.state.session is not None:
                     self._save()
                 return
-            if command.kind is CommandKind.SET_ENERGY_COST:
-                self._refused_energy_cost = None
             self._in_flight = None
             at = self.clock.now()
-            sent = SentCommand(at, command, why)
-            self.state.last_command = sent
+            self.state = after_sent(self.state, command, sent_at, at, why, sends)
             self.last_snapshot = result
-            if session is not None:
-                session.commands.append(sent)
-                session.baseline = after_command(session.baseline, command, at)
-                self._track_pending(session, command, sent_at)
-            if command.kind is CommandKind.RESTART:
-                self.state.last_restart_at = at
-                self._restarted_at = at
             self._save()
-            self._log_command(session, command, at, why)
-
-    def _track_pending(self, session: SessionState, command: Command, sent_at: datetime) -> None:
-        """Keep ``command`` pending until a reading shows it (it replaces one of the same kind)."""
-        aspect = aspect_of(command)
-        if aspect is None:
-            return
-        sends = self._not_applied.pop(command, 0) + 1
-        session.pending = [p for p in session.pending if p.aspect is not aspect]
-        session.pending.append(pending_after_send(command, sent_at, sends))
-
-    def _log_command(
-        self, session: SessionState | None, command: Command, at: datetime, reason: str
-    ) -> None:
-        price_slot = self.feed.curve.slot_at(at)
-        data: dict[str, Any] = {"reason": reason}
-        if price_slot is not None:
-            data["slot_start"] = price_slot.start.isoformat()
-            data["slot_end"] = price_slot.end.isoformat()
-            data["price_eur_per_kwh"] = round(price_slot.price_eur_per_kwh, 5)
-        if session is not None:
-            data["delivered_kwh"] = round(session.delivered_kwh, 3)
-            data["remaining_kwh"] = round(session.remaining_kwh, 3)
-        if command.kind is CommandKind.SET_MAX_CURRENT:
-            data["current_a"] = command.value
-        elif command.kind is CommandKind.SET_ENERGY_COST:
-            data["energy_cost_eur_per_kwh"] = command.value
-        elif command.kind is CommandKind.RESTART:
-            data["status"] = self.state.last_status.get("status")
-            data["status_id"] = self.state.last_status.get("status_id")
-        self._event(_EVENTS[command.kind], **data)
-
-    def _next_action(self, now: datetime) -> dict[str, Any]:
-        session = self.state.session
-        if session is None or session.plan is None:
-            return {}
-        charging = self.current_slot(session, now).is_charging
-        for s in session.plan.plan.slots:
-            if s.end <= now:
-                continue
-            if s.start > now and s.is_charging != charging:
-                return {"at": s.start.isoformat(), "action": "resume" if s.is_charging else "pause"}
-        return {}
+            self._log((command_event(self.state, command, at, why, self.feed.curve),))
 
     def _save(self) -> None:
         """Save the state; a failure never stops the daemon.
@@ -1163,7 +590,7 @@ class Daemon:
         self.disk.retry()
         self._record_finished()
         with contextlib.suppress(StateError):
-            self.store.save(self.state)
+            self.state = self.store.save(self.state)
 
     # --- running and stopping
 
@@ -1283,16 +710,13 @@ class Daemon:
     async def _apply_on_exit(self, until: float, cut_short: Command | None) -> bool:
         """Resume an unfinished session's charger if it is (or may be) paused; True if sent.
 
-        Applies whenever a session is known, whatever phase the daemon was in. The charger's
-        state comes from the last answer when it is still good, else from a fresh read; when
-        neither is to be had within the budget, the charger is resumed: a stopped daemon must
-        not strand a car.
+        Applies whenever a session is known, whatever phase the daemon was in
+        (``commands.may_resume_on_exit``). The charger's state comes from the last answer when
+        it is still good, else from a fresh read; when neither is to be had within the budget,
+        the charger is resumed: a stopped daemon must not strand a car.
         """
         session = self.state.session
-        if session is None or self.settings.on_exit is not OnExit.RESUME:
-            return False
-        hold = session.hold if session.hold is not None else self._carried_hold
-        if session.remaining_kwh <= TARGET_TOLERANCE_KWH or (hold is not None and not hold.charge):
+        if session is None or not may_resume_on_exit(self.state, self.rules):
             return False
         loop = asyncio.get_running_loop()
         snapshot = self.last_snapshot
@@ -1318,20 +742,14 @@ class Daemon:
                 )
             else:
                 self.last_snapshot = snapshot
-        # A pause of ours may still take effect after we are gone (issue 16 §4).
-        pause_pending = any(p.command.kind is CommandKind.PAUSE for p in session.pending)
-        if snapshot is not None and is_enabled(snapshot.status) is not False and not pause_pending:
+        if not resume_on_exit(self.state, snapshot):
             return False
         before = self.state.last_command
         try:
             async with asyncio.timeout_at(until):
                 # The last snapshot as the answer's base: no read slot may be left to wait for.
                 await self._send(
-                    session,
-                    (Command(CommandKind.RESUME),),
-                    self.clock.now(),
-                    "on_exit",
-                    base=self.last_snapshot,
+                    (Command(CommandKind.RESUME),), CommandReason.ON_EXIT, base=self.last_snapshot
                 )
         except TimeoutError:
             self._event(
@@ -1582,7 +1000,6 @@ __all__ = [
     "install_signal_handlers",
     "job_specs",
     "poll_interval_s",
-    "ready_by_after",
     "realign_jobs",
     "run_simulated",
     "schedule",

@@ -1,11 +1,7 @@
 """Finished sessions and what they cost, at the all-in prices of the slots they charged in.
 
-Energy is measured, not assumed: between two readings of the charger the session's energy
-counter rose by some kWh; that delta is attributed to the price slots the interval covers, in
-proportion to the time spent in each (``attribute_energy``). The daemon reads at every slot
-boundary, so in practice each delta falls within one slot and the attribution is exact. The
-session's cost is the sum over slots of energy times all-in price; immediate charging is what
-the same energy would have cost charged at full power from plug-in (``immediate_cost``).
+The energy of each slot and the costs are attributed by ``smartcharge.session.accounting``;
+``finish_session`` turns an ended session into its ledger entry.
 
 The ledger is ``<state dir>/ledger.json``: a versioned, checksummed document written atomically;
 one entry per session id, so recording a session twice (a restart while unplugging) keeps one.
@@ -18,16 +14,18 @@ Version history: 1 is the first.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from smartcharge.clock import Clock
+from smartcharge.codec import from_data, to_data
 from smartcharge.domain import PriceCurve
 from smartcharge.errors import StateError
-from smartcharge.state import SessionState, SlotEnergy, dt_from_json, dt_required, dt_to_json
+from smartcharge.session.accounting import immediate_cost, slot_cost_eur
+from smartcharge.session.model import SessionState, SlotEnergy
 from smartcharge.storage import StateDisk, StateIOError, load_document, save_document
 
 log = structlog.get_logger(__name__)
@@ -35,89 +33,6 @@ log = structlog.get_logger(__name__)
 LEDGER_FILE = "ledger.json"
 LEDGER_KIND = "smartcharge-ledger"
 LEDGER_VERSION = 1
-# Energy below this (a rounding of the charger's counter) is no energy.
-_EPSILON_KWH = 1e-9
-# The need counts as met when at most this much is missing (the counter has 3 decimals).
-TARGET_TOLERANCE_KWH = 0.01
-
-
-def attribute_energy(
-    start: datetime, end: datetime, energy_kwh: float, prices: PriceCurve, slot_minutes: int = 15
-) -> list[SlotEnergy]:
-    """Split ``energy_kwh`` delivered in ``[start, end)`` over the price slots it covers.
-
-    Each slot gets a share in proportion to its overlap with the interval. Parts of the
-    interval without a known price are cut at ``slot_minutes`` boundaries and get price None.
-    """
-    if energy_kwh <= _EPSILON_KWH:
-        return []
-    if end <= start:
-        end = start + timedelta(seconds=1)
-    total_s = (end - start).total_seconds()
-    step = timedelta(minutes=slot_minutes)
-    out: list[SlotEnergy] = []
-    t = start
-    while t < end:
-        slot = prices.slot_at(t)
-        if slot is not None:
-            piece_start, piece_end, price = slot.start, slot.end, slot.price_eur_per_kwh
-            if slot.duration > step:
-                # Hourly prices: keep the ledger's rows at the planner's resolution.
-                k = (t - slot.start) // step
-                piece_start = slot.start + k * step
-                piece_end = min(piece_start + step, slot.end)
-        else:
-            epoch = datetime(2000, 1, 1, tzinfo=t.tzinfo)
-            piece_start = epoch + ((t - epoch) // step) * step
-            piece_end = piece_start + step
-            nxt = prices.between(t, piece_end)
-            if nxt:
-                piece_end = min(piece_end, nxt.slots[0].start)
-            price = None
-        seg_end = min(end, piece_end)
-        share = energy_kwh * (seg_end - t).total_seconds() / total_s
-        out.append(SlotEnergy(piece_start, piece_end, share, price))
-        t = seg_end
-    return out
-
-
-def merge_slot_energy(existing: list[SlotEnergy], new: list[SlotEnergy]) -> list[SlotEnergy]:
-    """Return ``existing`` with ``new`` added (same slot start: energies summed), in order."""
-    by_start: dict[datetime, SlotEnergy] = {s.start: s for s in existing}
-    for s in new:
-        old = by_start.get(s.start)
-        if old is None:
-            by_start[s.start] = s
-        else:
-            price = (
-                old.price_eur_per_kwh if old.price_eur_per_kwh is not None else s.price_eur_per_kwh
-            )
-            by_start[s.start] = SlotEnergy(old.start, old.end, old.energy_kwh + s.energy_kwh, price)
-    return [by_start[k] for k in sorted(by_start)]
-
-
-def slot_cost_eur(slots: list[SlotEnergy]) -> tuple[float, float]:
-    """Return (cost of the priced energy, energy without a known price)."""
-    cost = sum(s.energy_kwh * s.price_eur_per_kwh for s in slots if s.price_eur_per_kwh is not None)
-    unpriced = sum(s.energy_kwh for s in slots if s.price_eur_per_kwh is None)
-    return cost, unpriced
-
-
-def immediate_cost(
-    plugged_in_at: datetime, energy_kwh: float, power_kw: float, prices: PriceCurve
-) -> float | None:
-    """Return what ``energy_kwh`` costs charged at ``power_kw`` from ``plugged_in_at`` on.
-
-    None when the power is unknown or a price of that stretch is unknown.
-    """
-    if energy_kwh <= _EPSILON_KWH:
-        return 0.0
-    if power_kw <= 0:
-        return None
-    end = plugged_in_at + timedelta(hours=energy_kwh / power_kw)
-    slots = attribute_energy(plugged_in_at, end, energy_kwh, prices)
-    cost, unpriced = slot_cost_eur(slots)
-    return None if unpriced > _EPSILON_KWH else cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,43 +77,18 @@ class LedgerEntry:
         return self.immediate_cost_eur - self.cost_eur
 
     def to_json(self) -> dict[str, Any]:
-        """Return a JSON-able dict (also the ``sessions --json`` row)."""
-        return {
-            "session_id": self.session_id,
-            "plugged_in_at": dt_to_json(self.plugged_in_at),
-            "plugged_out_at": dt_to_json(self.plugged_out_at),
-            "ready_by": dt_to_json(self.ready_by),
-            "target_kwh": self.target_kwh,
-            "energy_kwh": self.energy_kwh,
-            "cost_eur": self.cost_eur,
-            "unpriced_kwh": self.unpriced_kwh,
-            "immediate_cost_eur": self.immediate_cost_eur,
-            "saving_eur": self.saving_eur,
-            "target_met": self.target_met,
-            "target_met_at": dt_to_json(self.target_met_at),
-            "commands": self.commands,
-            "slots": [s.to_json() for s in self.slots],
-        }
+        """Return a JSON-able dict (also the ``sessions --json`` row; with ``saving_eur``)."""
+        data: dict[str, Any] = {}
+        for key, value in to_data(self).items():
+            data[key] = value
+            if key == "immediate_cost_eur":
+                data["saving_eur"] = self.saving_eur
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LedgerEntry:
-        """Build from ``to_json`` output."""
-        immediate = data.get("immediate_cost_eur")
-        return cls(
-            session_id=str(data["session_id"]),
-            plugged_in_at=dt_required(data["plugged_in_at"]),
-            plugged_out_at=dt_required(data["plugged_out_at"]),
-            ready_by=dt_required(data["ready_by"]),
-            target_kwh=float(data["target_kwh"]),
-            energy_kwh=float(data["energy_kwh"]),
-            cost_eur=float(data["cost_eur"]),
-            unpriced_kwh=float(data.get("unpriced_kwh", 0.0)),
-            immediate_cost_eur=None if immediate is None else float(immediate),
-            target_met=bool(data["target_met"]),
-            target_met_at=dt_from_json(data.get("target_met_at")),
-            commands=int(data.get("commands", 0)),
-            slots=tuple(SlotEnergy.from_json(s) for s in data.get("slots", [])),
-        )
+        """Build from ``to_json`` output (rows before ``unpriced_kwh`` and ``commands``: 0)."""
+        return from_data(cls, {"unpriced_kwh": 0.0, "commands": 0, **data})
 
 
 def finish_session(

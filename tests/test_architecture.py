@@ -172,15 +172,28 @@ _LAYER_TABLE: dict[str, tuple[str, ...] | None] = {
     "smartcharge.logsetup": _BASE,
     "smartcharge.number_text": _BASE,
     "smartcharge.storage": _BASE,
+    "smartcharge.codec": _BASE,
     # the pure core
     "smartcharge.ports": _BASE,
     "smartcharge.pricing": _BASE,
     "strategies": _BASE,
-    "smartcharge.session": (*_BASE, "smartcharge.ports", "strategies.base"),
-    "smartcharge.controller": (*_BASE, "smartcharge.ports", "strategies.base"),
+    # the session core may also use the pure helpers of its own ring: the car's draw share
+    # (carprofile) and the local deadline's next instant (localtime)
+    "smartcharge.session": (
+        *_BASE,
+        "smartcharge.ports",
+        "strategies.base",
+        "smartcharge.carprofile",
+        "smartcharge.localtime",
+    ),
     "smartcharge.carprofile": _BASE,
     # adapters: pricing is pure core (it points inward), so the price adapters may convert with it
-    "smartcharge.wallbox": (*_BASE, "smartcharge.ports", "smartcharge.storage"),
+    "smartcharge.wallbox": (
+        *_BASE,
+        "smartcharge.ports",
+        "smartcharge.storage",
+        "smartcharge.codec",
+    ),
     "smartcharge.prices": (
         *_BASE,
         "smartcharge.ports",
@@ -189,8 +202,18 @@ _LAYER_TABLE: dict[str, tuple[str, ...] | None] = {
     ),
     "smartcharge.ocpp": (*_BASE, "smartcharge.ports", "smartcharge.storage"),
     # persistence: state files are written through storage
-    "smartcharge.state": (*_BASE, "smartcharge.session", "smartcharge.storage"),
-    "smartcharge.ledger": (*_BASE, "smartcharge.session", "smartcharge.storage"),
+    "smartcharge.state": (
+        *_BASE,
+        "smartcharge.session",
+        "smartcharge.storage",
+        "smartcharge.codec",
+    ),
+    "smartcharge.ledger": (
+        *_BASE,
+        "smartcharge.session",
+        "smartcharge.storage",
+        "smartcharge.codec",
+    ),
     "smartcharge.manual": (*_BASE, "smartcharge.session", "smartcharge.storage"),
     "smartcharge.carstore": (*_BASE, "smartcharge.carprofile", "smartcharge.storage"),
     # settings: validates strategy names against the registry
@@ -221,12 +244,6 @@ _KNOWN_LAYER_BREAKS: set[tuple[str, str]] = {
     ("smartcharge.wallbox.auth", "smartcharge.logsetup"),
     ("smartcharge.wallbox.tokens", "smartcharge.logsetup"),
     ("smartcharge.prices.entsoe", "smartcharge.logsetup"),
-    # state stores controller's Baseline/Hold/PendingCommand; item 1 moves them to session/model
-    ("smartcharge.state", "smartcharge.controller"),
-    # state stores the Plan record from strategies.base; item 1 moves the plan record to session
-    ("smartcharge.state", "strategies.base"),
-    # the ledger reads SessionState/SlotEnergy and the JSON helpers from state; item 1 and 4
-    ("smartcharge.ledger", "smartcharge.state"),
 }
 
 # Today's import cycles (strongly connected components), each to be removed by issue 13.

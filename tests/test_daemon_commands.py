@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from smartcharge.controller import PENDING_DEADLINE
 from smartcharge.daemon import run_simulated
 from smartcharge.demo import DEMO_DAY, SimulatedWorld, local, simulated_world
 from smartcharge.domain import Command, CommandKind, energy_cost_cents
-from smartcharge.ledger import TARGET_TOLERANCE_KWH
 from smartcharge.manual import ManualCommand, record_manual_command
+from smartcharge.session.accounting import TARGET_TOLERANCE_KWH
+from smartcharge.session.decide import PENDING_DEADLINE
 from smartcharge.simulator.wallbox_cloud import (
     PayloadVariants,
     RecordedRequest,
@@ -146,7 +146,7 @@ async def test_a_lagging_charger_gets_each_command_once_and_the_night_is_met(
     assert [] == repeats_within(current_writes(world), PENDING_DEADLINE)
     assert len(actions) >= 2
     assert session.delivered_kwh >= session.target_kwh - TARGET_TOLERANCE_KWH
-    assert [] == session.pending
+    assert () == session.pending
 
 
 async def test_a_command_that_never_shows_is_sent_once_more_then_given_up(tmp_path: Path):
@@ -313,4 +313,5 @@ async def test_an_unknown_status_id_is_unknown_and_nothing_is_sent(tmp_path: Pat
     assert [] == [
         r for r in sent if "remote-action" in r.path or "maxChargingCurrent" in str(r.body)
     ]
-    assert "unknown" == world.daemon.state.last_status["status"]
+    assert world.daemon.state.last_status is not None
+    assert "unknown" == world.daemon.state.last_status.status.value

@@ -10,9 +10,9 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from smartcharge.controller import accepted_energy_cost
 from smartcharge.daemon import run_simulated
 from smartcharge.demo import DEMO_DAY, PRICES_CSV, SimulatedWorld, local, simulated_world
+from smartcharge.session.decide import accepted_energy_cost
 from smartcharge.simulator.entsoe_server import read_price_csv
 from smartcharge.simulator.wallbox_cloud import Fault, RecordedRequest
 

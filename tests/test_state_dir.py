@@ -31,9 +31,10 @@ import pytest
 from smartcharge.clock import SystemClock
 from smartcharge.ledger import LEDGER_FILE, LEDGER_KIND, Ledger, LedgerEntry
 from smartcharge.manual import MANUAL_FILE, manual_commands_after
+from smartcharge.session.model import DaemonState
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.wallbox_cloud import WallboxCloudSimulator
-from smartcharge.state import STATE_FILE, STATE_KIND, DaemonState, StateStore
+from smartcharge.state import STATE_FILE, STATE_KIND, StateStore
 from smartcharge.storage import (
     DAEMON_LOCK_FILE,
     StateDisk,

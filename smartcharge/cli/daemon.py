@@ -15,10 +15,12 @@ from zoneinfo import ZoneInfo
 
 from smartcharge.cli._common import settings_and_logging
 from smartcharge.clock import SystemClock
+from smartcharge.codec import to_data
 from smartcharge.config import Settings, load_settings, readiness_problems
 from smartcharge.errors import ConfigError, StateError
 from smartcharge.ledger import Ledger, ledger_text, totals
-from smartcharge.state import DaemonState, StateStore
+from smartcharge.session.model import DaemonState
+from smartcharge.state import StateStore
 from smartcharge.storage import DAEMON_LOCK_FILE
 
 
@@ -250,15 +252,24 @@ def _status_json(state: DaemonState) -> dict[str, Any]:
     out: dict[str, Any] = {
         "session": None,
         "plan": None,
-        "next_action": state.next_action or None,
-        "charger": state.last_status or None,
+        "next_action": None
+        if state.next_action is None
+        else {"at": state.next_action.at.isoformat(), "action": state.next_action.action.value},
+        "charger": to_data(state.last_status),
         "last_contact": {
             "wallbox": None if state.last_poll_at is None else state.last_poll_at.isoformat(),
             "prices": None
             if state.last_price_fetch_at is None
             else state.last_price_fetch_at.isoformat(),
         },
-        "last_command": None if state.last_command is None else state.last_command.to_json(),
+        "last_command": None
+        if state.last_command is None
+        else {
+            "at": state.last_command.at.isoformat(),
+            "kind": state.last_command.command.kind.value,
+            "value": state.last_command.command.value,
+            "reason": state.last_command.reason.value,
+        },
         "saved_at": None if state.saved_at is None else state.saved_at.isoformat(),
     }
     if session is not None:
@@ -275,7 +286,7 @@ def _status_json(state: DaemonState) -> dict[str, Any]:
             else {"charge": session.hold.charge, "since": session.hold.since.isoformat()},
         }
         if session.plan is not None:
-            plan = session.plan.to_json()
+            plan = to_data(session.plan)
             plan["slots"] = [s for s in plan["plan"]["slots"] if s["current_a"] > 0]
             out["plan"] = {
                 "plan_id": plan["plan_id"],

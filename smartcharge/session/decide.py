@@ -2,7 +2,8 @@
 
 ``decide()`` is pure: from what the charger reports, the plan's current slot and the current
 all-in price it returns the commands that bring the charger there, ``()`` when it already is.
-The daemon sends them (``Daemon._send``).
+The daemon sends them (``Daemon._send``). The values it reads and returns (``Limits``,
+``Hold``, ``Baseline``, ``PendingCommand``) are in ``smartcharge.session.model``.
 
 The status groups (wallbox-api.md §5) and what ``decide()`` does in each:
 
@@ -46,7 +47,6 @@ the session's upper limit and triggers a re-plan (``ignore``: the plan's current
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,6 +60,7 @@ from smartcharge.domain import (
     energy_cost_cents,
     same_energy_cost,
 )
+from smartcharge.session.model import Aspect, Baseline, Hold, Limits, PendingCommand
 from strategies.base import PlanSlot
 
 # The daemon keeps the energy cost right to the cent (domain.energy_cost_cents): it sends the
@@ -95,73 +96,6 @@ _DISABLED = frozenset({ChargerStatus.PAUSED, ChargerStatus.SCHEDULED})
 _COST_SETTABLE = frozenset({*_ENABLED, *_DISABLED, ChargerStatus.LOCKED_CAR_CONNECTED})
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """The currents the daemon may set.
-
-    Attributes:
-        min_current_a: the lowest current while charging (6 A, wallbox-api.md §6).
-        max_current_a: the highest current (the settings, a user's hand-set cap).
-    """
-
-    min_current_a: int
-    max_current_a: int
-
-    def capped(self, snapshot: ChargerSnapshot) -> Limits:
-        """Return these limits, lowered to what the installation allows (if it says)."""
-        ceiling = snapshot.max_available_current_a
-        if ceiling <= 0:
-            return self
-        # Below 6 A nothing charges (wallbox-api.md §6), so the minimum wins over a lower ceiling.
-        return Limits(self.min_current_a, max(min(self.max_current_a, ceiling), self.min_current_a))
-
-
-@dataclass(frozen=True, slots=True)
-class Hold:
-    """The user's choice made by hand, kept until the plan changes.
-
-    Attributes:
-        charge: True when the user resumed, False when they paused.
-        since: when it was seen (UTC).
-        plan_id: the plan it was made against; a new plan ends the hold.
-    """
-
-    charge: bool
-    since: datetime
-    plan_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Baseline:
-    """What the daemon last brought the charger to, or last saw it agree with.
-
-    Attributes:
-        enabled: charging enabled (True), paused (False) or unknown (None).
-        current_a: the current limit, or None when unknown.
-        command_at: when the daemon last sent a command (UTC), if ever.
-    """
-
-    enabled: bool | None = None
-    current_a: int | None = None
-    command_at: datetime | None = None
-
-
-class Aspect(enum.Enum):
-    """What a command changes; only a command that changes a thing can explain a reading of it."""
-
-    ENABLED = "enabled"  # pause / resume
-    CURRENT = "current"  # the current limit
-
-
-def aspect_of(command: Command) -> Aspect | None:
-    """Return what ``command`` changes, or None when it is not tracked as pending."""
-    if command.kind in (CommandKind.PAUSE, CommandKind.RESUME):
-        return Aspect.ENABLED
-    if command.kind is CommandKind.SET_MAX_CURRENT:
-        return Aspect.CURRENT
-    return None
-
-
 def shows(snapshot: ChargerSnapshot, command: Command) -> bool:
     """Return whether a reading shows ``command``'s effect."""
     if command.kind is CommandKind.PAUSE:
@@ -171,31 +105,6 @@ def shows(snapshot: ChargerSnapshot, command: Command) -> bool:
     if command.kind is CommandKind.SET_MAX_CURRENT and command.value is not None:
         return snapshot.max_charging_current_a == round(command.value)
     return False
-
-
-@dataclass(frozen=True, slots=True)
-class PendingCommand:
-    """A command of the daemon's that no reading has shown yet (saved with the session).
-
-    Attributes:
-        command: what was sent.
-        sent_at: when it was sent (UTC; before the call, so its answer is not older).
-        deadline_at: when it counts as not applied if no reading shows it.
-        sends: how many times it has been sent (at most ``MAX_SENDS``).
-        gave_up: sent ``MAX_SENDS`` times and never shown: not sent again while the plan asks
-            for the same.
-    """
-
-    command: Command
-    sent_at: datetime
-    deadline_at: datetime
-    sends: int = 1
-    gave_up: bool = False
-
-    @property
-    def aspect(self) -> Aspect | None:
-        """Return what the command changes."""
-        return aspect_of(self.command)
 
 
 def pending_after_send(command: Command, sent_at: datetime, sends: int = 1) -> PendingCommand:

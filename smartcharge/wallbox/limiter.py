@@ -51,7 +51,8 @@ from typing import Any
 import structlog
 
 from smartcharge.clock import Clock
-from smartcharge.domain import ChargerSnapshot, ChargerStatus
+from smartcharge.codec import from_data, to_data
+from smartcharge.domain import ChargerSnapshot
 from smartcharge.errors import StateError
 from smartcharge.storage import (
     StateDisk,
@@ -138,44 +139,15 @@ def _parse(text: Any) -> datetime | None:
     return instant if instant.tzinfo is not None else None
 
 
-def snapshot_to_json(snapshot: ChargerSnapshot) -> dict[str, Any]:
-    """Return ``snapshot`` as plain JSON data."""
-    return {
-        "charger_id": snapshot.charger_id,
-        "status": snapshot.status.value,
-        "status_id": snapshot.status_id,
-        "charging_power_kw": snapshot.charging_power_kw,
-        "added_energy_kwh": snapshot.added_energy_kwh,
-        "max_charging_current_a": snapshot.max_charging_current_a,
-        "max_available_current_a": snapshot.max_available_current_a,
-        "energy_cost_eur_per_kwh": snapshot.energy_cost_eur_per_kwh,
-        "locked": snapshot.locked,
-        "fetched_at": _iso(snapshot.fetched_at),
-    }
+def snapshot_to_json(snapshot: ChargerSnapshot) -> Any:
+    """Return ``snapshot`` as plain JSON data (``smartcharge.codec``, as the state writes it)."""
+    return to_data(snapshot)
 
 
 def snapshot_from_json(data: Any) -> ChargerSnapshot | None:
     """Return the snapshot stored by ``snapshot_to_json``, or None if it is not one."""
-    if not isinstance(data, dict):
-        return None
     try:
-        fetched_at = _parse(data["fetched_at"])
-        if fetched_at is None:
-            return None
-        cost = data.get("energy_cost_eur_per_kwh")
-        status_id = data.get("status_id")
-        return ChargerSnapshot(
-            charger_id=int(data["charger_id"]),
-            status=ChargerStatus(data["status"]),
-            status_id=None if status_id is None else int(status_id),
-            charging_power_kw=float(data["charging_power_kw"]),
-            added_energy_kwh=float(data["added_energy_kwh"]),
-            max_charging_current_a=int(data["max_charging_current_a"]),
-            max_available_current_a=int(data["max_available_current_a"]),
-            energy_cost_eur_per_kwh=None if cost is None else float(cost),
-            locked=bool(data["locked"]),
-            fetched_at=fetched_at,
-        )
+        return from_data(ChargerSnapshot, data)
     except (KeyError, TypeError, ValueError):
         return None
 

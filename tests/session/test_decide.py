@@ -1,4 +1,4 @@
-"""controller: decide() over every status id of wallbox-api.md §5, and the rules around it."""
+"""session.decide: decide() over every status id of wallbox-api.md §5, and the rules around it."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from smartcharge.controller import (
+from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandKind
+from smartcharge.session.decide import (
     MAX_SENDS,
     PENDING_DEADLINE,
-    Baseline,
-    Hold,
-    Limits,
     ManualChange,
     after_command,
     decide,
@@ -26,7 +24,7 @@ from smartcharge.controller import (
     whole_amps,
     without_pending,
 )
-from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandKind
+from smartcharge.session.model import Baseline, Hold, Limits
 from strategies.base import PlanSlot
 
 NOW = datetime(2025, 1, 15, 22, 5, tzinfo=UTC)
