@@ -97,6 +97,7 @@ from smartcharge.session.model import (
     TickTrigger,
     aspect_of,
 )
+from smartcharge.session.override import ManualCommandSeen
 from smartcharge.state import STATE_FILE, StateStore
 from smartcharge.storage import StateDisk, claim_state_dir, sweep_temp_files
 from smartcharge.wallbox.errors import WallboxForbiddenError, WallboxResponseError
@@ -458,7 +459,7 @@ class Daemon:
 
     def _manual_commands(
         self, snapshot: ChargerSnapshot, now: datetime
-    ) -> tuple[policy.ManualCommandSeen, ...]:
+    ) -> tuple[ManualCommandSeen, ...]:
         """Return the commands sent by hand in this session and not yet taken into account."""
         session = self.state.session
         if session is None:
@@ -467,7 +468,7 @@ class Daemon:
         if self.state.manual_seen_at is not None:
             after = max(after, self.state.manual_seen_at)
         found = manual_commands_after(self.settings.state_dir, snapshot.charger_id, after, now)
-        return tuple(policy.ManualCommandSeen(m.command, m.at) for m in found)
+        return tuple(ManualCommandSeen(m.command, m.at) for m in found)
 
     # --- a finished session
 

@@ -2,8 +2,8 @@
 
 From the last state and a fresh reading of the charger it follows the session (plug-in, energy,
 unplug), notes an error, settles the daemon's pending commands against the reading, takes in
-commands sent by hand, applies the manual-override rule and says whether (and why) to plan
-again. What it has to say is in ``Step.events``, for the runtime to log. Planning itself is
+commands sent by hand, applies the manual-override rule (``override``) and says whether (and
+why) to plan again. What it has to say is in ``Step.events``, for the runtime to log. Planning itself is
 ``smartcharge.session.planning``; the commands to send and what a sent one changes are
 ``smartcharge.session.commands``.
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from smartcharge.carprofile import deviates, draw_share
-from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandKind, PriceCurve
+from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, PriceCurve
 from smartcharge.localtime import ready_by_after
 from smartcharge.session.accounting import (
     TARGET_TOLERANCE_KWH,
@@ -30,24 +30,23 @@ from smartcharge.session.accounting import (
 from smartcharge.session.decide import (
     COMMAND_SETTLE,
     MAX_SENDS,
-    ManualChange,
-    detect_manual_change,
     observed_baseline,
-    pending_after_send,
     review_pending,
 )
 from smartcharge.session.events import Event, Level, event
 from smartcharge.session.model import (
-    Aspect,
     Baseline,
     DaemonState,
     DrawSample,
-    Hold,
     ReplanReason,
     SessionState,
-    aspect_of,
 )
-from smartcharge.session.rules import OverrideRule, Rules
+from smartcharge.session.override import (
+    ManualCommandSeen,
+    note_manual_change,
+    take_manual_commands,
+)
+from smartcharge.session.rules import Rules
 
 # Energy behind plan: re-plan when the delivered energy lags the plan by more than this share of
 # the need, or this many kWh, whichever is larger (a 90 s poll at 11 kW is 0.27 kWh).
@@ -60,19 +59,6 @@ BEHIND_GRACE = timedelta(minutes=15)
 RESTART_QUIET = timedelta(minutes=5)
 
 _NO_CAR = frozenset({ChargerStatus.READY, ChargerStatus.LOCKED})
-
-
-@dataclass(frozen=True, slots=True)
-class ManualCommandSeen:
-    """A command the user sent by hand with ``smartcharge charger`` (read by the runtime).
-
-    Attributes:
-        command: what was sent.
-        at: when the cloud accepted it (UTC).
-    """
-
-    command: Command
-    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,9 +175,9 @@ def step(
     session = _account_energy(session, snapshot, now, prices, events)
     session, state = _track_error(session, state, snapshot, now, events)
     session, not_applied = _review_pending(session, snapshot, now, events)
-    session, state = _take_manual_commands(session, state, snapshot, now, rules, manual, events)
+    session, state = take_manual_commands(session, state, snapshot, now, rules, manual, events)
     session = _note_draw(session, snapshot, rules)
-    session = _note_manual_change(session, snapshot, now, rules, events)
+    session = note_manual_change(session, snapshot, now, rules, events)
     session, reason = _replan_reason(session, state, snapshot, now, rules)
     return Step(
         replace(state, session=session),
@@ -336,113 +322,12 @@ def _review_pending(
     return replace(session, pending=pending, baseline=baseline), not_applied
 
 
-def _take_manual_commands(
-    session: SessionState,
-    state: DaemonState,
-    snapshot: ChargerSnapshot,
-    now: datetime,
-    rules: Rules,
-    manual: Sequence[ManualCommandSeen],
-    events: list[Event],
-) -> tuple[SessionState, DaemonState]:
-    """Take a command sent by hand with ``smartcharge charger`` for the user's, at once."""
-    for seen in manual:
-        state = replace(state, manual_seen_at=seen.at)
-        command = seen.command
-        aspect = aspect_of(command)
-        if aspect is None:
-            continue
-        # The user's command supersedes a pending one of ours that changes the same thing,
-        # and is itself pending: the charger may show it only a minute later, and the
-        # daemon must not send it a second time meanwhile.
-        pending = tuple(p for p in session.pending if p.aspect is not aspect)
-        session = replace(session, pending=(*pending, pending_after_send(command, seen.at)))
-        if session.plan is None:
-            continue
-        if aspect is Aspect.ENABLED:
-            change = ManualChange(enabled=command.kind is CommandKind.RESUME)
-        elif command.value is not None:
-            change = ManualChange(current_a=round(command.value))
-        else:
-            continue
-        session = _user_changed(
-            session, change, snapshot, now, rules, "smartcharge charger", events
-        )
-    return session, state
-
-
 def _note_draw(session: SessionState, snapshot: ChargerSnapshot, rules: Rules) -> SessionState:
     """Keep the session's charging readings for the car profile."""
     if reading_share(snapshot, rules) is None:
         return session
     sample = DrawSample(snapshot.max_charging_current_a, snapshot.charging_power_kw)
     return replace(session, draw_samples=(*session.draw_samples, sample))
-
-
-def _note_manual_change(
-    session: SessionState,
-    snapshot: ChargerSnapshot,
-    now: datetime,
-    rules: Rules,
-    events: list[Event],
-) -> SessionState:
-    if session.plan is None:
-        return session
-    change = detect_manual_change(snapshot, session.baseline, session.pending)
-    if change is None:
-        return session
-    return _user_changed(session, change, snapshot, now, rules, "reading", events)
-
-
-def _user_changed(
-    session: SessionState,
-    change: ManualChange,
-    snapshot: ChargerSnapshot,
-    now: datetime,
-    rules: Rules,
-    source: str,
-    events: list[Event],
-) -> SessionState:
-    assert session.plan is not None
-    respect = rules.manual_override is OverrideRule.RESPECT
-    if change.enabled is not None:
-        if respect:
-            session = replace(session, hold=Hold(change.enabled, now, session.plan.plan_id))
-            events.append(
-                event(
-                    "manual_override_detected",
-                    charge=change.enabled,
-                    status=snapshot.status.value,
-                    status_id=snapshot.status_id,
-                    source=source,
-                    holds_until="the next plan change",
-                )
-            )
-        else:
-            events.append(
-                event(
-                    "manual_change_overruled",
-                    charge=change.enabled,
-                    status=snapshot.status.value,
-                    source=source,
-                    setting="SMARTCHARGE_MANUAL_OVERRIDE=ignore",
-                )
-            )
-        session = replace(session, baseline=replace(session.baseline, enabled=change.enabled))
-    if change.current_a is not None:
-        if respect:
-            session = replace(
-                session, user_max_current_a=change.current_a, replan_for_user_current=True
-            )
-            events.append(
-                event("manual_current_detected", current_a=change.current_a, source=source)
-            )
-        else:
-            events.append(
-                event("manual_change_overruled", current_a=change.current_a, source=source)
-            )
-        session = replace(session, baseline=replace(session.baseline, current_a=change.current_a))
-    return session
 
 
 def _replan_reason(

@@ -26,6 +26,7 @@ from smartcharge.session.model import (
     ReplanReason,
     SessionState,
 )
+from smartcharge.session.override import ManualCommandSeen
 from smartcharge.session.rules import OverrideRule, Rules
 from strategies.base import Plan, PlanSlot
 
@@ -290,7 +291,7 @@ def test_a_pending_command_past_its_deadline_is_reported_not_applied():
 def test_a_manual_pause_sent_with_the_cli_becomes_a_hold_and_pending():
     """A pause sent with `smartcharge charger`: the user's hold, and pending until it shows."""
     state = DaemonState(session=a_session(baseline=Baseline(True, 16, T0)))
-    manual = (policy.ManualCommandSeen(Command(CommandKind.PAUSE), T0 + Q),)
+    manual = (ManualCommandSeen(Command(CommandKind.PAUSE), T0 + Q),)
 
     out = policy.step(state, reading(at=T0 + Q), T0 + Q, PRICES, RULES, manual)
 
