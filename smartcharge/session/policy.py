@@ -3,9 +3,9 @@
 From the last state and a fresh reading of the charger it follows the session (plug-in, energy,
 unplug), notes an error, settles the daemon's pending commands against the reading, takes in
 commands sent by hand, applies the manual-override rule (``override``) and says whether (and
-why) to plan again. What it has to say is in ``Step.events``, for the runtime to log. Planning itself is
-``smartcharge.session.planning``; the commands to send and what a sent one changes are
-``smartcharge.session.commands``.
+why) to plan again. What it has to say is in ``Step.events``, for the runtime to log. Planning
+itself is ``smartcharge.session.planning``; the commands to send and what a sent one changes
+are ``smartcharge.session.commands``.
 
 Re-plans happen on: a new session, new prices, energy delivered falling behind the plan, the
 measured draw differing from the assumed one by more than the rules allow, a current set by
