@@ -255,7 +255,7 @@ class Daemon:
         disk: StateDisk | None = None,
     ) -> None:
         self.settings = settings
-        self.rules = rules_from_settings(settings)
+        self.rules = rules_from_settings(settings, charger.capabilities)
         self.clock = clock
         self.charger = charger
         self.feed = feed

@@ -6,11 +6,12 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from smartcharge.config import Settings
-from smartcharge.session.rules import Capabilities, OnExitRule, OverrideRule, Rules
+from smartcharge.ports import ChargerCapabilities
+from smartcharge.session.rules import OnExitRule, OverrideRule, Rules
 
 
-def rules_from_settings(settings: Settings, capabilities: Capabilities | None = None) -> Rules:
-    """Return the rules ``settings`` set (``capabilities``: what the charger link can do)."""
+def rules_from_settings(settings: Settings, capabilities: ChargerCapabilities) -> Rules:
+    """Return the rules ``settings`` set, for a charger link that carries ``capabilities``."""
     return Rules(
         target_kwh=settings.target_kwh,
         ready_by=settings.ready_by,
@@ -25,5 +26,5 @@ def rules_from_settings(settings: Settings, capabilities: Capabilities | None = 
         replan_power_deviation=settings.replan_power_deviation,
         max_interruptions=settings.max_interruptions,
         deadline_margin=timedelta(minutes=settings.deadline_margin_min),
-        capabilities=capabilities or Capabilities(),
+        capabilities=capabilities,
     )

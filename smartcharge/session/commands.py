@@ -1,8 +1,10 @@
 """The commands of a tick, pure: what to send, what a sent or failed one changes, on exit.
 
 ``commands_for`` asks ``decide`` what brings the charger to the plan (or restarts a charger
-stuck in error), less what is still pending; the runtime sends them one by one and folds each
-answer in with ``after_sent`` or ``after_failed``. ``resume_on_exit`` is the on-exit rule.
+stuck in error), less what is still pending and what the charger's link does not carry (no
+energy cost or restart without ``ChargerCapabilities`` for them); the runtime sends them one by
+one and folds each answer in with ``after_sent`` or ``after_failed``. ``resume_on_exit`` is the
+on-exit rule.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def commands_for(
         session.error_since,
         state.last_restart_at,
         now,
-        enabled=rules.restart_on_error,
+        enabled=rules.restart_on_error and rules.capabilities.restart,
         in_session=True,
     ):
         return state, (Command(CommandKind.RESTART),), ()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
+from smartcharge.ports import ChargerCapabilities
 from smartcharge.session.model import Limits
 
 
@@ -29,17 +30,6 @@ class OnExitRule(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Capabilities:
-    """What the link to the charger can do.
-
-    Attributes:
-        energy_cost: the link can set the charger's energy cost (the Wallbox cloud can).
-    """
-
-    energy_cost: bool = True
-
-
-@dataclass(frozen=True, slots=True)
 class Rules:
     """What the policy decides by, besides the session, the reading, the prices and the time.
 
@@ -51,13 +41,14 @@ class Rules:
         max_current_a: the highest current.
         phases: the installation's phases.
         voltage_v: its voltage.
+        capabilities: what the link to the charger carries (``ports.ChargerCapabilities``): no
+            energy cost and no restart is sent over a link without them.
         manual_override: who wins against the plan.
         on_exit: what a stop leaves behind.
         restart_on_error: restart a charger that stays in error during a session.
         replan_power_deviation: the share by which a measured draw may differ from the plan's.
         max_interruptions: the plan's most pauses between charging blocks.
         deadline_margin: how long before ``ready_by`` the plan is to be done.
-        capabilities: what the charger link can do.
     """
 
     target_kwh: float
@@ -67,13 +58,13 @@ class Rules:
     max_current_a: int
     phases: int
     voltage_v: float
+    capabilities: ChargerCapabilities
     manual_override: OverrideRule = OverrideRule.RESPECT
     on_exit: OnExitRule = OnExitRule.RESUME
     restart_on_error: bool = False
     replan_power_deviation: float = 0.2
     max_interruptions: int = 3
     deadline_margin: timedelta = timedelta(minutes=30)
-    capabilities: Capabilities = Capabilities()
 
     def power_kw(self, current_a: float) -> float:
         """Return the nominal power at ``current_a`` for these phases and voltage."""

@@ -24,7 +24,7 @@ from smartcharge.session.model import (
     Hold,
     ReplanReason,
 )
-from smartcharge.session.rules import Capabilities, OnExitRule
+from smartcharge.session.rules import OnExitRule
 from strategies.base import Plan
 from tests.session.test_policy import PRICES, RULES, T0, Q, a_session, reading
 
@@ -47,7 +47,7 @@ def test_no_energy_cost_for_a_link_without_that_command():
     state = DaemonState(session=a_session())
     at = T0 + 5 * Q
     snapshot = replace(reading(ChargerStatus.PAUSED, at=at), energy_cost_eur_per_kwh=0.1)
-    rules = replace(RULES, capabilities=Capabilities(energy_cost=False))
+    rules = replace(RULES, capabilities=replace(RULES.capabilities, energy_cost=False))
 
     _, with_cost, _ = commands_for(state, snapshot, at, PRICES, RULES)
     _, without, _ = commands_for(state, snapshot, at, PRICES, rules)
@@ -72,7 +72,7 @@ def test_a_pending_command_is_not_sent_again():
 
 
 def test_a_charger_in_error_long_enough_is_restarted_once_enabled():
-    """Only with the rule on, and after RESTART_AFTER_ERROR in error."""
+    """Only with the rule on, after RESTART_AFTER_ERROR in error, over a link that can."""
     at = T0 + 5 * Q
     state = DaemonState(session=a_session(error_since=at - RESTART_AFTER_ERROR))
     snapshot = reading(ChargerStatus.ERROR, at=at)
@@ -80,8 +80,13 @@ def test_a_charger_in_error_long_enough_is_restarted_once_enabled():
     _, off, _ = commands_for(state, snapshot, at, PRICES, RULES)
     _, on, _ = commands_for(state, snapshot, at, PRICES, replace(RULES, restart_on_error=True))
 
+    no_restart = replace(RULES, restart_on_error=True)
+    no_restart = replace(no_restart, capabilities=replace(RULES.capabilities, restart=False))
+    _, unsupported, _ = commands_for(state, snapshot, at, PRICES, no_restart)
+
     assert () == off
     assert (Command(CommandKind.RESTART),) == on
+    assert () == unsupported
 
 
 def test_a_refused_energy_cost_is_remembered_and_a_sent_one_forgets_it():

@@ -16,6 +16,7 @@ from smartcharge.domain import (
     PriceCurve,
     PriceSlot,
 )
+from smartcharge.ports import ChargerCapabilities
 from smartcharge.session import policy
 from smartcharge.session.decide import PENDING_DEADLINE, pending_after_send
 from smartcharge.session.model import (
@@ -41,6 +42,9 @@ RULES = Rules(
     max_current_a=16,
     phases=3,
     voltage_v=230.0,
+    capabilities=ChargerCapabilities(
+        energy_cost=True, restart=True, lock=True, min_read_interval_s=60.0
+    ),
 )
 PRICES = PriceCurve(PriceSlot(T0 + i * Q, T0 + (i + 1) * Q, 200.0, 0.25) for i in range(96))
 
