@@ -1,26 +1,10 @@
-"""The composition root and lifecycle: sessions, scheduler jobs, signals, shutdown.
+"""The smart-charging loop for one charger: sessions, ticks, commands, shutdown.
 
 ``Daemon`` holds everything mutable (settings, clock, charger, price feed, strategy, state). Its
-job methods (``prices_job``, ``poll_job``, ``boundary_job``) each take ``now`` from the injected
-clock, so the same methods run under APScheduler in ``smartcharge run`` and under
-``run_simulated()`` in the demo and the end-to-end tests.
-
-**Jobs** (APScheduler 3 ``AsyncIOScheduler``, one asyncio process; every job has
-``max_instances=1`` and ``coalesce=True``):
-
-- ``prices`` every 5 minutes: fetches only when the feed says prices are due (at start when the
-  cache is stale, daily when the next day's prices are published, and at the feed's back-off
-  times until they come); a change in the known prices triggers a re-plan.
-- ``poll`` every ``SMARTCHARGE_POLL_INTERVAL_S`` (default 90 s, never faster than the Wallbox
-  read budget allows): one tick; with no car plugged in it reads only every
-  ``SMARTCHARGE_POLL_INTERVAL_IDLE_S``.
-- ``slot_boundary`` at every quarter hour of the wall clock: one tick (reconcile).
-
-**Misfires.** A job that could not start within its ``misfire_grace_time`` of its due time (poll
-60 s, slot boundary 120 s, prices 300 s) is skipped, not run late, and ``coalesce=True`` turns a
-backlog (a host waking from suspend) into at most one run. Nothing is lost by skipping: every
-tick re-reads the charger and recomputes the whole decision (reconcile is idempotent), and the
-next run of any job catches up.
+job methods (``prices_job``, ``poll_job``, ``boundary_job``, ``plan_edge_job``) each take ``now``
+from the injected clock, so the same methods run under APScheduler in ``smartcharge run`` and
+under ``run_simulated()`` in the demo and the end-to-end tests (both in ``runtime.jobs``, which
+says when each job runs). ``runtime.compose`` builds it; ``runtime.serve`` runs it.
 
 **One tick**: read the charger, follow the session (plug-in, energy, plug-out), settle the
 daemon's pending commands against the reading and take in commands sent by hand with
@@ -47,22 +31,15 @@ resume) would silence its jobs for the size of a backward step. A watch compares
 with the monotonic one every ``CLOCK_WATCH_S``; on a step it logs ``clock_stepped`` once, with
 the size, and puts every job back on its schedule. ``/healthz`` judges the poll's freshness on
 the monotonic clock.
-
-The simulated clock and the APScheduler: APScheduler reads the real clock for its own timing,
-so under simulation ``run_simulated()`` replaces the scheduler: it moves the clock to the next
-due time of each job (the same ``JOB_SPECS``) and calls the job. Everything the daemon does is
-then simulated; only the scheduler's own timer is not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import signal
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
@@ -73,8 +50,7 @@ from smartcharge.clock import Clock, ClockWatch
 from smartcharge.config import Settings
 from smartcharge.domain import ChargerSnapshot, Command, CommandKind, PriceCurve
 from smartcharge.errors import SmartchargeError, StateError
-from smartcharge.http import open_session
-from smartcharge.ledger import LEDGER_FILE, Ledger, LedgerEntry, finish_session
+from smartcharge.ledger import Ledger, LedgerEntry, finish_session
 from smartcharge.manual import manual_commands_after
 from smartcharge.ports import Charger
 from smartcharge.runtime.rules import rules_from_settings
@@ -98,8 +74,8 @@ from smartcharge.session.model import (
     aspect_of,
 )
 from smartcharge.session.override import ManualCommandSeen
-from smartcharge.state import STATE_FILE, StateStore
-from smartcharge.storage import StateDisk, claim_state_dir, sweep_temp_files
+from smartcharge.state import StateStore
+from smartcharge.storage import StateDisk, sweep_temp_files
 from smartcharge.wallbox.errors import WallboxForbiddenError, WallboxResponseError
 from strategies.base import PlanSlot, Strategy
 
@@ -117,11 +93,6 @@ SAVE_RESERVE_S = 0.5
 # How often the wall clock is compared with the monotonic one (``ClockWatch``): a step is
 # noticed, and the jobs put back on schedule, within this long.
 CLOCK_WATCH_S = 10.0
-# The poll counts as recent for /healthz for this many poll intervals (plus a minute of slack).
-HEALTH_POLL_INTERVALS = 3
-# A price fetch counts as recent for this long: prices are published once a day; one missed
-# publication is tolerated as long as prices for the current slot are still known.
-HEALTH_PRICES_MAX_AGE = timedelta(hours=36)
 
 
 class RefreshOutcome(Protocol):
@@ -163,67 +134,6 @@ class PriceFeed(Protocol):
     async def refresh(self, now: datetime) -> RefreshOutcome:
         """Fetch what is due and merge it into ``curve``."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class JobSpec:
-    """One scheduler job: shared by APScheduler and the simulated driver.
-
-    Attributes:
-        name: the job id.
-        every: the interval.
-        wall_aligned: run at whole multiples of ``every`` on the wall clock (slot boundaries).
-        misfire_grace_s: how late a run may still start; later runs are skipped.
-    """
-
-    name: str
-    every: timedelta
-    wall_aligned: bool
-    misfire_grace_s: int
-
-    def next_after(self, instant: datetime) -> datetime:
-        """Return the next due time strictly after ``instant``."""
-        if not self.wall_aligned:
-            return instant + self.every
-        epoch = datetime(2000, 1, 1, tzinfo=UTC)
-        steps = (instant - epoch) // self.every + 1
-        return epoch + steps * self.every
-
-
-PRICES_CHECK = timedelta(minutes=5)
-SLOT = timedelta(minutes=15)
-_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-# A plan edge inside a quarter hour runs as a one-off job; it may start this late.
-PLAN_EDGE_GRACE_S = 60
-
-
-def job_specs(settings: Settings, chargers: int = 1) -> tuple[JobSpec, ...]:
-    """Return the daemon's jobs for ``settings`` (``chargers``: see ``poll_interval_s``)."""
-    return (
-        JobSpec("prices", PRICES_CHECK, wall_aligned=False, misfire_grace_s=300),
-        JobSpec(
-            "poll",
-            timedelta(seconds=poll_interval_s(settings, chargers)),
-            wall_aligned=False,
-            misfire_grace_s=60,
-        ),
-        JobSpec("slot_boundary", SLOT, wall_aligned=True, misfire_grace_s=120),
-    )
-
-
-def poll_interval_s(settings: Settings, chargers: int = 1) -> float:
-    """Return the plugged-in poll interval: the setting, never under the read budget's share.
-
-    The read budget is the account's: with ``chargers`` chargers of the account driven by
-    smartcharge daemons (one state dir each), each polls at most once per ``chargers`` read
-    intervals, as Home Assistant stretches its interval by the number of chargers. A poll
-    then finds its read slot free and acts on its own read (the client waits for it rather
-    than act on a stale stored status).
-    """
-    return max(
-        float(settings.poll_interval_s),
-        max(1, chargers) * 60.0 / settings.wallbox_reads_per_minute,
-    )
 
 
 class Daemon:
@@ -763,245 +673,8 @@ class Daemon:
         return self.state.last_command is not before
 
 
-async def run_simulated(
-    daemon: Daemon,
-    clock: Any,
-    until: datetime,
-    *,
-    between: Callable[[datetime], Awaitable[None] | None] | None = None,
-) -> None:
-    """Drive ``daemon``'s jobs on a simulated clock until ``until``.
-
-    The scheduler's stand-in: for each job of ``job_specs`` it moves ``clock`` (anything with
-    ``now()`` and ``set()``) to the next due time and calls the job, in time order (ties in the
-    order prices, poll, slot boundary). ``between`` is called with each due time before the jobs
-    run (the demo and the tests plug cars in there).
-    """
-    specs = job_specs(daemon.settings)
-    jobs = daemon.jobs()
-    start = clock.now()
-    due = {s.name: s.next_after(start) if s.wall_aligned else start + s.every for s in specs}
-    order = {s.name: i for i, s in enumerate(specs)}
-    while True:
-        name = min(due, key=lambda n: (due[n], order[n]))
-        at = due[name]
-        edge = daemon.next_plan_edge(clock.now())
-        if edge is not None and edge < at and edge <= until:
-            # The one-off job at a plan edge inside a quarter hour (``schedule`` adds it).
-            if clock.now() < edge:
-                clock.set(edge)
-            await daemon.plan_edge_job()
-            continue
-        if at > until:
-            return
-        if clock.now() < at:
-            clock.set(at)
-        if between is not None:
-            result = between(at)
-            if result is not None:
-                await result
-        spec = specs[order[name]]
-        await jobs[name]()
-        due[name] = spec.next_after(at)
-        # A job that ran long (a limiter wait on an auto-advancing clock) coalesces its backlog.
-        while due[name] <= clock.now() - timedelta(seconds=spec.misfire_grace_s):
-            due[name] = spec.next_after(due[name])
-
-
-def build_strategy(settings: Settings) -> Strategy:
-    """Return the strategy ``SMARTCHARGE_STRATEGY`` names (ConfigError for an unknown one)."""
-    from strategies import get_strategy  # noqa: PLC0415 - the registry imports every strategy
-
-    return get_strategy(settings.strategy, max_price=settings.max_price)
-
-
-async def run(settings: Settings, clock: Clock) -> int:
-    """Run the daemon until SIGTERM or SIGINT; return the exit status (0).
-
-    First it claims the state dir: the instance lock (one daemon per state dir; the CLI
-    commands share it without the lock) and a check that every state file can be used.
-
-    Raises:
-        StateError: another daemon uses the state dir, or the state dir or a file in it is
-            unusable (one line naming the path, the OS error and the fix).
-        ConfigError: a setting is missing or wrong (credentials, strategy).
-        SmartchargeError: the charger cannot be found on the account.
-    """
-    from smartcharge.manual import MANUAL_FILE  # noqa: PLC0415
-    from smartcharge.prices.cache import CACHE_FILE  # noqa: PLC0415
-    from smartcharge.wallbox.limiter import budget_file_name, budget_lock_name  # noqa: PLC0415
-    from smartcharge.wallbox.tokens import TOKEN_FILE  # noqa: PLC0415
-
-    disk = StateDisk()
-    user = settings.wallbox_username or ""
-    budget = (
-        (budget_file_name(user), budget_lock_name(user))
-        if settings.wallbox_budget_dir in (None, settings.state_dir)
-        else ()
-    )
-    files = (STATE_FILE, LEDGER_FILE, TOKEN_FILE, *budget, CACHE_FILE, MANUAL_FILE)
-    lock = claim_state_dir(settings.state_dir, files, disk)
-    try:
-        return await _serve(settings, clock, disk)
-    finally:
-        lock.release()
-
-
-async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
-    """Serve until SIGTERM or SIGINT: the composition root.
-
-    One aiohttp session for the process, the Wallbox client and the price feed on it, the
-    strategy, the health endpoint and the scheduler; ``disk`` under every state file.
-    """
-    from smartcharge.health import HealthServer  # noqa: PLC0415
-    from smartcharge.prices import build_price_feed  # noqa: PLC0415
-    from smartcharge.wallbox import build_wallbox_client  # noqa: PLC0415
-
-    stop = asyncio.Event()
-    install_signal_handlers(stop)
-    strategy = build_strategy(settings)
-    # A bound on every exchange on top of the clients' own timeouts (STYLE.md §7).
-    async with open_session(settings.wallbox_timeout_s + 10.0) as http:
-        charger = build_wallbox_client(settings, http, clock, disk)
-        chargers = charger.drive(settings.state_dir)
-        feed = build_price_feed(settings, http, clock)
-        daemon = Daemon(settings, clock, charger, feed, strategy, disk=disk)
-        # SMARTCHARGE_HEALTH_PORT=0 means no endpoint at all (not a random port nobody knows).
-        health = HealthServer(daemon, clock, settings.health_port) if settings.health_port else None
-        if health is None:
-            log.info("health_endpoint_disabled", setting="SMARTCHARGE_HEALTH_PORT=0")
-        else:
-            await health.start()
-        scheduler: Any = None
-        watch: asyncio.Task[None] | None = None
-        starting = daemon.spawn(daemon.start)
-        stopping = asyncio.create_task(stop.wait())
-        try:
-            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if not stop.is_set():
-                starting.result()
-                scheduler = schedule(daemon, chargers)
-                specs = job_specs(settings, chargers)
-                watch = asyncio.create_task(
-                    daemon.watch_clock(functools.partial(realign_jobs, scheduler, specs))
-                )
-                log.info(
-                    "scheduler_started",
-                    jobs=[s.name for s in specs],
-                    poll_interval_s=poll_interval_s(settings, chargers),
-                    chargers_on_account=chargers,
-                )
-                await stopping
-            log.info("daemon_stopping")
-        finally:
-            stopping.cancel()
-            if watch is not None:
-                watch.cancel()
-                await asyncio.wait({watch})
-            await daemon.shutdown(scheduler=scheduler)
-            if health is not None:
-                await health.stop()
-        if not starting.cancelled():
-            starting.result()  # a start-up that failed fails the run, after the clean stop
-    return 0
-
-
-def install_signal_handlers(
-    stop: asyncio.Event, on_hangup: Callable[[], None] | None = None
-) -> None:
-    """Set ``stop`` on SIGTERM or SIGINT; SIGHUP never stops the daemon.
-
-    Args:
-        stop: the event ``run()`` waits for.
-        on_hangup: what SIGHUP does: the hook for a settings reload. Until there is one it logs
-            ``signal_ignored`` (a host install whose terminal closes must not lose its session).
-    """
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, on_hangup or _hangup_ignored)
-
-
-def _hangup_ignored() -> None:
-    log.info("signal_ignored", signal="SIGHUP", reason="reloading the settings is not supported")
-
-
-def _trigger(spec: JobSpec) -> Any:
-    from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415
-    from apscheduler.triggers.interval import IntervalTrigger  # noqa: PLC0415
-
-    if spec.wall_aligned:
-        minutes = int(spec.every.total_seconds() // 60)
-        return CronTrigger(minute=f"*/{minutes}", timezone=UTC)
-    return IntervalTrigger(seconds=spec.every.total_seconds(), timezone=UTC)
-
-
-def realign_jobs(scheduler: Any, specs: tuple[JobSpec, ...], step: timedelta) -> None:
-    """Put every job back on its schedule after the wall clock stepped by ``step``.
-
-    APScheduler keeps each job's next run as a wall-clock instant: after a backward step it
-    would wait the size of the step on top, after a forward one it would skip a run as missed.
-    Each job is rescheduled from the scheduler's new now: an interval job one interval on, a
-    wall-aligned job (slot boundaries) at the next boundary.
-    """
-    for spec in specs:
-        if scheduler.get_job(spec.name) is not None:
-            scheduler.reschedule_job(spec.name, trigger=_trigger(spec))
-    log.info("jobs_realigned", step_s=round(step.total_seconds(), 3), jobs=[s.name for s in specs])
-
-
-def schedule(daemon: Daemon, chargers: int = 1) -> Any:
-    """Return a started APScheduler ``AsyncIOScheduler`` running ``daemon``'s jobs."""
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler  # noqa: PLC0415
-
-    scheduler = AsyncIOScheduler(timezone=UTC)
-    jobs = daemon.jobs()
-    for spec in job_specs(daemon.settings, chargers):
-        scheduler.add_job(
-            # Through run_job: a stop waits for the job rather than the scheduler cancelling it.
-            functools.partial(daemon.run_job, jobs[spec.name]),
-            _trigger(spec),
-            id=spec.name,
-            name=spec.name,
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=spec.misfire_grace_s,
-        )
-    scheduler.start()
-    daemon.on_plan_edge = lambda at: _schedule_plan_edge(scheduler, daemon, at)
-    return scheduler
-
-
-def _schedule_plan_edge(scheduler: Any, daemon: Daemon, at: datetime | None) -> None:
-    """(Re)place the one-off ``plan_edge`` job at ``at`` (None removes it)."""
-    from apscheduler.jobstores.base import JobLookupError  # noqa: PLC0415
-    from apscheduler.triggers.date import DateTrigger  # noqa: PLC0415
-
-    if at is None:
-        with contextlib.suppress(JobLookupError):
-            scheduler.remove_job("plan_edge")
-        return
-    scheduler.add_job(
-        functools.partial(daemon.run_job, daemon.plan_edge_job),
-        DateTrigger(run_date=at, timezone=UTC),
-        id="plan_edge",
-        replace_existing=True,
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=PLAN_EDGE_GRACE_S,
-    )
-
-
 __all__ = [
     "Daemon",
-    "build_strategy",
-    "run",
-    "JobSpec",
     "PriceFeed",
-    "install_signal_handlers",
-    "job_specs",
-    "poll_interval_s",
-    "realign_jobs",
-    "run_simulated",
-    "schedule",
+    "RefreshOutcome",
 ]

@@ -1,10 +1,11 @@
 """``smartcharge demo``: a whole night of the daemon's real code, simulated, in seconds.
 
-The daemon (``smartcharge.daemon.Daemon``: the real Wallbox client, price feed, planner,
-controller, state and ledger) runs against the simulated Wallbox cloud and a simulated ENTSO-E
-serving real recorded NL day-ahead prices shipped in the package, both on real HTTP on
-127.0.0.1, on a simulated clock: a car is plugged in at 18:00 and needs 20 kWh by 07:00. It
-needs no account, no API key and no ``.env``: the state lives in a temporary folder.
+The daemon (built by ``runtime.compose`` as ``smartcharge run`` builds it: the real Wallbox
+client, price feed, planner, controller, state and ledger) runs against the simulated Wallbox
+cloud and a simulated ENTSO-E serving real recorded NL day-ahead prices shipped in the package,
+both on real HTTP on 127.0.0.1, on a simulated clock: a car is plugged in at 18:00 and needs
+20 kWh by 07:00. It needs no account, no API key and no ``.env``: the state lives in a
+temporary folder.
 
 ``SimulatedWorld`` is the same set-up for the end-to-end tests.
 """
@@ -26,11 +27,11 @@ import aiohttp
 from aiohttp import web
 
 from smartcharge.config import LogLevel, Settings
-from smartcharge.daemon import Daemon, build_strategy, run_simulated
-from smartcharge.http import open_session
+from smartcharge.daemon import Daemon
 from smartcharge.ledger import LedgerEntry, in_cents, ledger_text
 from smartcharge.logsetup import configure_logging
-from smartcharge.prices import build_price_feed
+from smartcharge.runtime.compose import build_daemon, open_http
+from smartcharge.runtime.jobs import run_simulated
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.entsoe_server import EntsoeFakeServer
 from smartcharge.simulator.wallbox_cloud import (
@@ -40,7 +41,6 @@ from smartcharge.simulator.wallbox_cloud import (
     WallboxCloudSimulator,
     realistic_car,
 )
-from smartcharge.wallbox import build_wallbox_client
 from strategies.base import Plan
 
 DATA = Path(__file__).resolve().parent / "simulator" / "data"
@@ -124,7 +124,7 @@ class SimulatedWorld:
 
     def new_daemon(self) -> Daemon:
         """Build a fresh daemon on the same state dir (a restart), replacing ``daemon``."""
-        self.daemon = _build_daemon(self.settings, self.clock, self.http, self._record)
+        self.daemon = build_daemon(self.settings, self.clock, self.http, on_event=self._record)
         return self.daemon
 
     def _record(self, event: str, data: dict[str, Any]) -> None:
@@ -166,17 +166,6 @@ def demo_settings(state_dir: Path, cloud_url: str, entsoe_url: str, **overrides:
     return Settings(_env_file=None, **values)
 
 
-def _build_daemon(
-    settings: Settings,
-    clock: SimulatedClock,
-    http: aiohttp.ClientSession,
-    on_event: Callable[[str, dict[str, Any]], None] | None,
-) -> Daemon:
-    charger = build_wallbox_client(settings, http, clock)
-    feed = build_price_feed(settings, http, clock)
-    return Daemon(settings, clock, charger, feed, build_strategy(settings), on_event=on_event)
-
-
 @contextlib.asynccontextmanager
 async def simulated_world(
     state_dir: Path,
@@ -214,7 +203,7 @@ async def simulated_world(
     overrides.setdefault("wallbox_auth_url", cloud.auth_url or cloud_url)
     settings = demo_settings(state_dir, cloud_url, f"http://{host}:{port}", **overrides)
     try:
-        async with open_session(30.0) as http:
+        async with open_http(settings) as http:
             yield SimulatedWorld(clock, cloud, entsoe, settings, http, on_event)
     finally:
         await runner.cleanup()

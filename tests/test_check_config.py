@@ -8,6 +8,7 @@ HTTP on 127.0.0.1 (served from background threads, since the CLI runs its own ev
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -22,7 +23,8 @@ from smartcharge.cli import main
 from smartcharge.cli.configcmd import check_online
 from smartcharge.config import load_settings
 from smartcharge.demo import DEMO_DAY, local, simulated_world
-from smartcharge.health import HealthServer
+from smartcharge.runtime.compose import health_facts
+from smartcharge.runtime.health import HealthServer
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.energyzero_server import EnergyZeroFakeServer
 from smartcharge.simulator.entsoe_server import EntsoeFakeServer
@@ -419,7 +421,7 @@ async def test_status_tells_a_daemon_on_this_state_dir_from_one_on_another(
     """The real health endpoint names its state dir; status compares it with its own."""
     async with simulated_world(tmp_path / "daemon", local(DEMO_DAY, time(17, 45))) as world:
         await world.daemon.start()
-        server = HealthServer(world.daemon, world.clock, 0)
+        server = HealthServer(functools.partial(health_facts, world.daemon), 0)
         await server.start()
         monkeypatch.setenv("SMARTCHARGE_HEALTH_PORT", str(server.port))
         try:

@@ -40,8 +40,8 @@ import pytest
 from aiohttp.web import Response as web_response
 from aiohttp.web import middleware as web_middleware
 
-from smartcharge.daemon import run_simulated
 from smartcharge.ledger import LedgerEntry
+from smartcharge.runtime.jobs import run_simulated
 from smartcharge.state import STATE_FILE
 from smartcharge.storage import load_document
 from tests.resilience.night import Car

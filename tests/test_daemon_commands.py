@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from smartcharge.daemon import run_simulated
 from smartcharge.demo import DEMO_DAY, SimulatedWorld, local, simulated_world
 from smartcharge.domain import Command, CommandKind, energy_cost_cents
 from smartcharge.manual import ManualCommand, record_manual_command
+from smartcharge.runtime.jobs import run_simulated
 from smartcharge.session.accounting import TARGET_TOLERANCE_KWH
 from smartcharge.session.decide import PENDING_DEADLINE
 from smartcharge.simulator.wallbox_cloud import (

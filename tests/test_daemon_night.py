@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from smartcharge.daemon import run_simulated
 from smartcharge.demo import DEMO_DAY, TZ, SimulatedWorld, local, simulated_world
 from smartcharge.domain import PriceCurve, energy_cost_cents
 from smartcharge.ledger import LedgerEntry
+from smartcharge.runtime.jobs import run_simulated
 from smartcharge.simulator.wallbox_cloud import RecordedRequest
 
 START = local(DEMO_DAY, time(17, 45))

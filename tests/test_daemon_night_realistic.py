@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from smartcharge.daemon import run_simulated
 from smartcharge.demo import DEMO_DAY, REALISTIC, Realism, local, run_demo, simulated_world
 from smartcharge.ledger import LedgerEntry
+from smartcharge.runtime.jobs import run_simulated
 from smartcharge.simulator._car import Car, realistic_car
 from smartcharge.simulator.wallbox_cloud import ANNOUNCED_WRITES_PER_MINUTE
 from smartcharge.tools.optimum import optimal_cost
@@ -301,7 +301,7 @@ def test_the_realistic_demo_charges_a_one_phase_tapering_car(tmp_path: Path):
 async def test_the_scheduler_places_a_one_off_job_at_the_next_plan_edge(tmp_path: Path):
     """Under APScheduler the daemon's plan edge becomes a one-off ``plan_edge`` job at that
     instant; no edge removes it (the simulated driver does the same in ``run_simulated``)."""
-    from smartcharge.daemon import schedule  # noqa: PLC0415
+    from smartcharge.runtime.jobs import schedule  # noqa: PLC0415
 
     edge = datetime(2030, 1, 1, 3, 7, 30, tzinfo=PLUG_IN.tzinfo)  # ahead of the real clock
     async with simulated_world(tmp_path, START) as world:

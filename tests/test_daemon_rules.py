@@ -5,6 +5,7 @@ the manual override (respect / ignore), on-exit resume (resume / leave), restart
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
@@ -16,9 +17,10 @@ import pytest
 
 from smartcharge.cli import main
 from smartcharge.config import ManualOverride, OnExit
-from smartcharge.daemon import run_simulated
 from smartcharge.demo import DEMO_DAY, SimulatedWorld, local, simulated_world
-from smartcharge.health import HealthServer, check
+from smartcharge.runtime.compose import health_facts
+from smartcharge.runtime.health import HealthServer, check
+from smartcharge.runtime.jobs import run_simulated
 from smartcharge.simulator.wallbox_cloud import RecordedRequest
 
 START = local(DEMO_DAY, time(17, 45))
@@ -153,7 +155,7 @@ async def test_healthz_answers_200_then_503_with_the_reason(tmp_path: Path):
     """Healthy after a poll and a price fetch; 503 naming the poll once polls stop."""
     async with simulated_world(tmp_path, START) as world:
         await world.daemon.start()
-        server = HealthServer(world.daemon, world.clock, 0)
+        server = HealthServer(functools.partial(health_facts, world.daemon), 0)
         await server.start()
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
@@ -165,7 +167,7 @@ async def test_healthz_answers_200_then_503_with_the_reason(tmp_path: Path):
                     second = (resp.status, await resp.json())
         finally:
             await server.stop()
-        later = check(world.daemon, world.clock.now() + timedelta(days=3))
+        later = check(health_facts(world.daemon), world.clock.now() + timedelta(days=3))
 
     assert (200, {"status": "ok", "reasons": [], "state_dir": str(tmp_path.resolve())}) == first
     assert 503 == second[0]

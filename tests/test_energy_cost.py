@@ -10,8 +10,8 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from smartcharge.daemon import run_simulated
 from smartcharge.demo import DEMO_DAY, PRICES_CSV, SimulatedWorld, local, simulated_world
+from smartcharge.runtime.jobs import run_simulated
 from smartcharge.session.decide import accepted_energy_cost
 from smartcharge.simulator.entsoe_server import read_price_csv
 from smartcharge.simulator.wallbox_cloud import Fault, RecordedRequest

@@ -28,14 +28,13 @@ import pytest
 from structlog.testing import capture_logs
 
 from smartcharge.clock import SystemClock
-from smartcharge.daemon import Daemon, build_strategy
+from smartcharge.daemon import Daemon
 from smartcharge.demo import DEMO_DAY, SimulatedWorld, local, simulated_world
-from smartcharge.health import check
-from smartcharge.prices import build_price_feed
+from smartcharge.runtime.compose import build_daemon, health_facts
+from smartcharge.runtime.health import check
 from smartcharge.simulator.wallbox_cloud import WallboxCloudSimulator
 from smartcharge.state import STATE_FILE
 from smartcharge.storage import StateDisk, StateIOError, save_document
-from smartcharge.wallbox import build_wallbox_client
 from smartcharge.wallbox.limiter import budget_file_name
 from smartcharge.wallbox.tokens import TOKEN_FILE
 from tests.test_daemon_rules import actions, plug_in, run_until
@@ -64,14 +63,7 @@ class FullDisk(StateDisk):
 def daemon_on(world: SimulatedWorld, disk: StateDisk) -> Daemon:
     """Build the world's daemon with ``disk`` under every store (as ``run()`` does)."""
     settings, clock = world.settings, world.clock
-    world.daemon = Daemon(
-        settings,
-        clock,
-        build_wallbox_client(settings, world.http, clock, disk),
-        build_price_feed(settings, world.http, clock),
-        build_strategy(settings),
-        disk=disk,
-    )
+    world.daemon = build_daemon(settings, clock, world.http, disk=disk)
     return world.daemon
 
 
@@ -87,7 +79,7 @@ async def test_full_state_disk_still_drives_the_charger(tmp_path: Path):
             daemon = daemon_on(world, disk)
             await daemon.start()
             await run_until(world, local(DEMO_DAY, time(18, 30)), {PLUG_IN: plug_in(world)})
-            health = check(daemon, world.clock.now())
+            health = check(health_facts(daemon), world.clock.now())
             sent_while_full = actions(world)
             stop_at = world.clock.now()
             await daemon.shutdown()
@@ -96,7 +88,7 @@ async def test_full_state_disk_still_drives_the_charger(tmp_path: Path):
             disk.full = False
             budget_file = budget_file_name(world.settings.wallbox_username or "")
             await daemon.tick("poll")
-            recovered = check(daemon, world.clock.now())
+            recovered = check(health_facts(daemon), world.clock.now())
     failed = [e for e in logs if e["event"] == "state_write_failed"]
 
     assert sent_while_full  # the plan's pause went out, whatever the disk said

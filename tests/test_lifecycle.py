@@ -21,11 +21,13 @@ import pytest
 
 from smartcharge.clock import ClockWatch
 from smartcharge.config import LogLevel
-from smartcharge.daemon import CLOCK_WATCH_S, job_specs, realign_jobs, run_simulated, schedule
+from smartcharge.daemon import CLOCK_WATCH_S
 from smartcharge.demo import DEMO_DAY, SimulatedWorld, local, simulated_world
-from smartcharge.health import check
 from smartcharge.logsetup import configure_logging
 from smartcharge.prices.cache import CACHE_FILE
+from smartcharge.runtime.compose import health_facts
+from smartcharge.runtime.health import check
+from smartcharge.runtime.jobs import job_specs, realign_jobs, run_simulated, schedule
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.entsoe_server import EntsoeFault
 from smartcharge.simulator.wallbox_cloud import Fault
@@ -209,7 +211,7 @@ async def test_a_clock_step_keeps_the_jobs_on_schedule_and_health_honest(
             for job in scheduler.get_jobs():
                 job.modify(next_run_time=job.next_run_time - step)
             clock.step(step)
-            healthy_after_step = check(world.daemon, clock.now()).ok
+            healthy_after_step = check(health_facts(world.daemon), clock.now()).ok
             await clock.advance(CLOCK_WATCH_S)
             await clock.advance(CLOCK_WATCH_S)
             real_now = datetime.now(UTC)
@@ -219,7 +221,7 @@ async def test_a_clock_step_keeps_the_jobs_on_schedule_and_health_honest(
             # No poll for five poll intervals of passing time: unhealthy, even after a step
             # back that makes the last poll look an hour younger on the wall clock.
             await clock.advance(5 * 300)
-            stale = check(world.daemon, clock.now())
+            stale = check(health_facts(world.daemon), clock.now())
             watching.cancel()
         finally:
             scheduler.shutdown(wait=False)

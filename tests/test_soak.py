@@ -33,8 +33,8 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from smartcharge.daemon import run_simulated
 from smartcharge.ledger import LedgerEntry
+from smartcharge.runtime.jobs import run_simulated
 from tests.resilience.secrets import scan_for_secrets
 from tests.resilience.soak import TZ, FaultScheduler, SoakWorld, local, private_tmp, soak_world
 

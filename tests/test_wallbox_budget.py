@@ -19,7 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 from smartcharge.config import Settings
-from smartcharge.daemon import poll_interval_s
+from smartcharge.runtime.jobs import poll_interval_s
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.wallbox import WallboxRateLimitedError, WallboxUnavailableError
 from smartcharge.wallbox.client import FRESH_STATUS_S, WallboxClient

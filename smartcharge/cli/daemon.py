@@ -57,7 +57,7 @@ def register(sub: Any) -> None:
 
 
 def _run(_args: Any) -> int:
-    from smartcharge.daemon import run  # noqa: PLC0415 - pulls in aiohttp, APScheduler
+    from smartcharge.runtime.serve import run  # noqa: PLC0415 - pulls in aiohttp, APScheduler
 
     settings = settings_and_logging(one_shot=False)
     # The same check as check-config's, so that what it says run refuses, run refuses.

@@ -1,10 +1,10 @@
 """A ``smartcharge run``-like process on a simulated clock shared through a file.
 
 Run as ``python -m tests.resilience.daemon_child STATE_DIR CLOCK_FILE CLOUD_URL ENTSOE_URL
-UNTIL LOG_FILE``: builds the daemon's real code exactly as ``smartcharge.demo`` does (the real
-Wallbox client, price feed, strategy, state and ledger) against the fakes the parent serves,
-and drives its jobs with ``run_simulated`` on a ``FileClock``, so the parent's fakes and this
-process share one simulated time. The parent kills it with SIGKILL at random instants and
+UNTIL LOG_FILE``: builds the daemon's real code as ``smartcharge run`` does (``runtime.compose``:
+the real Wallbox client, price feed, strategy, state and ledger) against the fakes the parent
+serves, and drives its jobs with ``run_simulated`` on a ``FileClock``, so the parent's fakes and
+this process share one simulated time. The parent kills it with SIGKILL at random instants and
 starts it again on the same state dir.
 
 It prints ``started session=<id or none>`` once the daemon has loaded its state and started.
@@ -19,12 +19,10 @@ from datetime import datetime
 from pathlib import Path
 
 from smartcharge.config import LogLevel
-from smartcharge.daemon import Daemon, build_strategy, run_simulated
 from smartcharge.demo import demo_settings
-from smartcharge.http import open_session
 from smartcharge.logsetup import configure_logging
-from smartcharge.prices import build_price_feed
-from smartcharge.wallbox import build_wallbox_client
+from smartcharge.runtime.compose import build_daemon, open_http
+from smartcharge.runtime.jobs import run_simulated
 
 
 class FileClock:
@@ -71,10 +69,8 @@ async def _main(argv: list[str]) -> int:
     )
     with open(log_file, "a", encoding="utf-8") as log:  # noqa: PTH123, ASYNC230
         configure_logging(settings, stream=log)
-        async with open_session(30.0) as http:
-            charger = build_wallbox_client(settings, http, clock)
-            feed = build_price_feed(settings, http, clock, timeout_s=20.0)
-            daemon = Daemon(settings, clock, charger, feed, build_strategy(settings))
+        async with open_http(settings) as http:
+            daemon = build_daemon(settings, clock, http, price_timeout_s=20.0)
             session = daemon.state.session
             print(f"loaded session={session.session_id if session else 'none'}", flush=True)
             await daemon.start()

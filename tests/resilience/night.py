@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from smartcharge.daemon import run_simulated
 from smartcharge.ledger import LedgerEntry
+from smartcharge.runtime.jobs import run_simulated
 from tests.resilience.secrets import scan_for_secrets
 from tests.resilience.soak import SoakWorld, private_tmp, soak_world
 

@@ -28,13 +28,10 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from smartcharge.clock import SystemClock
-from smartcharge.daemon import Daemon, build_strategy
 from smartcharge.demo import DEMO_KEY, DEMO_PASSWORD, DEMO_USER, demo_settings
-from smartcharge.http import open_session
-from smartcharge.prices import build_price_feed
+from smartcharge.runtime.compose import build_daemon, open_http
 from smartcharge.simulator.entsoe_server import EntsoeFakeServer
 from smartcharge.simulator.wallbox_cloud import WallboxCloudSimulator
-from smartcharge.wallbox import build_wallbox_client
 from smartcharge.wallbox.limiter import budget_file_name
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -123,10 +120,8 @@ class SignalWorld:
         clock = SystemClock()
         values = {**self.settings_values(), "wallbox_timeout_s": 5.0}
         settings = demo_settings(self.state_dir, self.cloud_url, self.entsoe_url, **values)
-        async with open_session(10.0) as http:
-            charger = build_wallbox_client(settings, http, clock)
-            feed = build_price_feed(settings, http, clock, timeout_s=5.0)
-            daemon = Daemon(settings, clock, charger, feed, build_strategy(settings))
+        async with open_http(settings) as http:
+            daemon = build_daemon(settings, clock, http, price_timeout_s=5.0)
             await daemon.start()
             assert self.cloud.charger.status_id in (178, 182), "the plan did not pause"
             if resumed:

@@ -32,15 +32,13 @@ import aiohttp
 from aiohttp import web
 
 from smartcharge.config import LogLevel, Settings
-from smartcharge.daemon import Daemon, build_strategy
+from smartcharge.daemon import Daemon
 from smartcharge.demo import DEMO_KEY, DEMO_PASSWORD, DEMO_USER, PRICES_CSV, demo_settings
-from smartcharge.http import open_session
 from smartcharge.logsetup import configure_logging
-from smartcharge.prices import build_price_feed
+from smartcharge.runtime.compose import build_daemon, open_http
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.entsoe_server import EntsoeFakeServer, EntsoeFault
 from smartcharge.simulator.wallbox_cloud import Fault, WallboxCloudSimulator
-from smartcharge.wallbox import build_wallbox_client
 
 TZ = ZoneInfo("Europe/Amsterdam")
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -71,11 +69,7 @@ class SoakWorld:
 
     def new_daemon(self) -> Daemon:
         """Build a fresh daemon on the same state dir (a restart after a crash)."""
-        charger = build_wallbox_client(self.settings, self.http, self.clock)
-        feed = build_price_feed(self.settings, self.http, self.clock, timeout_s=2.0)
-        self.daemon = Daemon(
-            self.settings, self.clock, charger, feed, build_strategy(self.settings)
-        )
+        self.daemon = build_daemon(self.settings, self.clock, self.http, price_timeout_s=2.0)
         return self.daemon
 
     def secrets(self) -> set[str]:
@@ -146,7 +140,7 @@ async def soak_world(
     buffer = io.StringIO()
     configure_logging(settings, stream=buffer)
     try:
-        async with open_session(30.0) as http:
+        async with open_http(settings) as http:
             world = SoakWorld(clock, cloud, entsoe, settings, http, buffer)
             holder.append(world)
             yield world

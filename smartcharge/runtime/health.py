@@ -9,20 +9,58 @@
 - the prices: a successful fetch within ``HEALTH_PRICES_MAX_AGE``, or a known price for now;
 - the state: every state file could be saved the last time it was written (a full or read-only
   disk turns this 503 with the path and the OS error, while the charger is still driven).
+
+The server knows nothing of the daemon: it reads ``HealthFacts``, a plain value that the
+composition root (``runtime.compose.health_facts``) takes from the daemon on each request.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from aiohttp import web
 
-from smartcharge.clock import Clock
-from smartcharge.daemon import HEALTH_POLL_INTERVALS, HEALTH_PRICES_MAX_AGE, Daemon
+from smartcharge.domain import PriceCurve
 
 HOST = "127.0.0.1"
+# The poll counts as recent for /healthz for this many poll intervals (plus a minute of slack).
+HEALTH_POLL_INTERVALS = 3
+# A price fetch counts as recent for this long: prices are published once a day; one missed
+# publication is tolerated as long as prices for the current slot are still known.
+HEALTH_PRICES_MAX_AGE = timedelta(hours=36)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthFacts:
+    """What the health check reads from the daemon, taken at one instant.
+
+    Attributes:
+        read_at: the wall-clock instant the facts were taken.
+        read_mono: the monotonic reading at ``read_at``.
+        poll_interval: the poll interval in force (the idle one while no session runs).
+        started_mono: the monotonic reading at the daemon's start (None: not started).
+        last_poll_mono: the monotonic reading at this run's last successful poll, or None.
+        last_poll_at: the wall-clock instant of the last successful poll (any run), or None.
+        last_price_fetch_at: the last successful price fetch, or None.
+        prices: the known all-in prices.
+        problems: the state files that could not be saved, one line each.
+        state_dir: the daemon's state dir.
+    """
+
+    read_at: datetime
+    read_mono: float
+    poll_interval: timedelta
+    started_mono: float | None
+    last_poll_mono: float | None
+    last_poll_at: datetime | None
+    last_price_fetch_at: datetime | None
+    prices: PriceCurve
+    problems: tuple[str, ...]
+    state_dir: Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +76,7 @@ class Health:
     reasons: tuple[str, ...]
 
 
-def check(daemon: Daemon, now: datetime, monotonic: float | None = None) -> Health:
+def check(facts: HealthFacts, now: datetime, monotonic: float | None = None) -> Health:
     """Return the daemon's health at ``now``.
 
     The poll's freshness is judged on the monotonic clock, so a step of the wall clock can
@@ -46,37 +84,33 @@ def check(daemon: Daemon, now: datetime, monotonic: float | None = None) -> Heal
     one). Times in the reasons are wall-clock times, for people.
 
     Args:
-        daemon: the daemon.
+        facts: what the daemon reported.
         now: the wall-clock instant.
-        monotonic: the monotonic reading at ``now``; by default the daemon clock's reading,
-            moved by how far ``now`` lies from the clock's own now (a look ahead).
+        monotonic: the monotonic reading at ``now``; by default the facts' own reading, moved
+            by how far ``now`` lies from when they were taken (a look ahead).
     """
     if monotonic is None:
-        ahead_s = (now - daemon.clock.now()).total_seconds()
-        monotonic = daemon.clock.monotonic() + ahead_s
+        monotonic = facts.read_mono + (now - facts.read_at).total_seconds()
     reasons: list[str] = []
-    interval = timedelta(seconds=daemon.settings.poll_interval_s)
-    if daemon.state.session is None:
-        interval = max(interval, timedelta(seconds=daemon.settings.poll_interval_idle_s))
-    allowed_s = (HEALTH_POLL_INTERVALS * interval + timedelta(minutes=1)).total_seconds()
+    allowed_s = (HEALTH_POLL_INTERVALS * facts.poll_interval + timedelta(minutes=1)).total_seconds()
     # Until the first poll of this run succeeds, the grace period counts from the start.
-    reference = daemon.last_poll_mono
+    reference = facts.last_poll_mono
     if reference is None:
-        reference = daemon.started_mono
+        reference = facts.started_mono
     if reference is None or monotonic - reference > allowed_s:
-        last_poll = daemon.state.last_poll_at
+        last_poll = facts.last_poll_at
         reasons.append(
             "no successful charger poll since "
             + ("start" if last_poll is None else last_poll.isoformat(timespec="seconds"))
         )
-    fetched = daemon.feed.last_success_at or daemon.state.last_price_fetch_at
-    priced_now = daemon.feed.curve.price_at(now) is not None
+    fetched = facts.last_price_fetch_at
+    priced_now = facts.prices.price_at(now) is not None
     if not priced_now and (fetched is None or now - fetched > HEALTH_PRICES_MAX_AGE):
         reasons.append(
             "no price for now and no price fetch since "
             + ("start" if fetched is None else fetched.isoformat(timespec="seconds"))
         )
-    reasons.extend(daemon.disk.problems)
+    reasons.extend(facts.problems)
     return Health(ok=not reasons, reasons=tuple(reasons))
 
 
@@ -84,25 +118,24 @@ class HealthServer:
     """``/healthz`` on ``127.0.0.1:port``.
 
     Args:
-        daemon: the daemon to report on.
-        clock: the injected clock.
+        facts: returns the daemon's health facts now (called once per request).
         port: the port (``SMARTCHARGE_HEALTH_PORT``); 0 binds a free one (tests read ``port``
             after ``start()``). For ``SMARTCHARGE_HEALTH_PORT=0`` the daemon builds no server.
     """
 
-    def __init__(self, daemon: Daemon, clock: Clock, port: int) -> None:
-        self._daemon = daemon
-        self._clock = clock
+    def __init__(self, facts: Callable[[], HealthFacts], port: int) -> None:
+        self._facts = facts
         self.port = port
         self._runner: web.AppRunner | None = None
 
     async def _healthz(self, _request: web.Request) -> web.Response:
-        health = check(self._daemon, self._clock.now(), self._clock.monotonic())
+        facts = self._facts()
+        health = check(facts, facts.read_at, facts.read_mono)
         body = {
             "status": "ok" if health.ok else "unhealthy",
             "reasons": list(health.reasons),
             # `smartcharge status` tells a daemon on its own state dir from one on another.
-            "state_dir": str(self._daemon.settings.state_dir.resolve()),
+            "state_dir": str(facts.state_dir.resolve()),
         }
         return web.Response(
             status=200 if health.ok else 503,

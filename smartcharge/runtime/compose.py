@@ -1,0 +1,130 @@
+"""The composition root: the one place that builds a daemon from settings.
+
+``smartcharge run`` (``runtime.serve``), ``smartcharge demo`` and every test that runs a daemon
+build it here, so each is wired the same way: the Wallbox client and the price feed on the
+process's one aiohttp session (``open_http``, one timeout), the strategy the settings name, and
+one ``StateDisk`` under every state file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+
+from smartcharge.clock import Clock
+from smartcharge.config import Settings
+from smartcharge.daemon import Daemon
+from smartcharge.http import open_session
+from smartcharge.prices import build_price_feed
+from smartcharge.prices.energyzero import DEFAULT_TIMEOUT_S as ENERGYZERO_TIMEOUT_S
+from smartcharge.runtime.health import HealthFacts
+from smartcharge.storage import StateDisk
+from smartcharge.wallbox import WallboxClient, build_wallbox_client
+from strategies.base import Strategy
+
+# The session's total timeout is a backstop, never the bound that fires first: each client
+# bounds its own requests (the Wallbox client with SMARTCHARGE_WALLBOX_TIMEOUT_S, EnergyZero with
+# its own timeout; entsoe-py runs in a worker process, outside the session). So the session
+# allows the longest of those plus this much for the connection set-up and reading the body;
+# with the defaults (20 s, 15 s) that is 30 s.
+SESSION_SLACK_S = 10.0
+
+
+def session_timeout_s(settings: Settings) -> float:
+    """Return the total timeout of the process's one aiohttp session (see ``SESSION_SLACK_S``)."""
+    return max(settings.wallbox_timeout_s, ENERGYZERO_TIMEOUT_S) + SESSION_SLACK_S
+
+
+def open_http(settings: Settings) -> aiohttp.ClientSession:
+    """Return the process's one aiohttp session (use ``async with``)."""
+    return open_session(session_timeout_s(settings))
+
+
+def build_strategy(settings: Settings) -> Strategy:
+    """Return the strategy ``SMARTCHARGE_STRATEGY`` names (ConfigError for an unknown one)."""
+    from strategies import get_strategy  # noqa: PLC0415 - the registry imports every strategy
+
+    return get_strategy(settings.strategy, max_price=settings.max_price)
+
+
+def build_charger(
+    settings: Settings,
+    http: aiohttp.ClientSession,
+    clock: Clock,
+    disk: StateDisk | None = None,
+) -> WallboxClient:
+    """Return the Wallbox client for the account and charger ``settings`` name.
+
+    Raises:
+        ConfigError: the username or the password is not set.
+    """
+    return build_wallbox_client(settings, http, clock, disk)
+
+
+def build_daemon(
+    settings: Settings,
+    clock: Clock,
+    http: aiohttp.ClientSession,
+    *,
+    disk: StateDisk | None = None,
+    charger: WallboxClient | None = None,
+    on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    price_timeout_s: float | None = None,
+) -> Daemon:
+    """Return a daemon wired from ``settings``; its state is loaded, nothing is sent yet.
+
+    Args:
+        settings: the validated settings.
+        clock: the injected clock.
+        http: the session from ``open_http``.
+        disk: the state folder's file system, under every store (the daemon's, the client's
+            limiter and token store); a fresh ``StateDisk`` by default.
+        charger: a client already built with ``build_charger`` (``run`` registers it as the
+            account's driver first); built here by default.
+        on_event: an observer of every decision event (the demo prints them).
+        price_timeout_s: the price sources' request timeout, shorter than their default where
+            a test injects hangs.
+
+    Raises:
+        ConfigError: a setting is missing or wrong (credentials, strategy).
+    """
+    disk = StateDisk() if disk is None else disk
+    strategy = build_strategy(settings)
+    if charger is None:
+        charger = build_charger(settings, http, clock, disk)
+    feed = build_price_feed(settings, http, clock, timeout_s=price_timeout_s)
+    return Daemon(settings, clock, charger, feed, strategy, on_event=on_event, disk=disk)
+
+
+def health_facts(daemon: Daemon) -> HealthFacts:
+    """Return what ``/healthz`` judges, read from ``daemon`` now."""
+    settings = daemon.settings
+    interval = timedelta(seconds=settings.poll_interval_s)
+    if daemon.state.session is None:
+        interval = max(interval, timedelta(seconds=settings.poll_interval_idle_s))
+    return HealthFacts(
+        read_at=daemon.clock.now(),
+        read_mono=daemon.clock.monotonic(),
+        poll_interval=interval,
+        started_mono=daemon.started_mono,
+        last_poll_mono=daemon.last_poll_mono,
+        last_poll_at=daemon.state.last_poll_at,
+        last_price_fetch_at=daemon.feed.last_success_at or daemon.state.last_price_fetch_at,
+        prices=daemon.feed.curve,
+        problems=tuple(daemon.disk.problems),
+        state_dir=settings.state_dir,
+    )
+
+
+__all__ = [
+    "SESSION_SLACK_S",
+    "build_charger",
+    "build_daemon",
+    "build_strategy",
+    "health_facts",
+    "open_http",
+    "session_timeout_s",
+]

@@ -1,0 +1,135 @@
+"""``smartcharge run``: claim the state dir, serve until SIGTERM or SIGINT, stop cleanly.
+
+The process around one daemon (built by ``runtime.compose``): the one aiohttp session, the
+health endpoint, the scheduler (``runtime.jobs``), the clock-step watch and the signals. How a
+stop unfolds within its budget is the daemon's (``Daemon.shutdown``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import signal
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from smartcharge.clock import Clock
+from smartcharge.config import Settings
+from smartcharge.ledger import LEDGER_FILE
+from smartcharge.runtime.compose import build_charger, build_daemon, health_facts, open_http
+from smartcharge.runtime.health import HealthServer
+from smartcharge.runtime.jobs import job_specs, poll_interval_s, realign_jobs, schedule
+from smartcharge.state import STATE_FILE
+from smartcharge.storage import StateDisk, claim_state_dir
+
+log = structlog.get_logger(__name__)
+
+
+async def run(settings: Settings, clock: Clock) -> int:
+    """Run the daemon until SIGTERM or SIGINT; return the exit status (0).
+
+    First it claims the state dir: the instance lock (one daemon per state dir; the CLI
+    commands share it without the lock) and a check that every state file can be used.
+
+    Raises:
+        StateError: another daemon uses the state dir, or the state dir or a file in it is
+            unusable (one line naming the path, the OS error and the fix).
+        ConfigError: a setting is missing or wrong (credentials, strategy).
+        SmartchargeError: the charger cannot be found on the account.
+    """
+    from smartcharge.manual import MANUAL_FILE  # noqa: PLC0415
+    from smartcharge.prices.cache import CACHE_FILE  # noqa: PLC0415
+    from smartcharge.wallbox.limiter import budget_file_name, budget_lock_name  # noqa: PLC0415
+    from smartcharge.wallbox.tokens import TOKEN_FILE  # noqa: PLC0415
+
+    disk = StateDisk()
+    user = settings.wallbox_username or ""
+    budget = (
+        (budget_file_name(user), budget_lock_name(user))
+        if settings.wallbox_budget_dir in (None, settings.state_dir)
+        else ()
+    )
+    files = (STATE_FILE, LEDGER_FILE, TOKEN_FILE, *budget, CACHE_FILE, MANUAL_FILE)
+    lock = claim_state_dir(settings.state_dir, files, disk)
+    try:
+        return await _serve(settings, clock, disk)
+    finally:
+        lock.release()
+
+
+async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
+    """Serve until SIGTERM or SIGINT.
+
+    One aiohttp session for the process, the daemon on it (``runtime.compose``), the health
+    endpoint and the scheduler; ``disk`` under every state file.
+    """
+    stop = asyncio.Event()
+    install_signal_handlers(stop)
+    async with open_http(settings) as http:
+        charger = build_charger(settings, http, clock, disk)
+        chargers = charger.drive(settings.state_dir)
+        daemon = build_daemon(settings, clock, http, disk=disk, charger=charger)
+        # SMARTCHARGE_HEALTH_PORT=0 means no endpoint at all (not a random port nobody knows).
+        health = None
+        if settings.health_port:
+            health = HealthServer(functools.partial(health_facts, daemon), settings.health_port)
+            await health.start()
+        else:
+            log.info("health_endpoint_disabled", setting="SMARTCHARGE_HEALTH_PORT=0")
+        scheduler: Any = None
+        watch: asyncio.Task[None] | None = None
+        starting = daemon.spawn(daemon.start)
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not stop.is_set():
+                starting.result()
+                scheduler = schedule(daemon, chargers)
+                specs = job_specs(settings, chargers)
+                watch = asyncio.create_task(
+                    daemon.watch_clock(functools.partial(realign_jobs, scheduler, specs))
+                )
+                log.info(
+                    "scheduler_started",
+                    jobs=[s.name for s in specs],
+                    poll_interval_s=poll_interval_s(settings, chargers),
+                    chargers_on_account=chargers,
+                )
+                await stopping
+            log.info("daemon_stopping")
+        finally:
+            stopping.cancel()
+            if watch is not None:
+                watch.cancel()
+                await asyncio.wait({watch})
+            await daemon.shutdown(scheduler=scheduler)
+            if health is not None:
+                await health.stop()
+        if not starting.cancelled():
+            starting.result()  # a start-up that failed fails the run, after the clean stop
+    return 0
+
+
+def install_signal_handlers(
+    stop: asyncio.Event, on_hangup: Callable[[], None] | None = None
+) -> None:
+    """Set ``stop`` on SIGTERM or SIGINT; SIGHUP never stops the daemon.
+
+    Args:
+        stop: the event ``run()`` waits for.
+        on_hangup: what SIGHUP does: the hook for a settings reload. Until there is one it logs
+            ``signal_ignored`` (a host install whose terminal closes must not lose its session).
+    """
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, on_hangup or _hangup_ignored)
+
+
+def _hangup_ignored() -> None:
+    log.info("signal_ignored", signal="SIGHUP", reason="reloading the settings is not supported")
+
+
+__all__ = ["install_signal_handlers", "run"]
