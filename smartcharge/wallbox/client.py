@@ -302,7 +302,6 @@ class WallboxClient:
         self._status_lock = asyncio.Lock()
         self._command_lock = asyncio.Lock()
         self._discover_lock = asyncio.Lock()
-        self._unavailable = False
         self._last_success_at: datetime | None = None
 
     # --- public surface -----------------------------------------------------------------
@@ -595,8 +594,9 @@ class WallboxClient:
             after, confirmed = self._after(command, before, answer, endpoint)
             if confirmed:
                 self.limiter.store_status(after)
-            log.info(
-                "charger_command_sent",
+            # Wire detail only: the daemon logs each command it sends, with why.
+            log.debug(
+                "wallbox_command_answered",
                 charger_id=charger_id,
                 command=str(command),
                 status=after.status.value,
@@ -761,16 +761,12 @@ class WallboxClient:
         return await self._request(_Endpoint("GET", _AUTH, path, None, action), headers, None)
 
     def _note_failure(self, endpoint: _Endpoint, err: WallboxError) -> None:
+        # Wire detail only: the daemon logs the outage once when it starts and once when it
+        # ends (wallbox_unavailable, wallbox_recovered); a CLI command reports its own failure.
         log.debug("wallbox_request_failed", endpoint=endpoint.name, error=str(err))
-        if isinstance(err, WallboxUnavailableError) and not self._unavailable:
-            self._unavailable = True
-            log.warning("wallbox_unavailable", endpoint=endpoint.name, error=str(err))
 
     def _note_success(self) -> None:
         self._last_success_at = self._clock.now()
-        if self._unavailable:
-            self._unavailable = False
-            log.info("wallbox_recovered")
 
     async def _request(
         self, endpoint: _Endpoint, headers: dict[str, str], body: dict[str, Any] | None
