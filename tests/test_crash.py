@@ -41,6 +41,7 @@ from aiohttp.web import Response as web_response
 from aiohttp.web import middleware as web_middleware
 
 from smartcharge.ledger import LedgerEntry
+from smartcharge.logsetup import register_secret
 from smartcharge.runtime.jobs import run_simulated
 from smartcharge.state import STATE_FILE
 from smartcharge.storage import load_document
@@ -460,6 +461,7 @@ async def test_a_restart_after_a_write_whose_answer_was_lost_does_not_repeat_it(
     def client(session: aiohttp.ClientSession) -> WallboxClient:
         return WallboxClient(
             session,
+            register_secret=register_secret,
             api_url=url,
             auth_url=url,
             username="test.user@example.com",

@@ -26,6 +26,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from smartcharge.domain import PriceSlot
+from smartcharge.logsetup import register_secret
 from smartcharge.prices import PriceCache, PriceChain, PriceFeed, PriceSourceError
 from smartcharge.prices.entsoe import EntsoePriceSource, parse_day_ahead
 from smartcharge.pricing import Tariff
@@ -149,7 +150,15 @@ async def test_feed_keeps_the_last_good_prices_through_damaged_answers(
     """After a good day, 12 damaged answers: no exception, an error reported, the day kept."""
     server, url = damaging
     clock = SimulatedClock(datetime(2024, 9, 2, 8, 0, tzinfo=UTC))
-    source = EntsoePriceSource("fuzz-key-0123456789", "NL", url, clock, tariff=_TARIFF, timeout_s=5)
+    source = EntsoePriceSource(
+        "fuzz-key-0123456789",
+        "NL",
+        url,
+        clock,
+        tariff=_TARIFF,
+        timeout_s=5,
+        register_secret=register_secret,
+    )
     feed = PriceFeed(
         PriceChain([source], "NL"), PriceCache(tmp_path, "NL", _TARIFF), "Europe/Amsterdam", clock
     )

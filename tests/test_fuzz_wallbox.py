@@ -29,6 +29,7 @@ from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
 from smartcharge.domain import ChargerSnapshot, ChargerStatus
+from smartcharge.logsetup import register_secret
 from smartcharge.simulator import _wallbox_payloads as payloads
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.wallbox import (
@@ -119,6 +120,7 @@ async def fuzz(tmp_path: Path) -> AsyncIterator[tuple[FuzzCloud, WallboxClient]]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
         client = WallboxClient(
             session,
+            register_secret=register_secret,
             api_url=url,
             auth_url=url,
             username="fuzz@example.com",

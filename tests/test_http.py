@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from smartcharge.http import open_session
+from smartcharge.logsetup import register_secret
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.wallbox_cloud import Fault, WallboxCloudSimulator
 from smartcharge.wallbox import WallboxClient
@@ -16,6 +17,7 @@ from smartcharge.wallbox import WallboxClient
 def _client(session, url: str, clock: SimulatedClock, state: Path) -> WallboxClient:
     return WallboxClient(
         session,
+        register_secret=register_secret,
         api_url=url,
         auth_url=url,
         username="test.user@example.com",

@@ -20,6 +20,7 @@ from structlog.testing import capture_logs
 from smartcharge.config import load_settings
 from smartcharge.domain import PriceSlot, utc
 from smartcharge.errors import ConfigError
+from smartcharge.logsetup import register_secret
 from smartcharge.ports import PriceSource
 from smartcharge.prices.entsoe import EntsoePriceSource
 from smartcharge.prices.errors import (
@@ -66,7 +67,15 @@ async def fake() -> AsyncIterator[tuple[EntsoeFakeServer, str]]:
 
 
 def source(url: str, clock: SimulatedClock, area: str = "NL", **kw: object) -> EntsoePriceSource:
-    return EntsoePriceSource(KEY, area, url, clock, tariff=TARIFF, **kw)  # type: ignore[arg-type]
+    return EntsoePriceSource(
+        KEY,
+        area,
+        url,
+        clock,
+        tariff=TARIFF,
+        register_secret=register_secret,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def test_conforms_to_the_price_source_protocol(clock: SimulatedClock) -> None:
@@ -278,7 +287,9 @@ async def test_no_key_fails_clearly_without_a_request(fake, clock) -> None:
     server, url = fake
 
     with pytest.raises(PriceAuthError, match="SMARTCHARGE_ENTSOE_API_KEY is not set"):
-        await EntsoePriceSource(None, "NL", url, clock, tariff=TARIFF).fetch(*local_day(2024, 9, 2))
+        await EntsoePriceSource(
+            None, "NL", url, clock, tariff=TARIFF, register_secret=register_secret
+        ).fetch(*local_day(2024, 9, 2))
 
     assert [] == server.requests
 

@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestServer
 from structlog.testing import capture_logs
 
 from smartcharge.domain import PriceCurve, utc
+from smartcharge.logsetup import register_secret
 from smartcharge.prices import PriceChain
 from smartcharge.prices.entsoe import EntsoePriceSource, EntsoeRunner, parse_day_ahead
 from smartcharge.prices.errors import PriceDataError
@@ -52,7 +53,16 @@ async def fake() -> AsyncIterator[tuple[EntsoeFakeServer, str]]:
 
 def nl(url: str, clock: SimulatedClock, **kw: object) -> EntsoePriceSource:
     # A 5 s request timeout: every request here goes to 127.0.0.1.
-    return EntsoePriceSource(KEY, "NL", url, clock, tariff=TARIFF, timeout_s=5.0, **kw)  # type: ignore[arg-type]
+    return EntsoePriceSource(
+        KEY,
+        "NL",
+        url,
+        clock,
+        tariff=TARIFF,
+        timeout_s=5.0,
+        register_secret=register_secret,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def _with_point_5(text: str, *, duplicate_value: str) -> str:

@@ -21,8 +21,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from structlog.testing import capture_logs
 
-from smartcharge.config import ENTSOE_ZONES
+from smartcharge.config import child_environment
 from smartcharge.domain import PriceSlot, utc
+from smartcharge.logsetup import register_secret
 from smartcharge.prices._entsoe_worker import (
     EntsoeQuery,
     Failure,
@@ -38,6 +39,7 @@ from smartcharge.prices.errors import (
     PriceSourceError,
     PriceUnavailableError,
 )
+from smartcharge.prices.zones import ENTSOE_ZONES
 from smartcharge.pricing import Tariff
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.entsoe_server import EntsoeFakeServer, EntsoeFault
@@ -72,6 +74,8 @@ def worker_source(url: str, clock: SimulatedClock, **kw: object) -> EntsoePriceS
         clock,
         tariff=TARIFF,
         runner=EntsoeRunner.PROCESS,
+        worker_env=child_environment(),
+        register_secret=register_secret,
         **kw,  # type: ignore[arg-type]
     )
 
@@ -283,6 +287,8 @@ async def test_crashing_or_babbling_worker_is_a_price_source_error(
         tariff=TARIFF,
         runner=EntsoeRunner.PROCESS,
         worker_argv=(sys.executable, "-c", script),
+        worker_env=child_environment(),
+        register_secret=register_secret,
     )
 
     with pytest.raises(PriceSourceError, match=match) as info:
@@ -302,7 +308,7 @@ def test_answers_round_trip() -> None:
 
 
 def test_zone_copy_matches_entsoe_py() -> None:
-    """config.ENTSOE_ZONES is exactly entsoe-py's Area names (the copy keeps pandas out)."""
+    """prices.zones.ENTSOE_ZONES is exactly entsoe-py's Area names (the copy keeps pandas out)."""
     from entsoe.mappings import Area  # noqa: PLC0415
 
     assert sorted(a.name for a in Area) == sorted(ENTSOE_ZONES)
@@ -320,7 +326,8 @@ async def test_daemon_feed_keeps_pandas_out_of_the_process(fake, tmp_path: Path)
         import aiohttp
         from pydantic import SecretStr
         from smartcharge.config import Settings
-        from smartcharge.prices import EntsoeRunner, build_price_feed
+        from smartcharge.prices import EntsoeRunner
+        from smartcharge.runtime.adapters import build_price_feed
         from smartcharge.simulator.clock import SimulatedClock
         import smartcharge.cli
         import smartcharge.daemon

@@ -20,8 +20,9 @@ from structlog.testing import capture_logs
 
 from smartcharge.config import Settings
 from smartcharge.domain import utc
-from smartcharge.prices import EntsoeRunner, PriceFeed, build_price_feed
+from smartcharge.prices import EntsoeRunner, PriceFeed
 from smartcharge.prices.feed import BACKOFF
+from smartcharge.runtime.adapters import build_price_feed
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.energyzero_server import EnergyZeroFakeServer
 from smartcharge.simulator.entsoe_server import EntsoeFakeServer, EntsoeFault, read_price_csv

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from smartcharge import storage
+from smartcharge.logsetup import register_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 _CODE_DIRS = ("smartcharge", "strategies", "docker")
@@ -229,7 +230,7 @@ def test_token_store_file_is_0600(tmp_path: Path):
     """The Wallbox token store is 0600 in a 0700 dir and leaves no backup copy of old tokens."""
     from smartcharge.wallbox.tokens import Tokens, TokenStore
 
-    store = TokenStore(tmp_path / "state")
+    store = TokenStore(tmp_path / "state", register_secret=register_secret)
     at = datetime(2025, 1, 1, tzinfo=UTC)
     for n in range(2):
         store.save(Tokens(f"access-{n}-abcdef", f"refresh-{n}-abcdef", at, None, "u@example.com"))

@@ -34,6 +34,7 @@ from datetime import date, datetime, time, timedelta
 import pytest
 
 from smartcharge.ledger import LedgerEntry
+from smartcharge.logsetup import register_secret
 from smartcharge.runtime.jobs import run_simulated
 from tests.resilience.secrets import scan_for_secrets
 from tests.resilience.soak import TZ, FaultScheduler, SoakWorld, local, private_tmp, soak_world
@@ -284,6 +285,7 @@ async def test_a_write_with_unknown_outcome_is_not_repeated_from_a_stale_status(
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
             client = WallboxClient(
                 session,
+                register_secret=register_secret,
                 api_url=url,
                 auth_url=url,
                 username="test.user@example.com",

@@ -19,6 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 from smartcharge.config import Settings
+from smartcharge.logsetup import register_secret
 from smartcharge.runtime.jobs import poll_interval_s
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.wallbox import WallboxRateLimitedError, WallboxUnavailableError
@@ -105,6 +106,7 @@ async def test_drive_counts_the_chargers_of_the_accounts_running_daemons(
         def client(charger_id: int, state: str) -> WallboxClient:
             return WallboxClient(
                 http,
+                register_secret=register_secret,
                 api_url="http://127.0.0.1:9",
                 auth_url="http://127.0.0.1:9",
                 username=USER,
@@ -223,6 +225,7 @@ async def test_unreached_sign_ins_and_reads_do_not_use_the_allowance(
         for _ in range(5):
             client = WallboxClient(
                 http,
+                register_secret=register_secret,
                 api_url=url,
                 auth_url=url,
                 username=USER,

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from smartcharge.domain import ChargerStatus, Command, CommandKind
+from smartcharge.logsetup import register_secret
 from smartcharge.ports import Charger, ChargerCapabilities
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.wallbox_cloud import (
@@ -72,7 +73,7 @@ class Cloud:
             "rng": random.Random(7),
         }
         kwargs.update(overrides)
-        client = WallboxClient(self.http, **kwargs)
+        client = WallboxClient(self.http, register_secret=register_secret, **kwargs)
         self.clients.append(client)
         return client
 

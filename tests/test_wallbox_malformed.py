@@ -20,6 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
+from smartcharge.logsetup import register_secret
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.wallbox import WallboxClient, WallboxResponseError
 from smartcharge.wallbox._json import MAX_JSON_DEPTH, json_too_deep
@@ -82,6 +83,7 @@ def client(
 ) -> WallboxClient:
     return WallboxClient(
         http,
+        register_secret=register_secret,
         api_url=url,
         auth_url=url,
         username="odd@example.com",

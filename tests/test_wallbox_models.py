@@ -13,6 +13,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandKind
+from smartcharge.logsetup import register_secret
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.wallbox import WallboxRateLimitedError, WallboxResponseError, command_satisfied
 from smartcharge.wallbox.client import _retry_after_s
@@ -252,7 +253,7 @@ async def test_acquire_waits_on_the_clock(clock: SimulatedClock, tmp_path: Path)
 
 def test_token_store_round_trip_and_privacy(tmp_path: Path):
     """Tokens survive a round trip, the file is 0600, and repr shows no token."""
-    store = TokenStore(tmp_path)
+    store = TokenStore(tmp_path, register_secret=register_secret)
     tokens = Tokens(
         access_token="access-abcdef",
         refresh_token="refresh-abcdef",

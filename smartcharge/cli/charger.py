@@ -31,10 +31,10 @@ from smartcharge.domain import ChargerSnapshot, Command, CommandKind
 from smartcharge.errors import StateError
 from smartcharge.http import open_session
 from smartcharge.manual import ManualCommand, record_manual_command
+from smartcharge.runtime.adapters import build_charger
 from smartcharge.wallbox import (
     MIN_CURRENT_A,
     WallboxClient,
-    build_wallbox_client,
     command_satisfied,
 )
 from smartcharge.wallbox.limiter import CallKind
@@ -119,7 +119,7 @@ def _run(body: _Body, args: argparse.Namespace) -> int:
     async def main() -> int:
         # The client also bounds each call with asyncio.timeout; this is the session default.
         async with open_session(settings.wallbox_timeout_s) as session:
-            client = build_wallbox_client(settings, session, SystemClock(), read_tries=1)
+            client = build_charger(settings, session, SystemClock(), read_tries=1)
             client.waits = not getattr(args, "no_wait", False)
             client.on_wait = lambda kind, until: _say_waiting(client, settings, kind, until)
             return await body(client, settings)

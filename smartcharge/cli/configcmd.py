@@ -31,7 +31,7 @@ from smartcharge.config import (
     unknown_names,
 )
 from smartcharge.http import open_session
-from smartcharge.logsetup import configure_logging, redact_text
+from smartcharge.logsetup import configure_logging, redact_text, register_secret
 
 # The account's try (discovery, sign-in or refresh, one status read): the client bounds each
 # call with SMARTCHARGE_WALLBOX_TIMEOUT_S; this bounds them together, so that an unreachable
@@ -113,16 +113,18 @@ async def check_online(settings: Settings, clock: Clock, say: _Say) -> bool:
 
 
 async def _check_account(settings: Settings, clock: Clock, say: _Say) -> bool:
-    from smartcharge.wallbox import WallboxError, build_wallbox_client  # noqa: PLC0415
+    from smartcharge.runtime.adapters import build_charger  # noqa: PLC0415
+    from smartcharge.wallbox import WallboxError  # noqa: PLC0415
     from smartcharge.wallbox.tokens import TokenStore  # noqa: PLC0415
 
     user = settings.wallbox_username
     if not user or settings.wallbox_password is None:
         say("Wallbox account: not tried (SMARTCHARGE_WALLBOX_USERNAME/PASSWORD not set)")
         return False
-    stored = TokenStore(settings.state_dir).load(clock.now()) is not None
+    tokens = TokenStore(settings.state_dir, register_secret=register_secret).load(clock.now())
+    stored = tokens is not None
     async with open_session(settings.wallbox_timeout_s) as http:
-        client = build_wallbox_client(settings, http, clock)
+        client = build_charger(settings, http, clock)
         asked_at = clock.now()
         try:
             snapshot = await client.status()
@@ -151,9 +153,9 @@ async def _check_prices(settings: Settings, clock: Clock, say: _Say) -> bool:
     from smartcharge.prices import (  # noqa: PLC0415
         PricesNotPublishedError,
         PriceSourceError,
-        build_sources,
     )
     from smartcharge.prices.chain import source_zone  # noqa: PLC0415
+    from smartcharge.runtime.adapters import build_sources  # noqa: PLC0415
 
     zone = settings.bidding_zone
     tz = ZoneInfo(settings.timezone)

@@ -22,9 +22,9 @@ from smartcharge.config import Settings
 from smartcharge.domain import PriceSlot
 from smartcharge.http import open_session
 from smartcharge.logsetup import redact_text
-from smartcharge.prices import build_price_feed
 from smartcharge.prices.chain import source_zone
 from smartcharge.prices.feed import RefreshResult
+from smartcharge.runtime.adapters import build_price_feed
 
 # The whole command, fetching included, gives up after this long.
 _SESSION_TIMEOUT_S = 60.0

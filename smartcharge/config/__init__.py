@@ -40,7 +40,8 @@ from smartcharge.config.model import Settings, setting_names, strategy_folder
 from smartcharge.config.names import ENV_FILE_VAR, PREFIX, SECRET_FILE_VARS, mask_url
 from smartcharge.config.readiness import account_problems, readiness_problems
 from smartcharge.config.slips import slip_warnings
-from smartcharge.config.zones import ENTSOE_ZONES, known_zones
+from smartcharge.config.zones import known_zones
+from smartcharge.prices.zones import ENTSOE_ZONES
 
 __all__ = [
     "ENTSOE_ZONES",

@@ -21,7 +21,7 @@ import asyncio
 import enum
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,6 @@ import structlog
 
 from smartcharge.clock import Clock
 from smartcharge.domain import PriceSlot
-from smartcharge.logsetup import register_secret
 from smartcharge.prices.errors import (
     PriceAuthError,
     PriceRateLimitedError,
@@ -102,7 +101,7 @@ class EntsoePriceSource:
 
     Args:
         api_key: the ENTSO-E security token (``SMARTCHARGE_ENTSOE_API_KEY``); registered with
-            the log redaction at once. None means not configured: every fetch fails clearly.
+            ``register_secret`` at once. None means not configured: every fetch fails clearly.
         area: a zone code entsoe-py knows (``NL``, ``BE``, ``DE_LU``).
         endpoint_url: ``SMARTCHARGE_ENTSOE_API_URL``.
         clock: used to turn ``Retry-After`` into an instant.
@@ -114,6 +113,10 @@ class EntsoePriceSource:
             (default: twice ``timeout_s`` plus its start-up).
         worker_argv: the worker's command line (default ``python -m`` the worker module);
             never holds the key.
+        worker_env: the worker process's environment: ours without any setting
+            (``config.child_environment()``, handed in by ``runtime.compose``); empty by
+            default, never ours as it is (it may hold the key).
+        register_secret: masks a secret in every later log line (``logsetup.register_secret``).
     """
 
     def __init__(
@@ -129,8 +132,11 @@ class EntsoePriceSource:
         runner: EntsoeRunner = EntsoeRunner.THREAD,
         worker_deadline_s: float | None = None,
         worker_argv: tuple[str, ...] | None = None,
+        worker_env: Mapping[str, str] | None = None,
+        register_secret: Callable[[str], None],
     ) -> None:
-        register_secret(api_key)
+        if api_key:
+            register_secret(api_key)
         # entsoe-py logs the full query, securityToken included, at DEBUG (STYLE.md §9).
         entsoe_log = logging.getLogger("entsoe")
         if entsoe_log.getEffectiveLevel() < logging.INFO:
@@ -148,6 +154,7 @@ class EntsoePriceSource:
         )
 
         self._worker_argv = worker_argv or (sys.executable, "-m", WORKER_MODULE)
+        self._worker_env = dict(worker_env or {})
 
     def __repr__(self) -> str:
         return (
@@ -198,7 +205,6 @@ class EntsoePriceSource:
             ) from None
 
     async def _in_process(self, query: EntsoeQuery) -> Answer:
-        from smartcharge.config import child_environment  # noqa: PLC0415
         from smartcharge.prices._entsoe_worker import decode_answer  # noqa: PLC0415
 
         # The worker needs none of our settings; above all not SMARTCHARGE_ENTSOE_API_KEY,
@@ -208,7 +214,7 @@ class EntsoePriceSource:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=child_environment(),
+            env=self._worker_env,
         )
         try:
             try:

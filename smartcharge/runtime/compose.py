@@ -18,11 +18,11 @@ from smartcharge.clock import Clock
 from smartcharge.config import Settings
 from smartcharge.daemon import Daemon
 from smartcharge.http import open_session
-from smartcharge.prices import build_price_feed
 from smartcharge.prices.energyzero import DEFAULT_TIMEOUT_S as ENERGYZERO_TIMEOUT_S
+from smartcharge.runtime.adapters import build_charger, build_price_feed
 from smartcharge.runtime.health import HealthFacts
 from smartcharge.storage import StateDisk
-from smartcharge.wallbox import WallboxClient, build_wallbox_client
+from smartcharge.wallbox import WallboxClient
 from strategies.base import Strategy
 
 # The session's total timeout is a backstop, never the bound that fires first: each client
@@ -48,20 +48,6 @@ def build_strategy(settings: Settings) -> Strategy:
     from strategies import get_strategy  # noqa: PLC0415 - the registry imports every strategy
 
     return get_strategy(settings.strategy, max_price=settings.max_price)
-
-
-def build_charger(
-    settings: Settings,
-    http: aiohttp.ClientSession,
-    clock: Clock,
-    disk: StateDisk | None = None,
-) -> WallboxClient:
-    """Return the Wallbox client for the account and charger ``settings`` name.
-
-    Raises:
-        ConfigError: the username or the password is not set.
-    """
-    return build_wallbox_client(settings, http, clock, disk)
 
 
 def build_daemon(
@@ -121,7 +107,6 @@ def health_facts(daemon: Daemon) -> HealthFacts:
 
 __all__ = [
     "SESSION_SLACK_S",
-    "build_charger",
     "build_daemon",
     "build_strategy",
     "health_facts",

@@ -18,7 +18,8 @@ import structlog
 from smartcharge.clock import Clock
 from smartcharge.config import Settings
 from smartcharge.ledger import LEDGER_FILE
-from smartcharge.runtime.compose import build_charger, build_daemon, health_facts, open_http
+from smartcharge.runtime.adapters import build_charger
+from smartcharge.runtime.compose import build_daemon, health_facts, open_http
 from smartcharge.runtime.health import HealthServer
 from smartcharge.runtime.jobs import job_specs, poll_interval_s, realign_jobs, schedule
 from smartcharge.state import STATE_FILE

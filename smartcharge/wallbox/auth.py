@@ -26,7 +26,6 @@ import structlog
 from pydantic import SecretStr
 
 from smartcharge.clock import Clock
-from smartcharge.logsetup import register_secret
 from smartcharge.wallbox.errors import (
     WallboxAuthError,
     WallboxError,
@@ -97,6 +96,8 @@ class Authenticator:
         limiter: the shared budgets (the sign-in budget lives there).
         clock: the time source.
         send: performs one user-api call (the client's ``_request``).
+        register_secret: masks a secret in every later log line (the password, the Basic
+            credential and each token handed out are registered before they are used).
     """
 
     def __init__(
@@ -108,12 +109,14 @@ class Authenticator:
         limiter: RateLimiter,
         clock: Clock,
         send: Send,
+        register_secret: Callable[[str], None],
     ) -> None:
         self._username = username
         secret = password.get_secret_value()
         basic = base64.b64encode(f"{username}:{secret}".encode()).decode("ascii")
         register_secret(secret)
         register_secret(basic)
+        self._register_secret = register_secret
         self._basic = basic
         self._store = store
         self._limiter = limiter
@@ -261,8 +264,8 @@ class Authenticator:
         answer = parse(SignInResponse, data, call.value).data.attributes
         access = answer.token.get_secret_value()
         refresh = answer.refresh_token.get_secret_value()
-        register_secret(access)
-        register_secret(refresh)
+        self._register_secret(access)
+        self._register_secret(refresh)
         now = self._clock.now()
         # ttl and refresh_token_ttl are absolute epoch milliseconds (wallbox-api.md §2.1).
         expires_at = _expiry(answer.ttl, "ttl", call, now)

@@ -239,6 +239,9 @@ class WallboxClient:
         reads_per_minute: the GET budget of the account.
         writes_per_minute: the PUT/POST budget of the account.
         signins_per_hour: the sign-in budget of the account.
+        register_secret: masks a secret in every later log line (``logsetup.register_secret``,
+            handed in by ``runtime.compose``): the password, the Basic credential and every
+            token are registered before they are used.
         rng: the source of back-off jitter (inject a seeded one in tests).
         disk: the state folder's file system, shared with the daemon (None: a private one).
         read_tries: tries for a read (the CLI makes one: a person is waiting).
@@ -259,6 +262,7 @@ class WallboxClient:
         password: SecretStr,
         clock: Clock,
         state_dir: Path,
+        register_secret: Callable[[str], None],
         charger_id: int | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         reads_per_minute: float = 1.0,
@@ -294,8 +298,9 @@ class WallboxClient:
         self.auth = Authenticator(
             username=username,
             password=password,
-            store=TokenStore(state_dir, disk),
+            store=TokenStore(state_dir, disk, register_secret=register_secret),
             limiter=self.limiter,
+            register_secret=register_secret,
             clock=clock,
             send=self._auth_call,
         )

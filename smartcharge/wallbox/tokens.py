@@ -13,6 +13,7 @@ the file again when the daemon next saves its state (``StateDisk.retry``).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,6 @@ from pathlib import Path
 import structlog
 
 from smartcharge.errors import StateError
-from smartcharge.logsetup import register_secret
 from smartcharge.storage import StateDisk, load_document, save_document
 
 log = structlog.get_logger(__name__)
@@ -45,10 +45,6 @@ class Tokens:
     refresh_expires_at: datetime | None
     username: str
 
-    def __post_init__(self) -> None:
-        register_secret(self.access_token)
-        register_secret(self.refresh_token)
-
 
 def _ms(instant: datetime) -> int:
     return int(instant.timestamp() * 1000)
@@ -59,11 +55,25 @@ def _from_ms(value: int) -> datetime:
 
 
 class TokenStore:
-    """Load and save ``Tokens`` in ``state_dir/wallbox-tokens.json`` (mode 0600)."""
+    """Load and save ``Tokens`` in ``state_dir/wallbox-tokens.json`` (mode 0600).
 
-    def __init__(self, state_dir: Path, disk: StateDisk | None = None) -> None:
+    Args:
+        state_dir: the state dir.
+        disk: the state folder's file system (None: a private one).
+        register_secret: masks a secret in every later log line; the tokens loaded are
+            registered before they are handed out.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        disk: StateDisk | None = None,
+        *,
+        register_secret: Callable[[str], None],
+    ) -> None:
         self.path = state_dir / TOKEN_FILE
         self._disk = disk or StateDisk()
+        self._register_secret = register_secret
 
     def load(self, now: datetime) -> Tokens | None:
         """Return the stored tokens, or None when there are none usable (or none readable)."""
@@ -81,7 +91,7 @@ class TokenStore:
             return None
         try:
             refresh_ttl = data.get("refresh_token_ttl")
-            return Tokens(
+            tokens = Tokens(
                 access_token=str(data["token"]),
                 refresh_token=str(data["refresh_token"]),
                 access_expires_at=_from_ms(int(data["ttl"])),
@@ -91,6 +101,9 @@ class TokenStore:
         except (KeyError, TypeError, ValueError):
             log.warning("wallbox_token_store_unusable", path=str(self.path))
             return None
+        self._register_secret(tokens.access_token)
+        self._register_secret(tokens.refresh_token)
+        return tokens
 
     def save(self, tokens: Tokens, now: datetime | None = None) -> None:
         """Write ``tokens`` atomically, mode 0600, leaving no backup copy behind.
