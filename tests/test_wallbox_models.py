@@ -16,7 +16,6 @@ from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, CommandK
 from smartcharge.logsetup import register_secret
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.wallbox import WallboxRateLimitedError, WallboxResponseError, command_satisfied
-from smartcharge.wallbox.client import _retry_after_s
 from smartcharge.wallbox.limiter import Budget, CallKind, RateLimiter, budget_file_name
 from smartcharge.wallbox.models import (
     STATUS_TABLE,
@@ -31,6 +30,7 @@ from smartcharge.wallbox.models import (
     status_from_id,
 )
 from smartcharge.wallbox.tokens import Tokens, TokenStore
+from smartcharge.wallbox.transport import retry_after_s
 
 FIXTURES = resources.files("smartcharge.simulator") / "data" / "wallbox"
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
@@ -199,12 +199,12 @@ def test_command_satisfied(command: Command, changes: dict[str, Any], expected: 
 
 def test_retry_after_parsing():
     """Seconds, an HTTP date, garbage and absurd values."""
-    assert 120.0 == _retry_after_s("120", NOW)
-    assert 30.0 == _retry_after_s("Wed, 15 Jan 2025 12:00:30 GMT", NOW)
-    assert None is _retry_after_s("soon", NOW)
-    assert None is _retry_after_s(None, NOW)
-    assert 3600.0 == _retry_after_s("999999", NOW)
-    assert 0.0 == _retry_after_s("-5", NOW)
+    assert 120.0 == retry_after_s("120", NOW)
+    assert 30.0 == retry_after_s("Wed, 15 Jan 2025 12:00:30 GMT", NOW)
+    assert None is retry_after_s("soon", NOW)
+    assert None is retry_after_s(None, NOW)
+    assert 3600.0 == retry_after_s("999999", NOW)
+    assert 0.0 == retry_after_s("-5", NOW)
 
 
 def test_budget_arithmetic():

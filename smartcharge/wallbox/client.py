@@ -1,7 +1,8 @@
 """WallboxClient: the Wallbox cloud, spoken exactly right (see ``shared/wallbox-api.md``).
 
-Every call goes through ``_request()``, the one place that talks aiohttp and turns its
-exceptions and the cloud's status codes into the ``WallboxError`` tree. Around it:
+Every exchange goes through ``Transport.request()`` (``transport.py``), the one place that
+talks aiohttp and turns its exceptions and the cloud's status codes into the ``WallboxError``
+tree. Around it (``calls.py``, ``writes.py`` and this module):
 
 - a shared per-account budget (``RateLimiter``): reads and writes wait for a slot, and a 429 or
   a 403 on a read holds back the whole client, in every process (wallbox-api.md §9);
@@ -17,56 +18,46 @@ exceptions and the cloud's status codes into the ``WallboxError`` tree. Around i
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import json
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import structlog
 from pydantic import SecretStr
 
-from smartcharge import __version__
 from smartcharge.clock import Clock
 from smartcharge.domain import (
     ChargerSnapshot,
-    ChargerStatus,
     Command,
     CommandKind,
-    same_energy_cost,
 )
 from smartcharge.ports import ChargerCapabilities
 from smartcharge.storage import StateDisk
-from smartcharge.wallbox._json import MAX_JSON_DEPTH, json_too_deep
-from smartcharge.wallbox.auth import AuthCall, Authenticator, RefreshRejectedError
+from smartcharge.wallbox.auth import Authenticator
+from smartcharge.wallbox.calls import READ_TRIES, Calls
 from smartcharge.wallbox.errors import (
-    WallboxAuthError,
     WallboxChargerNotFoundError,
-    WallboxError,
-    WallboxForbiddenError,
-    WallboxRateLimitedError,
-    WallboxResponseError,
     WallboxUnavailableError,
 )
 from smartcharge.wallbox.limiter import CallKind, RateLimiter
 from smartcharge.wallbox.models import (
     ChargerStatusResponse,
-    ChargerUpdateResponse,
-    ConfigResponse,
     GroupsResponse,
-    RemoteAction,
-    RemoteActionResponse,
     SessionsResponse,
     WallboxSession,
     parse,
-    status_from_id,
 )
 from smartcharge.wallbox.tokens import TokenStore
+from smartcharge.wallbox.transport import (
+    API,
+    DEFAULT_TIMEOUT_S,
+    Endpoint,
+    Transport,
+)
+from smartcharge.wallbox.writes import after_write, command_satisfied, write_for
 
 log = structlog.get_logger(__name__)
 
@@ -78,25 +69,6 @@ __all__ = [
     "command_satisfied",
 ]
 
-# The cloud normally answers in well under a second; the user-api host has had slow spells
-# (home-assistant/core#140059). 20 s lets a slow answer through yet bounds a daemon tick; it is
-# Settings.wallbox_timeout_s and applies to the whole exchange, body included.
-DEFAULT_TIMEOUT_S = 20.0
-# Tries for a read (the first included). Each try also waits for a read slot, so with the
-# default budget of 1 read a minute three tries span at least two minutes.
-READ_TRIES = 3
-# Back-off before a read is retried: 5 s, then 10 s (doubling, capped), plus up to 50% jitter
-# so processes that failed together do not come back together.
-BACKOFF_BASE_S = 5.0
-BACKOFF_MAX_S = 120.0
-# No source shows the cloud sending Retry-After (wallbox-api.md §8, §11). Without one, back off
-# for a minute: the window of the observed 1-read-a-minute limit (§9).
-DEFAULT_RETRY_AFTER_S = 60.0
-# A 403 on a read behaved like a rate limit and went away only after slowing down (§8:
-# cliviu74/wallbox#80; HOMEY moved to 123 s). Back off for longer than a 429's minute.
-FORBIDDEN_READ_BACKOFF_S = 180.0
-# Never honour a Retry-After beyond an hour: a broken header must not silence us for a day.
-MAX_RETRY_AFTER_S = 3600.0
 # The longest a call waits for a slot before giving up with WallboxRateLimitedError.
 MAX_WAIT_S = 300.0
 # A stored status this young is as current as a new read would be: it was read (or implied by
@@ -115,111 +87,6 @@ ANNOUNCE_WAIT_S = 1.0
 DRIVER_RENEW = timedelta(minutes=5)
 # Minimum settable charging current (wallbox-api.md §6: HA number min; DOC range 6-32 A).
 MIN_CURRENT_A = 6
-
-_API = "api"
-_AUTH = "auth"
-
-
-@dataclass(frozen=True, slots=True)
-class _Endpoint:
-    method: str
-    host: str  # _API or _AUTH
-    path: str
-    kind: CallKind | None  # None for the user-api calls (sign-in and refresh)
-    action: str  # what it is for, for messages: "status", "pause", "sign-in", ...
-    query: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def name(self) -> str:
-        return f"{self.method} {self.path}"
-
-    @property
-    def is_write(self) -> bool:
-        return self.kind is CallKind.WRITE
-
-
-class _TokenRejectedError(WallboxError):
-    """401 from the api host: the access token expired or was revoked."""
-
-
-def command_satisfied(snapshot: ChargerSnapshot, command: Command) -> bool:
-    """Return whether ``snapshot`` already shows what ``command`` asks for.
-
-    A restart is never "already done".
-    """
-    kind = command.kind
-    if kind is CommandKind.PAUSE:
-        return snapshot.status is ChargerStatus.PAUSED
-    if kind is CommandKind.RESUME:
-        return snapshot.status in (
-            ChargerStatus.CHARGING,
-            ChargerStatus.DISCHARGING,
-            ChargerStatus.WAITING_FOR_CAR_DEMAND,
-            ChargerStatus.WAITING,
-        )
-    if kind is CommandKind.LOCK:
-        return snapshot.locked
-    if kind is CommandKind.UNLOCK:
-        return not snapshot.locked
-    if kind is CommandKind.SET_MAX_CURRENT:
-        return command.value is not None and snapshot.max_charging_current_a == int(command.value)
-    if kind is CommandKind.SET_ENERGY_COST:
-        return (
-            command.value is not None
-            and snapshot.energy_cost_eur_per_kwh is not None
-            and same_energy_cost(snapshot.energy_cost_eur_per_kwh, command.value)
-        )
-    return False
-
-
-def _reported(
-    before: ChargerSnapshot, status_id: int | None, at: datetime
-) -> ChargerSnapshot | None:
-    """Return ``before`` with the status a remote-action answer reports, or None without one."""
-    if status_id is None:
-        return None
-    status = status_from_id(status_id)
-    return ChargerSnapshot(
-        charger_id=before.charger_id,
-        status=status,
-        status_id=status_id,
-        charging_power_kw=before.charging_power_kw if status.is_charging else 0.0,
-        added_energy_kwh=before.added_energy_kwh,
-        max_charging_current_a=before.max_charging_current_a,
-        max_available_current_a=before.max_available_current_a,
-        energy_cost_eur_per_kwh=before.energy_cost_eur_per_kwh,
-        locked=before.locked,
-        fetched_at=at,
-    )
-
-
-def _retry_after_s(value: str | None, now: datetime) -> float | None:
-    """Return the wait a ``Retry-After`` header asks for (seconds or an HTTP date), capped."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            return None
-        seconds = (when - now).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
-
-
-def _reason(err: aiohttp.ClientConnectorError) -> str:
-    """Return why a connection failed, in words (no URL, no secret)."""
-    if isinstance(err, aiohttp.ClientConnectorDNSError):
-        return "the host name could not be resolved"
-    if isinstance(err, aiohttp.ClientSSLError):
-        return "the TLS handshake failed"
-    strerror = getattr(err.os_error, "strerror", None)
-    return str(strerror).lower() if strerror else type(err).__name__
 
 
 class WallboxClient:
@@ -273,14 +140,9 @@ class WallboxClient:
         budget_dir: Path | None = None,
         read_tries: int = READ_TRIES,
     ) -> None:
-        self._session = session
-        self._urls = {_API: api_url.rstrip("/"), _AUTH: auth_url.rstrip("/")}
         self._username = username
         self._clock = clock
         self._charger_id = charger_id
-        self._timeout_s = timeout_s
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-        self._read_tries = max(1, read_tries)
         self.waits = True
         self.on_wait: Callable[[CallKind, datetime], None] | None = None
         self._announced: tuple[CallKind, datetime] | None = None
@@ -295,6 +157,15 @@ class WallboxClient:
             signins_per_hour=signins_per_hour,
             disk=disk,
         )
+        self._transport = Transport(
+            session,
+            api_url=api_url,
+            auth_url=auth_url,
+            username=username,
+            clock=clock,
+            timeout_s=timeout_s,
+            back_off=self.limiter.back_off,
+        )
         self.auth = Authenticator(
             username=username,
             password=password,
@@ -302,19 +173,27 @@ class WallboxClient:
             limiter=self.limiter,
             register_secret=register_secret,
             clock=clock,
-            send=self._auth_call,
+            send=self._transport.auth_call,
+        )
+        self._calls = Calls(
+            self._transport,
+            limiter=self.limiter,
+            auth=self.auth,
+            clock=clock,
+            slot=self._slot,
+            rng=rng or random.Random(),  # noqa: S311 - jitter, not cryptography
+            read_tries=read_tries,
         )
         self._status_lock = asyncio.Lock()
         self._command_lock = asyncio.Lock()
         self._discover_lock = asyncio.Lock()
-        self._last_success_at: datetime | None = None
 
     # --- public surface -----------------------------------------------------------------
 
     @property
     def last_success_at(self) -> datetime | None:
         """Return when the cloud last answered a call successfully (None: not yet)."""
-        return self._last_success_at
+        return self._calls.last_success_at
 
     @property
     def capabilities(self) -> ChargerCapabilities:
@@ -345,8 +224,8 @@ class WallboxClient:
             if known is not None and len(known) == 1:
                 self._charger_id = known[0]
                 return known[0]
-            endpoint = _Endpoint("GET", _API, "v3/chargers/groups", CallKind.READ, "discovery")
-            groups = parse(GroupsResponse, await self._call(endpoint), endpoint.name)
+            endpoint = Endpoint("GET", API, "v3/chargers/groups", CallKind.READ, "discovery")
+            groups = parse(GroupsResponse, await self._calls.call(endpoint), endpoint.name)
             chargers = groups.chargers()
             self.limiter.store_chargers(self._username, [c.id for c in chargers])
             if not chargers:
@@ -520,9 +399,9 @@ class WallboxClient:
     async def session_history(self, start: datetime, end: datetime) -> tuple[WallboxSession, ...]:
         """Return the sessions the cloud recorded that started in ``[start, end]``, oldest first."""
         charger_id = await self.discover_charger_id()
-        endpoint = _Endpoint(
+        endpoint = Endpoint(
             "GET",
-            _API,
+            API,
             "v4/sessions/stats",
             CallKind.READ,
             "history",
@@ -532,30 +411,9 @@ class WallboxClient:
                 ("end_date", str(int(end.timestamp()))),
             ),
         )
-        return parse(SessionsResponse, await self._call(endpoint), endpoint.name).to_domain()
+        return parse(SessionsResponse, await self._calls.call(endpoint), endpoint.name).to_domain()
 
     # --- commands -------------------------------------------------------------------------
-
-    def _write_for(self, command: Command, charger_id: int) -> tuple[_Endpoint, dict[str, Any]]:
-        kind = command.kind
-        action = kind.value
-        if kind in (CommandKind.RESUME, CommandKind.PAUSE, CommandKind.RESTART):
-            code = {
-                CommandKind.RESUME: RemoteAction.RESUME,
-                CommandKind.PAUSE: RemoteAction.PAUSE,
-                CommandKind.RESTART: RemoteAction.RESTART,
-            }[kind]
-            path = f"v3/chargers/{charger_id}/remote-action"
-            return _Endpoint("POST", _API, path, CallKind.WRITE, action), {"action": int(code)}
-        if kind in (CommandKind.LOCK, CommandKind.UNLOCK):
-            body = {"locked": 1 if kind is CommandKind.LOCK else 0}
-            return _Endpoint("PUT", _API, f"v2/charger/{charger_id}", CallKind.WRITE, action), body
-        assert command.value is not None
-        if kind is CommandKind.SET_MAX_CURRENT:
-            body = {"maxChargingCurrent": int(command.value)}
-            return _Endpoint("PUT", _API, f"v2/charger/{charger_id}", CallKind.WRITE, action), body
-        path = f"chargers/config/{charger_id}"
-        return _Endpoint("POST", _API, path, CallKind.WRITE, action), {"energyCost": command.value}
 
     async def _command(
         self, command: Command, base: ChargerSnapshot | None = None
@@ -568,10 +426,10 @@ class WallboxClient:
                 before = base
             if before is None:
                 before = await self.status(fresh=True)
-            endpoint, body = self._write_for(command, charger_id)
+            endpoint, body = write_for(command, charger_id)
             self.limiter.forget_status(charger_id)
             try:
-                answer = await self._call(endpoint, body)
+                answer = await self._calls.call(endpoint, body)
             except WallboxUnavailableError as err:
                 if not err.outcome_unknown:
                     raise
@@ -596,7 +454,7 @@ class WallboxClient:
                     "yet); not sent again",
                     outcome_unknown=True,
                 ) from err
-            after, confirmed = self._after(command, before, answer, endpoint)
+            after, confirmed = after_write(command, before, answer, endpoint, self._clock.now())
             if confirmed:
                 self.limiter.store_status(after)
             # Wire detail only: the daemon logs each command it sends, with why.
@@ -609,77 +467,11 @@ class WallboxClient:
             )
             return after
 
-    def _after(
-        self, command: Command, before: ChargerSnapshot, answer: Any, endpoint: _Endpoint
-    ) -> tuple[ChargerSnapshot, bool]:
-        """Return the snapshot a successful write's answer implies, and whether it is sure.
-
-        The command went through (2xx), so an answer we cannot parse must not fail it: we then
-        infer the new state from the command itself and say so in the log.
-
-        The remote-action answer is unpublished (wallbox-api.md §4.4: HA's test mock is
-        ``{"status_id": 193}``). Its ``status_id`` is used only when it confirms the command
-        (a paused id after a pause, a charging or waiting id after a resume); otherwise the
-        outcome is unknown until the next read, and ``before`` comes back unconfirmed (not
-        stored, so the next status call reads the charger). Never sent again in between.
-        """
-        now = self._clock.now()
-        kind = command.kind
-        try:
-            if kind in (CommandKind.LOCK, CommandKind.UNLOCK, CommandKind.SET_MAX_CURRENT):
-                after = parse(ChargerUpdateResponse, answer, endpoint.name).to_domain(before, now)
-                return after, True
-            if kind is CommandKind.SET_ENERGY_COST:
-                return parse(ConfigResponse, answer, endpoint.name).to_domain(before, now), True
-            status_id = parse(RemoteActionResponse, answer, endpoint.name).status_id
-        except WallboxResponseError as err:
-            log.warning("wallbox_write_answer_unexpected", endpoint=endpoint.name, field=err.field)
-            status_id = None
-        if kind in (CommandKind.PAUSE, CommandKind.RESUME):
-            reported = _reported(before, status_id, now)
-            if reported is not None and command_satisfied(reported, command):
-                return reported, True
-            log.info(
-                "wallbox_command_unconfirmed",
-                command=str(command),
-                status_id=status_id,
-                outcome="unknown until the next reading",
-            )
-            return before, False
-        # A restart, or a write whose answer could not be read: inferred from the command.
-        if status_id is None:
-            status_id = before.status_id
-        locked = before.locked
-        if kind in (CommandKind.LOCK, CommandKind.UNLOCK):
-            locked = kind is CommandKind.LOCK
-        current = before.max_charging_current_a
-        if kind is CommandKind.SET_MAX_CURRENT and command.value is not None:
-            current = int(command.value)
-        cost = before.energy_cost_eur_per_kwh
-        if kind is CommandKind.SET_ENERGY_COST:
-            cost = command.value
-        status = status_from_id(status_id)
-        return (
-            ChargerSnapshot(
-                charger_id=before.charger_id,
-                status=status,
-                status_id=status_id,
-                charging_power_kw=before.charging_power_kw if status.is_charging else 0.0,
-                added_energy_kwh=before.added_energy_kwh,
-                max_charging_current_a=current,
-                max_available_current_a=before.max_available_current_a,
-                energy_cost_eur_per_kwh=cost,
-                locked=locked,
-                fetched_at=now,
-            ),
-            True,
-        )
-
     # --- reads ----------------------------------------------------------------------------
 
     async def _read_status(self, charger_id: int) -> ChargerSnapshot:
-        endpoint = _Endpoint("GET", _API, f"chargers/status/{charger_id}", CallKind.READ, "status")
-        answer = parse(ChargerStatusResponse, await self._call(endpoint), endpoint.name)
+        endpoint = Endpoint("GET", API, f"chargers/status/{charger_id}", CallKind.READ, "status")
+        answer = parse(ChargerStatusResponse, await self._calls.call(endpoint), endpoint.name)
         snapshot = answer.to_domain(self._clock.now(), charger_id)
         self.limiter.store_status(snapshot)
         if self._driving_from is not None and (
@@ -690,240 +482,9 @@ class WallboxClient:
             self.limiter.register_driver(charger_id, self._driving_from)
         return snapshot
 
-    # --- the call pipeline ----------------------------------------------------------------
-
-    async def _call(self, endpoint: _Endpoint, body: dict[str, Any] | None = None) -> Any:
-        """Make one api call within the budget, authorised, retried if it is a read."""
-        assert endpoint.kind is not None
-        tries = self._read_tries if endpoint.kind is CallKind.READ else 1
-        for attempt in range(1, tries + 1):
-            try:
-                answer = await self._authorized(endpoint, body)
-            except (WallboxRateLimitedError, WallboxUnavailableError) as err:
-                self._note_failure(endpoint, err)
-                if attempt >= tries:
-                    raise
-                delay = self._backoff_s(attempt)
-                log.info(
-                    "wallbox_request_retrying",
-                    endpoint=endpoint.name,
-                    attempt=attempt,
-                    delay_s=round(delay, 2),
-                )
-                await self._clock.sleep(delay)
-                continue
-            self._note_success()
-            return answer
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _backoff_s(self, attempt: int) -> float:
-        base = min(BACKOFF_BASE_S * 2.0 ** (attempt - 1), BACKOFF_MAX_S)
-        return base + self._rng.uniform(0.0, base / 2)
+    # --- the budget -----------------------------------------------------------------------
 
     async def _slot(self, kind: CallKind) -> datetime:
         return await self.limiter.acquire(
             kind, max_wait_s=MAX_WAIT_S if self.waits else 0.0, on_wait=self._announce
         )
-
-    async def _spend(
-        self, endpoint: _Endpoint, token: str, body: dict[str, Any] | None, slot: datetime
-    ) -> Any:
-        """Make the call on ``slot``; give the slot back when the call never reached the cloud."""
-        assert endpoint.kind is not None
-        try:
-            return await self._request(endpoint, {"Authorization": f"Bearer {token}"}, body)
-        except WallboxUnavailableError as err:
-            if not err.reached:
-                self.limiter.refund(endpoint.kind, slot)
-            raise
-
-    async def _authorized(self, endpoint: _Endpoint, body: dict[str, Any] | None) -> Any:
-        """Take a slot and a token; on 401 renew the token once and retry once."""
-        assert endpoint.kind is not None
-        slot = await self._slot(endpoint.kind)
-        try:
-            token = await self.auth.token()
-        except WallboxError:
-            self.limiter.refund(endpoint.kind, slot)  # the call itself never went out
-            raise
-        try:
-            return await self._spend(endpoint, token, body, slot)
-        except _TokenRejectedError:
-            log.info("wallbox_token_rejected", endpoint=endpoint.name)
-        token = await self.auth.renew_after_rejection(token)
-        slot = await self._slot(endpoint.kind)
-        try:
-            return await self._spend(endpoint, token, body, slot)
-        except _TokenRejectedError:
-            raise WallboxAuthError(
-                f"Wallbox cloud: {endpoint.name} rejected a freshly renewed token; giving up "
-                "(check the account in the Wallbox app)"
-            ) from None
-
-    async def _auth_call(self, call: AuthCall, headers: dict[str, str]) -> Any:
-        path = "users/signin" if call is AuthCall.SIGNIN else "users/refresh-token"
-        action = "sign-in" if call is AuthCall.SIGNIN else "token refresh"
-        return await self._request(_Endpoint("GET", _AUTH, path, None, action), headers, None)
-
-    def _note_failure(self, endpoint: _Endpoint, err: WallboxError) -> None:
-        # Wire detail only: the daemon logs the outage once when it starts and once when it
-        # ends (wallbox_unavailable, wallbox_recovered); a CLI command reports its own failure.
-        log.debug("wallbox_request_failed", endpoint=endpoint.name, error=str(err))
-
-    def _note_success(self) -> None:
-        self._last_success_at = self._clock.now()
-
-    async def _request(
-        self, endpoint: _Endpoint, headers: dict[str, str], body: dict[str, Any] | None
-    ) -> Any:
-        """Make one HTTP exchange and translate every failure into the WallboxError tree.
-
-        This is the only code that touches aiohttp. Messages name the call and what happens
-        next; they never contain a header, a token or a body.
-
-        Raises:
-            WallboxAuthError: sign-in refused (401/403 on users/signin).
-            RefreshRejectedError: refresh token refused (401/403 on users/refresh-token).
-            _TokenRejectedError: access token refused (401 on the api host).
-            WallboxRateLimitedError: 429, or 403 on a read (the whole client backs off).
-            WallboxForbiddenError: 403 on a command.
-            WallboxChargerNotFoundError: 404.
-            WallboxUnavailableError: timeout, connection failure, 5xx.
-            WallboxResponseError: another status, or a body that is not JSON.
-        """
-        url = f"{self._urls[endpoint.host]}/{endpoint.path}"
-        sent_headers = {
-            "Accept": "application/json",
-            "User-Agent": f"smartcharge/{__version__}",
-            **headers,
-        }
-        data: bytes | None = None
-        if body is not None:
-            sent_headers["Content-Type"] = "application/json;charset=UTF-8"
-            data = json.dumps(body).encode()
-        where = f"Wallbox cloud: {endpoint.name} ({endpoint.action})"
-        try:
-            # Two guards: aiohttp's own total timeout, and asyncio.timeout around the whole
-            # exchange (connect, send, headers and body), so nothing can outlive timeout_s.
-            async with asyncio.timeout(self._timeout_s):
-                async with self._session.request(
-                    endpoint.method,
-                    url,
-                    params=list(endpoint.query) or None,
-                    headers=sent_headers,
-                    data=data,
-                    timeout=aiohttp.ClientTimeout(total=self._timeout_s),
-                    allow_redirects=False,
-                ) as response:
-                    status = response.status
-                    retry_after = response.headers.get("Retry-After")
-                    raw = await response.read()
-        except TimeoutError as err:
-            raise WallboxUnavailableError(
-                f"{where}: no answer from {self._urls[endpoint.host]} within "
-                f"{self._timeout_s:g} s; {self._check_hint(endpoint)}",
-                outcome_unknown=endpoint.is_write,
-            ) from err
-        except aiohttp.ClientConnectorError as err:
-            raise WallboxUnavailableError(
-                f"{where}: cannot reach {self._urls[endpoint.host]} ({_reason(err)}); "
-                f"{self._check_hint(endpoint)}",
-                outcome_unknown=False,
-                reached=False,
-            ) from err
-        except aiohttp.ClientError as err:
-            raise WallboxUnavailableError(
-                f"{where}: connection dropped ({type(err).__name__})",
-                outcome_unknown=endpoint.is_write,
-            ) from err
-        log.debug("wallbox_response", endpoint=endpoint.name, http_status=status)
-        if 200 <= status < 300:
-            return self._decode(raw, endpoint, where)
-        self._raise_for(status, retry_after, endpoint, where)
-
-    @staticmethod
-    def _check_hint(endpoint: _Endpoint) -> str:
-        setting = (
-            "SMARTCHARGE_WALLBOX_AUTH_URL"
-            if endpoint.host == _AUTH
-            else ("SMARTCHARGE_WALLBOX_API_URL")
-        )
-        return f"check the network connection (proxy, firewall, DNS) and {setting}"
-
-    def _decode(self, raw: bytes, endpoint: _Endpoint, where: str) -> Any:
-        text = raw.decode("utf-8", errors="replace")
-        if not text.strip():
-            return None
-        deep_at = json_too_deep(text, MAX_JSON_DEPTH)
-        try:
-            if deep_at is not None:
-                raise RecursionError(deep_at)
-            return json.loads(text)
-        except RecursionError:
-            # json.loads recurses once per level: a body nested thousands deep would end in a
-            # RecursionError; none of the cloud's answers nests more than a few levels.
-            if endpoint.is_write:
-                return None  # the command went through; _after() infers the new state
-            raise WallboxResponseError(
-                f"{where} answered with JSON nested more than {MAX_JSON_DEPTH} levels deep "
-                f"(at field {deep_at or '(body)'!r})",
-                endpoint=endpoint.name,
-                field=deep_at or "(body)",
-            ) from None
-        except ValueError:
-            if endpoint.is_write:
-                return None  # the command went through; _after() infers the new state
-            raise WallboxResponseError(
-                f"{where} answered with a body that is not JSON", endpoint=endpoint.name
-            ) from None
-
-    def _raise_for(
-        self, status: int, retry_after: str | None, endpoint: _Endpoint, where: str
-    ) -> Any:
-        now = self._clock.now()
-        if endpoint.host == _AUTH:
-            if status in (401, 403) and endpoint.path == "users/signin":
-                raise WallboxAuthError(
-                    f"Wallbox sign-in rejected (HTTP {status}) for {self._username}: check "
-                    "SMARTCHARGE_WALLBOX_USERNAME and SMARTCHARGE_WALLBOX_PASSWORD (only e-mail "
-                    "and password accounts work, not Google or Apple sign-in)"
-                )
-            if status in (401, 403):
-                raise RefreshRejectedError(f"{where} refused the refresh token (HTTP {status})")
-        elif status == 401:
-            raise _TokenRejectedError(f"{where} refused the access token (HTTP 401)")
-        if status == 429 or (status == 403 and endpoint.method == "GET"):
-            wait_s = _retry_after_s(retry_after, now)
-            if wait_s is None:
-                wait_s = DEFAULT_RETRY_AFTER_S if status == 429 else FORBIDDEN_READ_BACKOFF_S
-            retry_at = now + timedelta(seconds=wait_s)
-            self.limiter.back_off(retry_at)
-            log.warning(
-                "wallbox_rate_limited",
-                endpoint=endpoint.name,
-                http_status=status,
-                retry_at=retry_at.isoformat(),
-            )
-            raise WallboxRateLimitedError(
-                f"{where} returned {status}; every call waits until "
-                f"{retry_at.isoformat(timespec='seconds')}",
-                retry_at=retry_at,
-            )
-        if status == 403:
-            raise WallboxForbiddenError(
-                f"{where} was refused (HTTP 403): the account may not own this charger, or the "
-                "charger is in OCPP mode or not in a state that allows it",
-                action=endpoint.action,
-            )
-        if status == 404:
-            raise WallboxChargerNotFoundError(
-                f"{where} returned 404: no such charger on this account; check "
-                "SMARTCHARGE_WALLBOX_CHARGER_ID"
-            )
-        if status >= 500:
-            raise WallboxUnavailableError(
-                f"{where} returned {status}; transient, will retry",
-                outcome_unknown=endpoint.is_write,
-                answered=True,
-            )
-        raise WallboxResponseError(f"{where} returned HTTP {status}", endpoint=endpoint.name)

@@ -30,6 +30,9 @@ A disk that cannot be written (full, read-only, gone) never stops a call: the bu
 memory, the file is tried again on every use, and the failure goes to the ``StateDisk`` (one
 ``state_write_failed`` per cause, and ``/healthz`` says so). Until a save succeeds again this
 process trusts its memory and adds what other processes managed to record.
+
+The file's contents as data (the kinds of call, the budgets, the registered daemons, how two
+copies merge) live in ``budget.py``; this module reads and writes the file under its lock.
 """
 
 from __future__ import annotations
@@ -37,13 +40,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import enum
 import fcntl
-import hashlib
-import math
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,7 +50,6 @@ from typing import Any
 import structlog
 
 from smartcharge.clock import Clock
-from smartcharge.codec import from_data, to_data
 from smartcharge.domain import ChargerSnapshot
 from smartcharge.errors import StateError
 from smartcharge.storage import (
@@ -60,6 +58,19 @@ from smartcharge.storage import (
     ensure_private_dir,
     load_document,
     save_document,
+)
+from smartcharge.wallbox.budget import (
+    DRIVER_TTL,
+    Budget,
+    CallKind,
+    Driver,
+    budget_file_name,
+    budget_lock_name,
+    is_alive,
+    merge,
+    parse_instant,
+    snapshot_from_json,
+    snapshot_to_json,
 )
 from smartcharge.wallbox.errors import WallboxRateLimitedError
 
@@ -76,119 +87,6 @@ __all__ = [
 
 _KIND = "wallbox_limiter"
 _VERSION = 1
-# A daemon renews its entry with its reads (at least every few minutes); an entry whose process
-# is gone, or not renewed for this long (a daemon in another pid namespace, e.g. a container,
-# that was killed), no longer counts.
-DRIVER_TTL = timedelta(minutes=30)
-
-
-def budget_file_name(username: str) -> str:
-    """Return the budget file's name for ``username`` (a hash: no e-mail address in a name).
-
-    The cloud treats e-mail addresses case-insensitively, so ``A@x.com`` and ``a@x.com`` share.
-    """
-    digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:16]
-    return f"wallbox-budget-{digest}.json"
-
-
-def budget_lock_name(username: str) -> str:
-    """Return the name of the budget file's lock file for ``username``."""
-    return budget_file_name(username).removesuffix(".json") + ".lock"
-
-
-class CallKind(enum.StrEnum):
-    """What a budgeted call is."""
-
-    READ = "read"  # a GET on api.wall-box.com
-    WRITE = "write"  # a PUT/POST on api.wall-box.com
-    SIGNIN = "signin"  # a sign-in on user-api.wall-box.com (each opens a server session, §2.4)
-
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    """At most ``capacity`` calls in any ``window_s`` seconds."""
-
-    capacity: int
-    window_s: float
-
-    @classmethod
-    def per_minute(cls, rate: float) -> Budget:
-        """Return the budget for ``rate`` calls a minute (fractional rates allowed)."""
-        if rate <= 0:
-            raise ValueError("a rate must be positive")
-        capacity = max(1, math.floor(rate))
-        return cls(capacity, capacity * 60.0 / rate)
-
-    @classmethod
-    def per_hour(cls, count: int) -> Budget:
-        """Return the budget for ``count`` calls an hour."""
-        return cls(max(1, count), 3600.0)
-
-
-def _iso(instant: datetime) -> str:
-    return instant.isoformat()
-
-
-def _parse(text: Any) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        instant = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return instant if instant.tzinfo is not None else None
-
-
-def snapshot_to_json(snapshot: ChargerSnapshot) -> Any:
-    """Return ``snapshot`` as plain JSON data (``smartcharge.codec``, as the state writes it)."""
-    return to_data(snapshot)
-
-
-def snapshot_from_json(data: Any) -> ChargerSnapshot | None:
-    """Return the snapshot stored by ``snapshot_to_json``, or None if it is not one."""
-    try:
-        return from_data(ChargerSnapshot, data)
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _merge(mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
-    """Return this process's data with the calls and back-off other processes recorded."""
-    out = copy.deepcopy(mine)
-    calls = out.setdefault("calls", {})
-    for kind, times in (theirs.get("calls") or {}).items():
-        if isinstance(times, list):
-            calls[kind] = sorted(
-                set(calls.get(kind, [])) | {t for t in times if isinstance(t, str)}
-            )
-    theirs_until = _parse(theirs.get("backoff_until"))
-    mine_until = _parse(out.get("backoff_until"))
-    if theirs_until is not None and (mine_until is None or theirs_until > mine_until):
-        out["backoff_until"] = _iso(theirs_until)
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class Driver:
-    """A daemon that drives one charger of the account."""
-
-    charger_id: int
-    pid: int
-    state_dir: str
-    seen_at: datetime
-
-
-def _alive(pid: int) -> bool:
-    """Return whether process ``pid`` exists (on this machine)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    except OSError:
-        return False
-    return True
 
 
 class RateLimiter:
@@ -296,7 +194,7 @@ class RateLimiter:
             log.warning("wallbox_limiter_file_corrupt", path=str(self.path))
         data: dict[str, Any] = result.data if isinstance(result.data, dict) else {}
         if self._unsaved:
-            data = _merge(self._memory, data)
+            data = merge(self._memory, data)
         return data
 
     def _calls(self, data: dict[str, Any], kind: CallKind, now: datetime) -> list[datetime]:
@@ -304,7 +202,7 @@ class RateLimiter:
         budget = self.budgets[kind]
         window = timedelta(seconds=budget.window_s)
         raw = data.get("calls", {}).get(kind.value, [])
-        calls = sorted(t for t in (_parse(x) for x in raw) if t is not None)
+        calls = sorted(t for t in (parse_instant(x) for x in raw) if t is not None)
         # Drop calls that left the window; also nonsense far in the future (a clock jump).
         return [t for t in calls if now - window < t <= now + window]
 
@@ -315,7 +213,7 @@ class RateLimiter:
         if len(calls) >= budget.capacity:
             slot = calls[-budget.capacity] + timedelta(seconds=budget.window_s)
         if kind is not CallKind.SIGNIN:
-            backoff = _parse(data.get("backoff_until"))
+            backoff = parse_instant(data.get("backoff_until"))
             if backoff is not None and backoff > slot:
                 slot = backoff
         return max(slot, now)
@@ -344,14 +242,14 @@ class RateLimiter:
                 return None, slot
             calls = self._calls(data, kind, now)
             calls.append(now)
-            data.setdefault("calls", {})[kind.value] = [_iso(t) for t in calls]
+            data.setdefault("calls", {})[kind.value] = [t.isoformat() for t in calls]
             return now, now
 
     def refund(self, kind: CallKind, at: datetime) -> None:
         """Give back the slot taken at ``at``: the call never reached the cloud."""
         with self._locked() as data:
             raw = data.get("calls", {}).get(kind.value, [])
-            stamp = _iso(at)
+            stamp = at.isoformat()
             if stamp in raw:
                 raw.remove(stamp)
                 data["calls"][kind.value] = raw
@@ -409,15 +307,15 @@ class RateLimiter:
     def back_off(self, until: datetime) -> None:
         """Hold every read and write, of every process, until ``until``."""
         with self._locked() as data:
-            current = _parse(data.get("backoff_until"))
+            current = parse_instant(data.get("backoff_until"))
             if current is None or until > current:
-                data["backoff_until"] = _iso(until)
+                data["backoff_until"] = until.isoformat()
 
     def backoff_until(self) -> datetime | None:
         """Return the end of the current back-off, or None when there is none."""
         now = self._clock.now()
         with self._locked() as data:
-            until = _parse(data.get("backoff_until"))
+            until = parse_instant(data.get("backoff_until"))
         return until if until is not None and until > now else None
 
     def note_signin(self, *, rejected: bool, outcome: str) -> None:
@@ -430,7 +328,7 @@ class RateLimiter:
         with self._locked() as data:
             data["signin_rejected"] = rejected
             data["signin_outcome"] = outcome
-            data["signin_answered_at"] = _iso(self._clock.now())
+            data["signin_answered_at"] = self._clock.now().isoformat()
 
     def last_signin_rejected(self) -> bool:
         """Return whether the cloud rejected the credentials at the last answered sign-in."""
@@ -442,7 +340,7 @@ class RateLimiter:
         with self._locked() as data:
             outcome = data.get("signin_outcome")
             return (
-                _parse(data.get("signin_answered_at")),
+                parse_instant(data.get("signin_answered_at")),
                 outcome if isinstance(outcome, str) else None,
             )
 
@@ -486,7 +384,7 @@ class RateLimiter:
                 if isinstance(entry, dict)
                 and {"pid": entry.get("pid"), "state_dir": entry.get("state_dir")} != me
             ]
-            kept.append({**me, "charger_id": charger_id, "seen_at": _iso(now)})
+            kept.append({**me, "charger_id": charger_id, "seen_at": now.isoformat()})
             data["drivers"] = kept
 
     def drivers(self) -> list[Driver]:
@@ -498,14 +396,14 @@ class RateLimiter:
         for entry in raw:
             if not isinstance(entry, dict):
                 continue
-            seen_at = _parse(entry.get("seen_at"))
+            seen_at = parse_instant(entry.get("seen_at"))
             pid, charger_id = entry.get("pid"), entry.get("charger_id")
             if (
                 seen_at is None
                 or not isinstance(pid, int)
                 or not isinstance(charger_id, int)
                 or now - seen_at > DRIVER_TTL
-                or not _alive(pid)
+                or not is_alive(pid)
             ):
                 continue
             found.append(Driver(charger_id, pid, str(entry.get("state_dir", "")), seen_at))
