@@ -95,7 +95,7 @@ class Authenticator:
         store: where tokens persist across restarts.
         limiter: the shared budgets (the sign-in budget lives there).
         clock: the time source.
-        send: performs one user-api call (the client's ``_request``).
+        send: performs one user-api call (``Transport.auth_call``).
         register_secret: masks a secret in every later log line (the password, the Basic
             credential and each token handed out are registered before they are used).
     """
