@@ -44,15 +44,14 @@ from typing import Any, Protocol
 
 import structlog
 
-from smartcharge.carprofile import CarProfile, DrawReading, learn
-from smartcharge.carstore import CarProfileStore
 from smartcharge.clock import Clock, ClockWatch
 from smartcharge.config import Settings
 from smartcharge.domain import ChargerSnapshot, Command, CommandKind, PriceCurve
 from smartcharge.errors import SmartchargeError, StateError
-from smartcharge.ledger import Ledger, LedgerEntry, finish_session
 from smartcharge.manual import manual_commands_after
 from smartcharge.ports import Charger
+from smartcharge.runtime.finished import FinishedSessions
+from smartcharge.runtime.inflight import WorkInFlight
 from smartcharge.runtime.rules import rules_from_settings
 from smartcharge.session import planning, policy
 from smartcharge.session.commands import (
@@ -172,25 +171,19 @@ class Daemon:
         self.strategy = strategy
         self.disk = disk or StateDisk()
         self.store = StateStore(settings.state_dir, clock, self.disk)
-        self.ledger = Ledger(settings.state_dir, clock, self.disk)
-        # Finished sessions the ledger could not take yet (a full disk): retried every tick.
-        self._unrecorded: list[LedgerEntry] = []
+        self.finished = FinishedSessions(settings.state_dir, clock, self.disk)
+        self.ledger = self.finished.ledger
         self.state: DaemonState = self.store.load()
         self.on_event = on_event
         self.started_at: datetime | None = None
         self.last_snapshot: ChargerSnapshot | None = None
-        self._lock = asyncio.Lock()
         self._ticks = 0
-        self.car_store = CarProfileStore(settings.state_dir, clock, self.disk)
-        self.car_profile: CarProfile | None = self._load_car_profile()
         # Set by ``schedule``: places the one-off job at the next plan edge (None: none).
         self.on_plan_edge: Callable[[datetime | None], None] | None = None
         # Lifecycle: monotonic readings for /healthz, the work in flight for the stop.
         self.started_mono: float | None = None
         self.last_poll_mono: float | None = None
-        self._stopping = False
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._in_flight: Command | None = None
+        self.work = WorkInFlight()
         # Commands found not applied by the last reading, with how often each was sent.
         self._not_applied: dict[Command, int] = {}
 
@@ -296,22 +289,17 @@ class Daemon:
 
     async def tick(self, trigger: str) -> None:
         """Run one reconcile step; never raises for a charger or price problem."""
-        async with self._lock:
+        async with self.work.lock:
             self._ticks += 1
-            # Every tick is work in flight a stop waits for (or cuts short), however it runs.
-            task = asyncio.current_task()
-            untracked = task is not None and task not in self._tasks
-            if untracked and task is not None:
-                self._tasks.add(task)
             begun = self.clock.monotonic()
-            try:
-                with structlog.contextvars.bound_contextvars(
+            # Every tick is work in flight a stop waits for (or cuts short), however it runs.
+            with (
+                self.work.tracked(),
+                structlog.contextvars.bound_contextvars(
                     tick=self._ticks, trigger=TickTrigger(trigger).value
-                ):
-                    await self._tick()
-            finally:
-                if untracked and task is not None:
-                    self._tasks.discard(task)
+                ),
+            ):
+                await self._tick()
             session = self.state.session
             polled = self.last_poll_mono is not None and self.last_poll_mono >= begun
             if polled and session is not None and session.carried_hold is not None:
@@ -336,7 +324,7 @@ class Daemon:
         self.state = result.state
         self._log(result.events)
         if result.finished is not None:
-            self._finish_session(result.finished, now)
+            self._log(self.finished.finish(result.finished, now, prices, self.rules))
         commands: tuple[Command, ...] = ()
         if self.state.session is not None:
             self._not_applied = dict(result.not_applied)
@@ -380,73 +368,12 @@ class Daemon:
         found = manual_commands_after(self.settings.state_dir, snapshot.charger_id, after, now)
         return tuple(ManualCommandSeen(m.command, m.at) for m in found)
 
-    # --- a finished session
-
-    def _finish_session(self, session: SessionState, now: datetime) -> None:
-        full_kw = session.max_power_seen_kw or self.rules.power_kw(self.settings.max_current_a)
-        entry = finish_session(session, now, self.feed.curve, full_kw)
-        self._learn_car(session, now)
-        self._unrecorded.append(entry)
-        self._record_finished()
-        self._event(
-            "session_finished",
-            session=entry.session_id,
-            energy_kwh=round(entry.energy_kwh, 3),
-            cost_eur=round(entry.cost_eur, 4),
-            immediate_cost_eur=None
-            if entry.immediate_cost_eur is None
-            else round(entry.immediate_cost_eur, 4),
-            saving_eur=None if entry.saving_eur is None else round(entry.saving_eur, 4),
-            target_met=entry.target_met,
-        )
-
-    def _record_finished(self) -> None:
-        """Write the finished sessions waiting for the ledger; keep them if it cannot be written."""
-        while self._unrecorded:
-            try:
-                self.ledger.record(self._unrecorded[0])
-            except StateError:
-                return  # logged once by the disk (or by the ledger); retried on the next tick
-            self._unrecorded.pop(0)
-
-    def _load_car_profile(self) -> CarProfile | None:
-        try:
-            return self.car_store.load()
-        except SmartchargeError as exc:
-            log.error("car_profile_load_failed", error=str(exc))
-            return None
-
-    def _learn_car(self, session: SessionState, now: datetime) -> None:
-        """Learn the car from the session's readings; save and log what was learnt."""
-        readings = [DrawReading(s.current_a, s.power_kw) for s in session.draw_samples]
-        nominal = self.rules.power_kw(1.0)
-        profile = learn(readings, nominal, now, self.car_profile)
-        if profile is None:
-            return
-        self.car_profile = profile
-        try:
-            self.car_store.save(profile)
-        except SmartchargeError as exc:
-            log.error("car_profile_save_failed", error=str(exc))
-        top = float(self.settings.max_current_a)
-        self._event(
-            "car_profile_learned",
-            session=session.session_id,
-            draw_share=round(profile.draw_share, 3),
-            full_power_kw=round(profile.full_power_kw(top, nominal), 2),
-            at_current_a=top,
-            taper_share=profile.taper_share,
-            power_by_current_kw={str(a): kw for a, kw in profile.power_by_current_kw},
-            readings=profile.readings,
-            sessions=profile.sessions,
-        )
-
     # --- planning and sending
 
     def _make_plan(self, now: datetime, reason: ReplanReason) -> None:
         session = self.state.session
         assert session is not None
-        car_share = None if self.car_profile is None else self.car_profile.draw_share
+        car_share = self.finished.car_draw_share
         first = planning.first_share(self.last_snapshot, car_share, self.rules)
         ask = planning.plan_request(session, now, self.feed.curve, self.rules, first)
         plan = self.strategy.plan(ask.request)
@@ -464,15 +391,14 @@ class Daemon:
         base: ChargerSnapshot | None = None,
     ) -> None:
         for command in commands:
-            # Left set if a stop cuts the command short: its outcome is then unknown.
-            self._in_flight = command
+            self.work.command = command
             sent_at = self.clock.now()
             why = CommandReason.COMMAND_NOT_APPLIED if command in self._not_applied else reason
             sends = 1 + (self._not_applied.pop(command, 0) if aspect_of(command) else 0)
             try:
                 result = await self.charger.apply(command, base=base)
             except SmartchargeError as exc:
-                self._in_flight = None
+                self.work.command = None
                 self._event("command_failed", level="warning", command=str(command), error=str(exc))
                 self.state = after_failed(
                     self.state,
@@ -485,7 +411,7 @@ class Daemon:
                 if getattr(exc, "outcome_unknown", False) and self.state.session is not None:
                     self._save()
                 return
-            self._in_flight = None
+            self.work.command = None
             at = self.clock.now()
             self.state = after_sent(self.state, command, sent_at, at, why, sends)
             self.last_snapshot = result
@@ -499,7 +425,7 @@ class Daemon:
         tries again.
         """
         self.disk.retry()
-        self._record_finished()
+        self.finished.record_waiting()
         with contextlib.suppress(StateError):
             self.state = self.store.save(self.state)
 
@@ -507,30 +433,11 @@ class Daemon:
 
     def spawn(self, job: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
         """Run ``job`` in a task of its own, as work in flight a stop waits for."""
-        task = asyncio.create_task(self.run_job(job))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return self.work.spawn(job)
 
     async def run_job(self, job: Callable[[], Awaitable[None]]) -> None:
-        """Run one job (the scheduler's entry point): tracked, so that a stop can wait for it.
-
-        Once the daemon is stopping no job starts; a job the stop had to cut short ends
-        quietly (the stop has logged it), so no scheduler reports it as an error and nothing
-        of it is logged after ``daemon_stopped``. Any other cancellation goes on up.
-        """
-        task = asyncio.current_task()
-        if self._stopping or task is None:
-            return
-        self._tasks.add(task)
-        try:
-            await job()
-        except asyncio.CancelledError:
-            if self._stopping and task.uncancel() == 0:
-                return
-            raise
-        finally:
-            self._tasks.discard(task)
+        """Run one job (the scheduler's entry point): tracked, so that a stop can wait for it."""
+        await self.work.run_job(job)
 
     async def watch_clock(self, on_step: Callable[[timedelta], None]) -> None:
         """Look for steps of the wall clock every ``CLOCK_WATCH_S``, for ever.
@@ -566,10 +473,10 @@ class Daemon:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget_s
         reserve = min(ON_EXIT_RESERVE_S, budget_s / 2)
-        self._stopping = True
+        self.work.stopping = True
         if scheduler is not None:
             scheduler.pause()
-        cut_short = await self._finish_work(deadline - reserve)
+        cut_short = await self.work.finish(deadline - reserve, lambda e: self._log((e,)))
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         resumed = await self._apply_on_exit(deadline - min(SAVE_RESERVE_S, reserve / 2), cut_short)
@@ -581,42 +488,6 @@ class Daemon:
             resumed_on_exit=resumed,
             on_exit=self.settings.on_exit.value,
         )
-
-    async def _finish_work(self, until: float) -> Command | None:
-        """Let a tick in flight finish until ``until`` (loop time), then cut the rest short.
-
-        Only a tick is waited for (it may have a command in flight, whose answer tells the
-        on-exit rule what the charger does). Other work (a price fetch, a tick not begun) is
-        cut short at once: the on-exit rule reads the charger itself when it has to.
-
-        Returns:
-            The command whose answer was still awaited when its tick was cut short, if any.
-        """
-        loop = asyncio.get_running_loop()
-        ticked_out = True
-        try:
-            async with asyncio.timeout_at(until):
-                await self._lock.acquire()  # held from here on: no tick starts
-        except TimeoutError:
-            ticked_out = False
-        me = asyncio.current_task()
-        pending = {t for t in self._tasks if not t.done() and t is not me}
-        cut = None if ticked_out else self._in_flight
-        if pending:
-            self._event(
-                "shutdown_work_cut_short",
-                level="info" if cut is None else "warning",
-                tasks=len(pending),
-                command_in_flight=None if cut is None else str(cut),
-            )
-            for task in pending:
-                task.cancel()
-            # A cancelled task unwinds at its next await; bound it all the same.
-            await asyncio.wait(pending, timeout=max(0.1, until - loop.time()))
-        if ticked_out:
-            self._lock.release()
-        self._in_flight = None
-        return cut
 
     async def _apply_on_exit(self, until: float, cut_short: Command | None) -> bool:
         """Resume an unfinished session's charger if it is (or may be) paused; True if sent.

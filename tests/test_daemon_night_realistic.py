@@ -265,7 +265,7 @@ async def test_the_next_session_plans_with_what_was_learnt(tmp_path: Path):
         await world.daemon.shutdown()
         learnt = [d for _, e, d in world.events if e == "car_profile_learned"]
         plans = [(at, d) for at, e, d in world.events if e == "plan_made"]
-        profile = world.daemon.car_store.load()
+        profile = world.daemon.finished.car_store.load()
 
     second = [d for at, d in plans if at >= second_plug_in]
     first_block = second[0]["slots"][0]
