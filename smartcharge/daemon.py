@@ -52,6 +52,7 @@ from smartcharge.manual import manual_commands_after
 from smartcharge.ports import Charger
 from smartcharge.runtime.finished import FinishedSessions
 from smartcharge.runtime.inflight import WorkInFlight
+from smartcharge.runtime.on_exit import charger_on_exit
 from smartcharge.runtime.rules import rules_from_settings
 from smartcharge.session import planning, policy
 from smartcharge.session.commands import (
@@ -493,37 +494,17 @@ class Daemon:
         """Resume an unfinished session's charger if it is (or may be) paused; True if sent.
 
         Applies whenever a session is known, whatever phase the daemon was in
-        (``commands.may_resume_on_exit``). The charger's state comes from the last answer when
-        it is still good, else from a fresh read; when neither is to be had within the budget,
-        the charger is resumed: a stopped daemon must not strand a car.
+        (``commands.may_resume_on_exit``), on what ``on_exit.charger_on_exit`` learns; a
+        charger whose state is not to be had within the budget is resumed.
         """
         session = self.state.session
         if session is None or not may_resume_on_exit(self.state, self.rules):
             return False
-        loop = asyncio.get_running_loop()
-        snapshot = self.last_snapshot
-        # A pause, resume or restart cut short may or may not have reached the charger.
-        stale = cut_short is not None and cut_short.kind in (
-            CommandKind.PAUSE,
-            CommandKind.RESUME,
-            CommandKind.RESTART,
+        snapshot = await charger_on_exit(
+            self.charger, self.last_snapshot, cut_short, until, lambda e: self._log((e,))
         )
-        if snapshot is None or stale:
-            snapshot = None
-            try:
-                # Half of what is left: the resume must still fit after it.
-                async with asyncio.timeout_at(loop.time() + max(0.0, until - loop.time()) / 2):
-                    snapshot = await self.charger.status()
-            except (TimeoutError, SmartchargeError) as exc:
-                self._event(
-                    "on_exit_status_unknown",
-                    level="warning",
-                    command_in_flight=None if cut_short is None else str(cut_short),
-                    error=str(exc) or "no answer within the stop budget",
-                    action="resume",
-                )
-            else:
-                self.last_snapshot = snapshot
+        if snapshot is not None:
+            self.last_snapshot = snapshot
         if not resume_on_exit(self.state, snapshot):
             return False
         before = self.state.last_command
