@@ -27,10 +27,10 @@ import aiohttp
 from aiohttp import web
 
 from smartcharge.config import LogLevel, Settings
-from smartcharge.daemon import Daemon
 from smartcharge.ledger import LedgerEntry, in_cents, ledger_text
 from smartcharge.logsetup import configure_logging
 from smartcharge.runtime.compose import build_daemon, open_http
+from smartcharge.runtime.daemon import Daemon
 from smartcharge.runtime.jobs import run_simulated
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.entsoe_server import EntsoeFakeServer

@@ -19,6 +19,8 @@ from typing import Any
 
 from smartcharge.domain import Command, CommandKind
 from smartcharge.errors import StateError
+from smartcharge.session.model import DaemonState
+from smartcharge.session.override import ManualCommandSeen
 from smartcharge.storage import load_document, save_document
 
 MANUAL_FILE = "manual-commands.json"
@@ -115,3 +117,20 @@ def manual_commands_after(
         if m.charger_id == charger_id and (after is None or m.at > after)
     ]
     return tuple(sorted(found, key=lambda m: m.at))
+
+
+def manual_commands_seen(
+    state_dir: Path, state: DaemonState, charger_id: int, now: datetime
+) -> tuple[ManualCommandSeen, ...]:
+    """Return the commands sent by hand in the session and not yet taken into account.
+
+    Only commands sent during the session count (the file outlives sessions).
+    """
+    session = state.session
+    if session is None:
+        return ()
+    after = session.plugged_in_at
+    if state.manual_seen_at is not None:
+        after = max(after, state.manual_seen_at)
+    found = manual_commands_after(state_dir, charger_id, after, now)
+    return tuple(ManualCommandSeen(m.command, m.at) for m in found)

@@ -229,7 +229,6 @@ _LAYER_TABLE: dict[str, tuple[str, ...] | None] = {
     # the outer ring
     "smartcharge.__main__": _ANYTHING,
     "smartcharge.cli": _ANYTHING,
-    "smartcharge.daemon": _ANYTHING,
     "smartcharge.demo": _ANYTHING,
     "smartcharge.runtime": _ANYTHING,
     # the .env watcher reads one file and loads it as run does; it builds nothing
@@ -475,8 +474,8 @@ def test_checker_catches_an_unplaced_module(tmp_path: Path):
 def test_checker_catches_a_cycle(tmp_path: Path):
     cyclic = {
         **_CLEAN_TREE,
-        "smartcharge/daemon.py": "from smartcharge.runtime.health import serve\n",
-        "smartcharge/runtime/health.py": "def serve():\n    from ..daemon import Daemon\n",
+        "smartcharge/runtime/daemon.py": "from smartcharge.runtime.health import serve\n",
+        "smartcharge/runtime/health.py": "def serve():\n    from .daemon import Daemon\n",
         "strategies/a.py": "from strategies import b\n",
         "strategies/b.py": "from strategies.c import f\n",
         "strategies/c.py": "import strategies.a\n",
@@ -484,7 +483,7 @@ def test_checker_catches_a_cycle(tmp_path: Path):
     graph = _plant(tmp_path, cyclic)
 
     assert {
-        frozenset({"smartcharge.daemon", "smartcharge.runtime.health"}),
+        frozenset({"smartcharge.runtime.daemon", "smartcharge.runtime.health"}),
         frozenset({"strategies.a", "strategies.b", "strategies.c"}),
     } == _cycles(graph)
     # the outer ring may import anything, yet the cycle is still caught

@@ -481,8 +481,8 @@ def test_image_runs_read_only_as_non_root(image: str) -> None:
 
 def _daemon_missing() -> str | None:
     """Say why `smartcharge run` cannot be tested yet, or None when it can."""
-    if importlib.util.find_spec("smartcharge.daemon") is None:
-        return "smartcharge.daemon does not exist yet: no `smartcharge run` to start"
+    if importlib.util.find_spec("smartcharge.runtime.daemon") is None:
+        return "smartcharge.runtime.daemon does not exist yet: no `smartcharge run` to start"
     from smartcharge.cli import build_parser  # noqa: PLC0415 - after the check above
 
     for action in build_parser()._actions:  # noqa: SLF001 - argparse has no public accessor

@@ -28,9 +28,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from smartcharge.clock import SystemClock
-from smartcharge.daemon import Daemon
 from smartcharge.demo import DEMO_DAY, SimulatedWorld, local, simulated_world
 from smartcharge.runtime.compose import build_daemon, health_facts
+from smartcharge.runtime.daemon import Daemon
 from smartcharge.runtime.health import check
 from smartcharge.simulator.wallbox_cloud import WallboxCloudSimulator
 from smartcharge.state import STATE_FILE

@@ -330,7 +330,7 @@ async def test_daemon_feed_keeps_pandas_out_of_the_process(fake, tmp_path: Path)
         from smartcharge.runtime.adapters import build_price_feed
         from smartcharge.simulator.clock import SimulatedClock
         import smartcharge.cli
-        import smartcharge.daemon
+        import smartcharge.runtime.daemon
         import smartcharge.runtime.serve
 
         async def main():

@@ -16,10 +16,10 @@ import aiohttp
 
 from smartcharge.clock import Clock
 from smartcharge.config import Settings
-from smartcharge.daemon import Daemon
 from smartcharge.http import open_session
 from smartcharge.prices.energyzero import DEFAULT_TIMEOUT_S as ENERGYZERO_TIMEOUT_S
 from smartcharge.runtime.adapters import build_charger, build_price_feed
+from smartcharge.runtime.daemon import Daemon
 from smartcharge.runtime.health import HealthFacts
 from smartcharge.storage import StateDisk
 from smartcharge.wallbox import WallboxClient

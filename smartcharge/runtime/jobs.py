@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import structlog
 
 from smartcharge.config import Settings
-from smartcharge.daemon import Daemon
+from smartcharge.runtime.daemon import Daemon
 
 log = structlog.get_logger(__name__)
 

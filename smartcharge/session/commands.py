@@ -243,3 +243,18 @@ def resume_on_exit(state: DaemonState, snapshot: ChargerSnapshot | None) -> bool
         p.command.kind is CommandKind.PAUSE for p in session.pending
     )
     return snapshot is None or is_enabled(snapshot.status) is False or pause_pending
+
+
+def tick_completed(
+    snapshot: ChargerSnapshot, session: SessionState | None, commands: tuple[Command, ...]
+) -> Event:
+    """Return the tick's summary line (STYLE.md §9: one canonical line per tick)."""
+    return event(
+        "tick_completed",
+        status=snapshot.status.value,
+        status_id=snapshot.status_id,
+        power_kw=snapshot.charging_power_kw,
+        session=None if session is None else session.session_id,
+        delivered_kwh=None if session is None else round(session.delivered_kwh, 3),
+        commands=[str(c) for c in commands],
+    )

@@ -32,10 +32,10 @@ import aiohttp
 from aiohttp import web
 
 from smartcharge.config import LogLevel, Settings
-from smartcharge.daemon import Daemon
 from smartcharge.demo import DEMO_KEY, DEMO_PASSWORD, DEMO_USER, PRICES_CSV, demo_settings
 from smartcharge.logsetup import configure_logging
 from smartcharge.runtime.compose import build_daemon, open_http
+from smartcharge.runtime.daemon import Daemon
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.entsoe_server import EntsoeFakeServer, EntsoeFault
 from smartcharge.simulator.wallbox_cloud import Fault, WallboxCloudSimulator
