@@ -173,6 +173,7 @@ _LAYER_TABLE: dict[str, tuple[str, ...] | None] = {
     "smartcharge.number_text": _BASE,
     "smartcharge.storage": _BASE,
     "smartcharge.codec": _BASE,
+    "smartcharge.statedir": (*_BASE, "smartcharge.storage"),
     # the pure core
     "smartcharge.ports": _BASE,
     "smartcharge.pricing": _BASE,

@@ -28,7 +28,7 @@ from smartcharge.runtime.health import HealthServer
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.energyzero_server import EnergyZeroFakeServer
 from smartcharge.simulator.entsoe_server import EntsoeFakeServer
-from smartcharge.storage import InstanceLock, InstanceLockedError
+from smartcharge.statedir import InstanceLock, InstanceLockedError
 from tests.test_cli_charger import CID, PASSWORD, USER, ThreadedCloud
 from tests.test_prices_cli import ThreadedServer
 

@@ -35,8 +35,8 @@ from smartcharge.session.model import DaemonState
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.wallbox_cloud import WallboxCloudSimulator
 from smartcharge.state import STATE_FILE, STATE_KIND, StateStore
+from smartcharge.statedir import DAEMON_LOCK_FILE
 from smartcharge.storage import (
-    DAEMON_LOCK_FILE,
     StateDisk,
     StateIOError,
     load_document,

@@ -78,7 +78,8 @@ def test_sweep_removes_only_the_named_files_leftovers(tmp_path: Path):
 
 def test_start_up_check_removes_a_probe_left_by_a_killed_start(tmp_path: Path):
     """check_state_dir sweeps its own leftover probe file and leaves no new one behind."""
-    from smartcharge.storage import StateDisk, check_state_dir
+    from smartcharge.statedir import check_state_dir
+    from smartcharge.storage import StateDisk
 
     (tmp_path / ".probe.abc123.tmp").write_text("", encoding="utf-8")
     (tmp_path / "state.json").write_text("{}", encoding="utf-8")

@@ -21,7 +21,7 @@ from smartcharge.errors import ConfigError, StateError
 from smartcharge.ledger import Ledger, ledger_text, totals
 from smartcharge.session.model import DaemonState
 from smartcharge.state import StateStore
-from smartcharge.storage import DAEMON_LOCK_FILE
+from smartcharge.statedir import DAEMON_LOCK_FILE
 
 
 def register(sub: Any) -> None:

@@ -23,7 +23,8 @@ from smartcharge.runtime.compose import build_daemon, health_facts, open_http
 from smartcharge.runtime.health import HealthServer
 from smartcharge.runtime.jobs import job_specs, poll_interval_s, realign_jobs, schedule
 from smartcharge.state import STATE_FILE
-from smartcharge.storage import StateDisk, claim_state_dir
+from smartcharge.statedir import claim_state_dir
+from smartcharge.storage import StateDisk
 
 log = structlog.get_logger(__name__)
 
