@@ -141,7 +141,8 @@ async def test_sigterm_during_a_poll_stops_cleanly_with_daemon_stopped_last(tmp_
         world.cloud.inject(Fault.HOLD, path_contains="chargers/status")
         scheduler = schedule(world.daemon)
         poll = scheduler.get_job("poll")
-        poll.modify(next_run_time=poll.next_run_time - job_specs(world.settings)[1].every)
+        read_s = world.daemon.charger.capabilities.min_read_interval_s
+        poll.modify(next_run_time=poll.next_run_time - job_specs(world.settings, read_s)[1].every)
         await until(lambda: world.cloud.held == 1, "the poll's read to be held")
         await world.daemon.shutdown(BUDGET_S, scheduler=scheduler)
         await asyncio.sleep(0)  # anything still to log would be logged now
@@ -203,7 +204,7 @@ async def test_a_clock_step_keeps_the_jobs_on_schedule_and_health_honest(
         scheduler = schedule(world.daemon)
         scheduler.pause()  # nothing runs for real; only the next run times are looked at
         try:
-            specs = job_specs(world.settings)
+            specs = job_specs(world.settings, world.daemon.charger.capabilities.min_read_interval_s)
             watching = asyncio.create_task(
                 world.daemon.watch_clock(lambda s: realign_jobs(scheduler, specs, s))
             )

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 from smartcharge.config import Settings
 from smartcharge.logsetup import register_secret
+from smartcharge.runtime.adapters import build_charger
 from smartcharge.runtime.jobs import poll_interval_s
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.wallbox import WallboxRateLimitedError, WallboxUnavailableError
@@ -78,23 +79,36 @@ async def test_another_account_in_the_same_budget_dir_has_its_own_budget(
     assert None is not mine.reserve(CallKind.READ)
 
 
-def test_fractional_read_rate_is_accepted_and_stretches_the_poll(
-    monkeypatch: pytest.MonkeyPatch,
+async def test_fractional_read_rate_is_accepted_and_stretches_the_poll(
+    monkeypatch: pytest.MonkeyPatch, clock: SimulatedClock, tmp_path: Path
 ):
-    """READS_PER_MINUTE=0.5 (Home Assistant also polls) is valid and gives a 120 s poll."""
+    """READS_PER_MINUTE=0.5 (Home Assistant also polls) is valid and gives a 120 s poll: the
+    client built from the settings declares it, and the poll keeps to it."""
     monkeypatch.setenv("SMARTCHARGE_WALLBOX_READS_PER_MINUTE", "0.5")
+    settings = Settings(
+        wallbox_username=USER, wallbox_password=SecretStr(PASSWORD), state_dir=tmp_path
+    )
 
-    settings = Settings()
+    async with aiohttp.ClientSession() as http:
+        charger = build_charger(settings, http, clock)
+    read_s = charger.capabilities.min_read_interval_s
 
     assert 0.5 == settings.wallbox_reads_per_minute
-    assert 120.0 == poll_interval_s(settings)
+    assert 120.0 == poll_interval_s(settings, read_s)
 
 
 def test_poll_interval_grows_with_the_chargers_the_account_drives():
     """One read a minute shared by three driven chargers: each daemon polls every 180 s."""
     settings = Settings(wallbox_reads_per_minute=1.0, poll_interval_s=90)
 
-    assert [90.0, 120.0, 180.0] == [poll_interval_s(settings, n) for n in (1, 2, 3)]
+    assert [90.0, 120.0, 180.0] == [poll_interval_s(settings, 60.0, n) for n in (1, 2, 3)]
+
+
+def test_the_poll_keeps_to_the_links_own_read_interval():
+    """Never more often than the charger link allows; a faster link leaves the setting alone."""
+    settings = Settings(poll_interval_s=90)
+
+    assert [90.0, 90.0, 300.0] == [poll_interval_s(settings, s) for s in (10.0, 90.0, 300.0)]
 
 
 async def test_drive_counts_the_chargers_of_the_accounts_running_daemons(

@@ -21,6 +21,7 @@ from smartcharge.prices.energyzero import DEFAULT_TIMEOUT_S as ENERGYZERO_TIMEOU
 from smartcharge.runtime.adapters import build_charger, build_price_feed
 from smartcharge.runtime.daemon import Daemon
 from smartcharge.runtime.health import HealthFacts
+from smartcharge.runtime.jobs import poll_interval_s
 from smartcharge.storage import StateDisk
 from smartcharge.wallbox import WallboxClient
 from strategies.base import Strategy
@@ -88,7 +89,8 @@ def build_daemon(
 def health_facts(daemon: Daemon) -> HealthFacts:
     """Return what ``/healthz`` judges, read from ``daemon`` now."""
     settings = daemon.settings
-    interval = timedelta(seconds=settings.poll_interval_s)
+    read_s = daemon.charger.capabilities.min_read_interval_s
+    interval = timedelta(seconds=poll_interval_s(settings, read_s))
     if daemon.state.session is None:
         interval = max(interval, timedelta(seconds=settings.poll_interval_idle_s))
     return HealthFacts(

@@ -71,13 +71,15 @@ class JobSpec:
         return epoch + steps * self.every
 
 
-def job_specs(settings: Settings, chargers: int = 1) -> tuple[JobSpec, ...]:
-    """Return the daemon's jobs for ``settings`` (``chargers``: see ``poll_interval_s``)."""
+def job_specs(
+    settings: Settings, min_read_interval_s: float, chargers: int = 1
+) -> tuple[JobSpec, ...]:
+    """Return the daemon's jobs for ``settings`` (the other arguments: see ``poll_interval_s``)."""
     return (
         JobSpec("prices", PRICES_CHECK, wall_aligned=False, misfire_grace_s=300),
         JobSpec(
             "poll",
-            timedelta(seconds=poll_interval_s(settings, chargers)),
+            timedelta(seconds=poll_interval_s(settings, min_read_interval_s, chargers)),
             wall_aligned=False,
             misfire_grace_s=60,
         ),
@@ -85,19 +87,20 @@ def job_specs(settings: Settings, chargers: int = 1) -> tuple[JobSpec, ...]:
     )
 
 
-def poll_interval_s(settings: Settings, chargers: int = 1) -> float:
-    """Return the plugged-in poll interval: the setting, never under the read budget's share.
+def poll_interval_s(settings: Settings, min_read_interval_s: float, chargers: int = 1) -> float:
+    """Return the plugged-in poll interval: the setting, never under what the link allows.
 
-    The read budget is the account's: with ``chargers`` chargers of the account driven by
-    smartcharge daemons (one state dir each), each polls at most once per ``chargers`` read
-    intervals, as Home Assistant stretches its interval by the number of chargers. A poll
-    then finds its read slot free and acts on its own read (the client waits for it rather
-    than act on a stale stored status).
+    Args:
+        settings: ``SMARTCHARGE_POLL_INTERVAL_S``, the wish.
+        min_read_interval_s: the charger link's shortest time between reads
+            (``ports.ChargerCapabilities``: the cloud's read budget, an OCPP sample interval).
+        chargers: the chargers of the account driven by smartcharge daemons (one state dir
+            each; 1 for a link of its own). The cloud's read budget is the account's, so each
+            polls at most once per ``chargers`` read intervals, as Home Assistant stretches
+            its interval by the number of chargers. A poll then finds its read slot free and
+            acts on its own read (the client waits for it rather than act on a stale status).
     """
-    return max(
-        float(settings.poll_interval_s),
-        max(1, chargers) * 60.0 / settings.wallbox_reads_per_minute,
-    )
+    return max(float(settings.poll_interval_s), max(1, chargers) * min_read_interval_s)
 
 
 class SettableClock(Protocol):
@@ -126,7 +129,7 @@ async def run_simulated(
     ``between`` is called with each due time before the jobs run (the demo and the tests plug
     cars in there).
     """
-    specs = job_specs(daemon.settings)
+    specs = job_specs(daemon.settings, daemon.charger.capabilities.min_read_interval_s)
     jobs = daemon.jobs()
     start = clock.now()
     due = {s.name: s.next_after(start) if s.wall_aligned else start + s.every for s in specs}
@@ -187,7 +190,8 @@ def schedule(daemon: Daemon, chargers: int = 1) -> Any:
 
     scheduler = AsyncIOScheduler(timezone=UTC)
     jobs = daemon.jobs()
-    for spec in job_specs(daemon.settings, chargers):
+    read_s = daemon.charger.capabilities.min_read_interval_s
+    for spec in job_specs(daemon.settings, read_s, chargers):
         scheduler.add_job(
             # Through run_job: a stop waits for the job rather than the scheduler cancelling it.
             functools.partial(daemon.run_job, jobs[spec.name]),

@@ -89,14 +89,15 @@ async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
             if not stop.is_set():
                 starting.result()
                 scheduler = schedule(daemon, chargers)
-                specs = job_specs(settings, chargers)
+                read_s = charger.capabilities.min_read_interval_s
+                specs = job_specs(settings, read_s, chargers)
                 watch = asyncio.create_task(
                     daemon.watch_clock(functools.partial(realign_jobs, scheduler, specs))
                 )
                 log.info(
                     "scheduler_started",
                     jobs=[s.name for s in specs],
-                    poll_interval_s=poll_interval_s(settings, chargers),
+                    poll_interval_s=poll_interval_s(settings, read_s, chargers),
                     chargers_on_account=chargers,
                 )
                 await stopping
