@@ -151,7 +151,7 @@ def configure_logging(
             ``charger ...``): log lines are written only at ``SMARTCHARGE_LOG_LEVEL=DEBUG``,
             for troubleshooting, so a person never reads the same problem twice.
     """
-    for name in ("wallbox_password", "entsoe_api_key"):
+    for name in ("wallbox_password", "entsoe_api_key", "ocpp_password"):
         value = getattr(settings, name, None)
         if value is not None:
             register_secret(value.get_secret_value())

@@ -8,7 +8,7 @@ that changed (``SETTING_KINDS``, one table, every setting in exactly one kind):
 - ``NEEDS_RESTART``: read once, when the process builds its parts (state dir, health port,
   the charger link and its addresses, the price sources, the call budget ...): the change is
   only reported, the running daemon keeps the old value until it is restarted;
-- ``CREDENTIALS``: the Wallbox account: applied by one new sign-in;
+- ``CREDENTIALS``: the Wallbox password: applied by one new sign-in;
 - ``OTHER``: applied at the next tick with nothing else to do (log level, what to do on exit,
   the manual-override rule ...).
 
@@ -49,7 +49,9 @@ _P, _R, _C, _O = (
 SETTING_KINDS: Mapping[str, SettingKind] = {
     # --- Wallbox cloud: the account signs in again; the client, its addresses and its call
     # budget (limiter, budget file) are built once for the process.
-    "wallbox_username": _C,
+    # A new username is another account: its call budget, token store and charger are other
+    # files and another discovery, set up at start.
+    "wallbox_username": _R,
     "wallbox_password": _C,
     "wallbox_charger_id": _R,  # the session and its state belong to one charger
     "wallbox_api_url": _R,
@@ -140,7 +142,7 @@ class SettingsDiff:
 
     @property
     def needs_signin(self) -> bool:
-        """Return whether the Wallbox credentials changed (one new sign-in)."""
+        """Return whether the Wallbox password changed (one new sign-in)."""
         return bool(self.of_kind(SettingKind.CREDENTIALS))
 
     @property

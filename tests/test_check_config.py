@@ -443,6 +443,7 @@ async def test_status_tells_a_daemon_on_this_state_dir_from_one_on_another(
         "health_port": server.port,
         "health": "ok",
         "reasons": [],
+        "settings_problems": [],
         "health_state_dir": str((tmp_path / "daemon").resolve()),
         "health_same_state_dir": True,
     } == same_doc["daemon"]

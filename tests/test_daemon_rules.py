@@ -169,7 +169,15 @@ async def test_healthz_answers_200_then_503_with_the_reason(tmp_path: Path):
             await server.stop()
         later = check(health_facts(world.daemon), world.clock.now() + timedelta(days=3))
 
-    assert (200, {"status": "ok", "reasons": [], "state_dir": str(tmp_path.resolve())}) == first
+    assert (
+        200,
+        {
+            "status": "ok",
+            "reasons": [],
+            "state_dir": str(tmp_path.resolve()),
+            "settings_problems": [],
+        },
+    ) == first
     assert 503 == second[0]
     assert ["no successful charger poll since"] == [r[:32] for r in second[1]["reasons"]]
     assert 2 == len(later.reasons)

@@ -62,7 +62,7 @@ def test_secret_looking_settings_are_secret_strings(field: str):
         ("state_dir", SettingKind.NEEDS_RESTART),
         ("health_port", SettingKind.NEEDS_RESTART),
         ("wallbox_charger_id", SettingKind.NEEDS_RESTART),
-        ("wallbox_username", SettingKind.CREDENTIALS),
+        ("wallbox_username", SettingKind.NEEDS_RESTART),
         ("wallbox_password", SettingKind.CREDENTIALS),
         ("log_level", SettingKind.OTHER),
         ("charger_link", SettingKind.NEEDS_RESTART),

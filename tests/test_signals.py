@@ -14,7 +14,8 @@ sends SIGTERM, SIGKILL or SIGHUP there:
 
 SIGTERM must stop it within 10 s while the answer stays held: the stop cuts the work short and
 the on-exit rule reads the charger (the pause in flight did reach it). SIGHUP must change nothing
-(``signal_ignored``); the held answer is released, the start-up completes, and SIGTERM follows.
+but a look at the .env (``settings_check_requested``, issue 14); the held answer is released,
+the start-up completes, and SIGTERM follows.
 SIGKILL leaves the next start to bring the charger to the plan; that start is then stopped with
 SIGTERM. After each case: the on-exit rule resumed the car (exit 0, ``daemon_stopped`` the last
 line, nothing logged at ERROR), no write left the charger as it was (no duplicate), and the
@@ -125,7 +126,7 @@ async def run_case(world: SignalWorld, instant: str, sig: signal.Signals) -> dic
             code, stop_s = await stop(daemon)
         elif sig is signal.SIGHUP:
             daemon.send(signal.SIGHUP)
-            await daemon.wait_event("signal_ignored", STOP_S)
+            await daemon.wait_event("settings_check_requested", STOP_S)
             release(world)
             await daemon.wait_event("scheduler_started", START_S)
             code, stop_s = await stop(daemon)
@@ -154,7 +155,7 @@ async def run_case(world: SignalWorld, instant: str, sig: signal.Signals) -> dic
         "session": None if state.session is None else state.session.session_id,
         "carried": session_id,
         "corrupt": [e for d in (daemon, last) for e in d.named("state_file_corrupt")],
-        "ignored": daemon.named("signal_ignored"),
+        "hangups": daemon.named("settings_check_requested"),
     }
 
 
@@ -180,26 +181,27 @@ async def test_a_signal_at_a_bad_moment_never_strands_the_car(
     assert result["carried"] == result["session"]
     assert [] == result["corrupt"]
     if sig is signal.SIGHUP:
-        assert ["SIGHUP"] == [e["signal"] for e in result["ignored"]]
+        assert ["SIGHUP"] == [e["signal"] for e in result["hangups"]]
 
 
 async def test_sighup_does_not_kill_the_daemon(tmp_path: Path):
     """Item 4: SIGHUP on a host install (a closed terminal, ``kill -HUP``) leaves the daemon
-    running: it logs ``signal_ignored`` and still answers SIGTERM with the on-exit resume."""
+    running: it checks the .env (``settings_check_requested``; issue 14) and still answers
+    SIGTERM with the on-exit resume."""
     async with signal_world(tmp_path / "state") as world:
         await world.carry_session()
         daemon = await DaemonProcess.start(world)
         try:
             await daemon.wait_event("scheduler_started", START_S)
             daemon.send(signal.SIGHUP)
-            ignored = await daemon.wait_event("signal_ignored", STOP_S)
+            hangup = await daemon.wait_event("settings_check_requested", STOP_S)
             alive = daemon.proc.returncode is None
             code, _ = await stop(daemon)
         finally:
             await daemon.close()
 
     assert alive
-    assert "SIGHUP" == ignored["signal"]
+    assert "SIGHUP" == hangup["signal"]
     assert 0 == code
     assert [True] == [e["resumed_on_exit"] for e in daemon.named("daemon_stopped")]
 

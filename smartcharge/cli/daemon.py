@@ -160,6 +160,8 @@ def daemon_json(
         "health_port": port,
         "health": None if health is None else health.get("status"),
         "reasons": [] if health is None else list(health.get("reasons") or []),
+        # A refused edit of .env: the daemon runs on the settings before it.
+        "settings_problems": [] if health is None else list(health.get("settings_problems") or []),
         "health_state_dir": theirs,
         "health_same_state_dir": same,
     }
@@ -184,6 +186,12 @@ def _daemon_text(daemon: dict[str, Any]) -> list[str]:
         lines = ["daemon: none running on this state dir (its daemon.lock is not held)"]
     else:
         lines = [f"daemon: none answers on 127.0.0.1:{port} (SMARTCHARGE_HEALTH_PORT)"]
+    if daemon["running"] and same is not False and daemon["settings_problems"]:
+        lines.append(
+            "settings: the last edit of the .env file was refused; the daemon runs on the "
+            "settings before it until the file is fixed:"
+        )
+        lines.extend(f"  {problem}" for problem in daemon["settings_problems"])
     if same is False:
         lines.append(
             f"note: the daemon answering on 127.0.0.1:{port} uses ANOTHER state dir, "

@@ -8,7 +8,7 @@ one ``StateDisk`` under every state file.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -20,8 +20,10 @@ from smartcharge.http import open_session
 from smartcharge.prices.energyzero import DEFAULT_TIMEOUT_S as ENERGYZERO_TIMEOUT_S
 from smartcharge.runtime.adapters import build_charger, build_price_feed
 from smartcharge.runtime.daemon import Daemon
+from smartcharge.runtime.envwatch import EnvWatcher, LiveSettings
 from smartcharge.runtime.health import HealthFacts
 from smartcharge.runtime.jobs import poll_interval_s
+from smartcharge.runtime.reload import SettingsReloader
 from smartcharge.storage import StateDisk
 from smartcharge.wallbox import WallboxClient
 from strategies.base import Strategy
@@ -86,8 +88,8 @@ def build_daemon(
     return Daemon(settings, clock, charger, feed, strategy, on_event=on_event, disk=disk)
 
 
-def health_facts(daemon: Daemon) -> HealthFacts:
-    """Return what ``/healthz`` judges, read from ``daemon`` now."""
+def health_facts(daemon: Daemon, reloader: SettingsReloader | None = None) -> HealthFacts:
+    """Return what ``/healthz`` judges, read from ``daemon`` now (and a refused .env edit)."""
     settings = daemon.settings
     read_s = daemon.charger.capabilities.min_read_interval_s
     interval = timedelta(seconds=poll_interval_s(settings, read_s))
@@ -104,12 +106,43 @@ def health_facts(daemon: Daemon) -> HealthFacts:
         prices=daemon.feed.curve,
         problems=tuple(daemon.disk.problems),
         state_dir=settings.state_dir,
+        settings_problems=() if reloader is None else reloader.problems,
+    )
+
+
+def build_reloader(
+    daemon: Daemon,
+    clock: Clock,
+    http: aiohttp.ClientSession,
+    *,
+    environ: Mapping[str, str] | None = None,
+    relog: Callable[[Settings], None] | None = None,
+    price_timeout_s: float | None = None,
+) -> SettingsReloader:
+    """Return the watcher of the ``.env`` ``daemon`` was started with, applying its edits.
+
+    Args:
+        daemon: the running daemon (its settings were loaded from that file).
+        clock: the injected clock (paces the checks).
+        http: the process's session (a new price feed is built on it for a new tariff).
+        environ: the environment to load with (None: the process's, as ``run`` loads).
+        relog: configures logging again for a new log level or format.
+        price_timeout_s: as for ``build_daemon``.
+    """
+    live = LiveSettings(EnvWatcher(daemon.settings, clock, environ=environ))
+    return SettingsReloader(
+        daemon,
+        live,
+        strategy_for=build_strategy,
+        feed_for=lambda s: build_price_feed(s, http, clock, timeout_s=price_timeout_s),
+        relog=relog,
     )
 
 
 __all__ = [
     "SESSION_SLACK_S",
     "build_daemon",
+    "build_reloader",
     "build_strategy",
     "health_facts",
     "open_http",

@@ -52,6 +52,7 @@ from smartcharge.session.model import (
     TickTrigger,
     aspect_of,
 )
+from smartcharge.session.retarget import retarget
 from smartcharge.state import StateStore
 from smartcharge.storage import StateDisk
 from smartcharge.wallbox.errors import WallboxForbiddenError, WallboxResponseError
@@ -110,6 +111,8 @@ class Daemon(Lifecycle):
         self.work = WorkInFlight()
         # Commands found not applied by the last reading, with how often each was sent.
         self._not_applied: dict[Command, int] = {}
+        # A live edit of a planning setting (``apply_settings``): the next tick plans again.
+        self._settings_replan = False
 
     # --- events
 
@@ -171,6 +174,38 @@ class Daemon(Lifecycle):
             "slot_boundary": self.boundary_job,
         }
 
+    # --- a live edit of the settings (runtime.reload)
+
+    async def apply_settings(
+        self,
+        settings: Settings,
+        *,
+        strategy: Strategy | None = None,
+        feed: PriceFeed | None = None,
+        replan: bool = False,
+    ) -> None:
+        """Run on ``settings`` from now on: a live edit of ``.env`` (issue 14 item 1).
+
+        Between ticks (under the tick's lock): the rules, and the strategy and price feed when
+        given, are replaced; the session in progress takes the new need and ready-by
+        (``session.retarget``). With ``replan`` and a session, a tick follows at once and plans
+        again (``ReplanReason.SETTINGS_CHANGED``).
+        """
+        async with self.work.lock:
+            self.settings = settings
+            self.rules = rules_from_settings(settings, self.charger.capabilities)
+            if strategy is not None:
+                self.strategy = strategy
+            if feed is not None:
+                self.feed = feed
+                self.state = replace(self.state, prices_changed=True)
+            self.state, events = retarget(self.state, self.rules)
+            self._log(events)
+            self._settings_replan = replan and self.state.session is not None
+            self._save()
+        if self._settings_replan:
+            await self.tick("settings")
+
     # --- the tick
 
     async def tick(self, trigger: str) -> None:
@@ -202,6 +237,7 @@ class Daemon(Lifecycle):
             self._save()
             return
         self.last_snapshot = snapshot
+        settings_replan, self._settings_replan = self._settings_replan, False
         self.last_poll_mono = self.clock.monotonic()
         prices = self.feed.curve
         result = policy.step(
@@ -219,8 +255,11 @@ class Daemon(Lifecycle):
         commands: tuple[Command, ...] = ()
         if self.state.session is not None:
             self._not_applied = dict(result.not_applied)
-            if result.replan is not None:
-                self._make_plan(now, result.replan)
+            replan = result.replan
+            if replan is None and settings_replan and self.state.session.plan is not None:
+                replan = ReplanReason.SETTINGS_CHANGED
+            if replan is not None:
+                self._make_plan(now, replan)
             self.state, commands, events = commands_for(
                 self.state, snapshot, now, self.feed.curve, self.rules
             )

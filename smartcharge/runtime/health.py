@@ -49,6 +49,8 @@ class HealthFacts:
         prices: the known all-in prices.
         problems: the state files that could not be saved, one line each.
         state_dir: the daemon's state dir.
+        settings_problems: why the last edit of ``.env`` was refused, while it is in the file
+            (the daemon runs on the settings before it: shown, never a reason for 503).
     """
 
     read_at: datetime
@@ -61,6 +63,7 @@ class HealthFacts:
     prices: PriceCurve
     problems: tuple[str, ...]
     state_dir: Path
+    settings_problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +139,8 @@ class HealthServer:
             "reasons": list(health.reasons),
             # `smartcharge status` tells a daemon on its own state dir from one on another.
             "state_dir": str(facts.state_dir.resolve()),
+            # A refused .env edit: the daemon works (on the previous settings), so still 200.
+            "settings_problems": list(facts.settings_problems),
         }
         return web.Response(
             status=200 if health.ok else 503,

@@ -11,6 +11,8 @@
   ``SMARTCHARGE_POLL_INTERVAL_IDLE_S``.
 - ``slot_boundary`` at every quarter hour of the wall clock: one tick (reconcile).
 - ``plan_edge``, one-off: a plan edge inside a quarter hour (``Daemon.next_plan_edge``).
+- ``settings`` every minute, for ``smartcharge run`` only: a look at the ``.env`` file, and an
+  edit applied (``runtime.reload``; handed in as an extra job).
 
 **Misfires.** A job that could not start within its ``misfire_grace_time`` of its due time (poll
 60 s, slot boundary 120 s, prices 300 s) is skipped, not run late, and ``coalesce=True`` turns a
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -37,6 +39,7 @@ import structlog
 
 from smartcharge.config import Settings
 from smartcharge.runtime.daemon import Daemon
+from smartcharge.runtime.envwatch import WATCH_INTERVAL_S
 
 log = structlog.get_logger(__name__)
 
@@ -71,10 +74,27 @@ class JobSpec:
         return epoch + steps * self.every
 
 
+# The .env check (issue 14 item 1: an edit applies within a minute). Late by more than its
+# interval, a run is skipped: the next one reads the same file.
+SETTINGS_JOB = JobSpec(
+    "settings", timedelta(seconds=WATCH_INTERVAL_S), wall_aligned=False, misfire_grace_s=60
+)
+
+Job = Callable[[], Awaitable[None]]
+
+
 def job_specs(
-    settings: Settings, min_read_interval_s: float, chargers: int = 1
+    settings: Settings,
+    min_read_interval_s: float,
+    chargers: int = 1,
+    *,
+    watch_settings: bool = False,
 ) -> tuple[JobSpec, ...]:
-    """Return the daemon's jobs for ``settings`` (the other arguments: see ``poll_interval_s``)."""
+    """Return the daemon's jobs for ``settings`` (the other arguments: see ``poll_interval_s``).
+
+    ``watch_settings`` adds the ``settings`` job (its method is handed in as an extra job).
+    """
+    extra = (SETTINGS_JOB,) if watch_settings else ()
     return (
         JobSpec("prices", PRICES_CHECK, wall_aligned=False, misfire_grace_s=300),
         JobSpec(
@@ -84,6 +104,7 @@ def job_specs(
             misfire_grace_s=60,
         ),
         JobSpec("slot_boundary", SLOT, wall_aligned=True, misfire_grace_s=120),
+        *extra,
     )
 
 
@@ -121,16 +142,22 @@ async def run_simulated(
     until: datetime,
     *,
     between: Callable[[datetime], Awaitable[None] | None] | None = None,
+    extra: Mapping[str, Job] | None = None,
 ) -> None:
     """Drive ``daemon``'s jobs on a simulated clock until ``until``.
 
     The scheduler's stand-in: for each job of ``job_specs`` it moves ``clock`` to the next due
     time and calls the job, in time order (ties in the order prices, poll, slot boundary).
     ``between`` is called with each due time before the jobs run (the demo and the tests plug
-    cars in there).
+    cars in there); ``extra`` holds the ``settings`` job when the ``.env`` is watched.
     """
-    specs = job_specs(daemon.settings, daemon.charger.capabilities.min_read_interval_s)
-    jobs = daemon.jobs()
+    extra = extra or {}
+    specs = job_specs(
+        daemon.settings,
+        daemon.charger.capabilities.min_read_interval_s,
+        watch_settings="settings" in extra,
+    )
+    jobs = {**daemon.jobs(), **extra}
     start = clock.now()
     due = {s.name: s.next_after(start) if s.wall_aligned else start + s.every for s in specs}
     order = {s.name: i for i, s in enumerate(specs)}
@@ -184,14 +211,18 @@ def realign_jobs(scheduler: Any, specs: tuple[JobSpec, ...], step: timedelta) ->
     log.info("jobs_realigned", step_s=round(step.total_seconds(), 3), jobs=[s.name for s in specs])
 
 
-def schedule(daemon: Daemon, chargers: int = 1) -> Any:
-    """Return a started APScheduler ``AsyncIOScheduler`` running ``daemon``'s jobs."""
+def schedule(daemon: Daemon, chargers: int = 1, extra: Mapping[str, Job] | None = None) -> Any:
+    """Return a started APScheduler ``AsyncIOScheduler`` running ``daemon``'s jobs.
+
+    ``extra``: jobs beside the daemon's own (the ``settings`` job of ``runtime.reload``).
+    """
     from apscheduler.schedulers.asyncio import AsyncIOScheduler  # noqa: PLC0415
 
     scheduler = AsyncIOScheduler(timezone=UTC)
-    jobs = daemon.jobs()
+    extra = extra or {}
+    jobs = {**daemon.jobs(), **extra}
     read_s = daemon.charger.capabilities.min_read_interval_s
-    for spec in job_specs(daemon.settings, read_s, chargers):
+    for spec in job_specs(daemon.settings, read_s, chargers, watch_settings="settings" in extra):
         scheduler.add_job(
             # Through run_job: a stop waits for the job rather than the scheduler cancelling it.
             functools.partial(daemon.run_job, jobs[spec.name]),
@@ -230,6 +261,7 @@ def _schedule_plan_edge(scheduler: Any, daemon: Daemon, at: datetime | None) -> 
 __all__ = [
     "PLAN_EDGE_GRACE_S",
     "PRICES_CHECK",
+    "SETTINGS_JOB",
     "JobSpec",
     "SettableClock",
     "job_specs",

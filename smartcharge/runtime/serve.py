@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import signal
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -18,8 +19,9 @@ import structlog
 from smartcharge.clock import Clock
 from smartcharge.config import Settings
 from smartcharge.ledger import LEDGER_FILE
+from smartcharge.logsetup import configure_logging
 from smartcharge.runtime.adapters import build_charger
-from smartcharge.runtime.compose import build_daemon, health_facts, open_http
+from smartcharge.runtime.compose import build_daemon, build_reloader, health_facts, open_http
 from smartcharge.runtime.health import HealthServer
 from smartcharge.runtime.jobs import job_specs, poll_interval_s, realign_jobs, schedule
 from smartcharge.state import STATE_FILE
@@ -73,10 +75,14 @@ async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
         charger = build_charger(settings, http, clock, disk)
         chargers = charger.drive(settings.state_dir)
         daemon = build_daemon(settings, clock, http, disk=disk, charger=charger)
+        # The .env it was started with: checked every minute and on SIGHUP (issue 14 item 1).
+        reloader = build_reloader(daemon, clock, http, relog=_relog)
+        install_signal_handlers(stop, on_hangup=reloader.hangup)
         # SMARTCHARGE_HEALTH_PORT=0 means no endpoint at all (not a random port nobody knows).
         health = None
         if settings.health_port:
-            health = HealthServer(functools.partial(health_facts, daemon), settings.health_port)
+            facts = functools.partial(health_facts, daemon, reloader)
+            health = HealthServer(facts, settings.health_port)
             await health.start()
         else:
             log.info("health_endpoint_disabled", setting="SMARTCHARGE_HEALTH_PORT=0")
@@ -88,9 +94,9 @@ async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
             await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if not stop.is_set():
                 starting.result()
-                scheduler = schedule(daemon, chargers)
+                scheduler = schedule(daemon, chargers, {"settings": reloader.job})
                 read_s = charger.capabilities.min_read_interval_s
-                specs = job_specs(settings, read_s, chargers)
+                specs = job_specs(settings, read_s, chargers, watch_settings=True)
                 watch = asyncio.create_task(
                     daemon.watch_clock(functools.partial(realign_jobs, scheduler, specs))
                 )
@@ -115,15 +121,21 @@ async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
     return 0
 
 
+def _relog(settings: Settings) -> None:
+    """Configure logging again for a new log level or format (as ``run`` configured it)."""
+    configure_logging(settings, stream=sys.stderr)
+
+
 def install_signal_handlers(
-    stop: asyncio.Event, on_hangup: Callable[[], None] | None = None
+    stop: asyncio.Event, on_hangup: Callable[[], object] | None = None
 ) -> None:
     """Set ``stop`` on SIGTERM or SIGINT; SIGHUP never stops the daemon.
 
     Args:
         stop: the event ``run()`` waits for.
-        on_hangup: what SIGHUP does: the hook for a settings reload. Until there is one it logs
-            ``signal_ignored`` (a host install whose terminal closes must not lose its session).
+        on_hangup: what SIGHUP does: a check of the ``.env`` (``SettingsReloader.hangup``);
+            without one (the daemon not built yet) it logs ``signal_ignored`` (a host install
+            whose terminal closes must not lose its session).
     """
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -132,7 +144,7 @@ def install_signal_handlers(
 
 
 def _hangup_ignored() -> None:
-    log.info("signal_ignored", signal="SIGHUP", reason="reloading the settings is not supported")
+    log.info("signal_ignored", signal="SIGHUP", reason="the daemon is not built yet")
 
 
 __all__ = ["install_signal_handlers", "run"]

@@ -30,6 +30,7 @@ class ReplanReason(enum.StrEnum):
     ENERGY_BEHIND = "energy_behind"
     POWER_DEVIATED = "power_deviated"
     ENERGY_SHORT = "energy_short"
+    SETTINGS_CHANGED = "settings_changed"  # a live edit of a planning setting (.env)
 
 
 class TickTrigger(enum.StrEnum):
@@ -40,6 +41,7 @@ class TickTrigger(enum.StrEnum):
     SLOT_BOUNDARY = "slot_boundary"
     PLAN_EDGE = "plan_edge"
     PRICES = "prices"
+    SETTINGS = "settings"
 
 
 class CommandReason(enum.StrEnum):

@@ -112,12 +112,8 @@ class Authenticator:
         register_secret: Callable[[str], None],
     ) -> None:
         self._username = username
-        secret = password.get_secret_value()
-        basic = base64.b64encode(f"{username}:{secret}".encode()).decode("ascii")
-        register_secret(secret)
-        register_secret(basic)
         self._register_secret = register_secret
-        self._basic = basic
+        self._basic = self._credential(password)
         self._store = store
         self._limiter = limiter
         self._clock = clock
@@ -125,6 +121,26 @@ class Authenticator:
         self._tokens: Tokens | None = None
         self._lock = asyncio.Lock()
         self._rejected: str | None = None
+
+    def _credential(self, password: SecretStr) -> str:
+        """Return the Basic credential for ``password``; both are masked in logs from now on."""
+        secret = password.get_secret_value()
+        basic = base64.b64encode(f"{self._username}:{secret}".encode()).decode("ascii")
+        self._register_secret(secret)
+        self._register_secret(basic)
+        return basic
+
+    def use_password(self, password: SecretStr) -> None:
+        """Sign in with ``password`` at the next call (a live edit of the settings).
+
+        The tokens in memory and in the store are forgotten, so exactly one sign-in follows
+        (within the sign-in budget): a password changed because the old one leaked must not
+        leave the old session in use.
+        """
+        self._basic = self._credential(password)
+        self._tokens = None
+        self._rejected = None
+        self._store.clear()
 
     @property
     def tokens(self) -> Tokens | None:

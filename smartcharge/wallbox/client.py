@@ -190,6 +190,10 @@ class WallboxClient:
 
     # --- public surface -----------------------------------------------------------------
 
+    def use_password(self, password: SecretStr) -> None:
+        """Sign in once with ``password`` from the next call on (``Authenticator.use_password``)."""
+        self.auth.use_password(password)
+
     @property
     def last_success_at(self) -> datetime | None:
         """Return when the cloud last answered a call successfully (None: not yet)."""
