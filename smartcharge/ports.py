@@ -29,12 +29,15 @@ class ChargerCapabilities:
         min_read_interval_s: the shortest time between two reads worth making: the link's own
             limit (the cloud's read budget, a minute per read by default) or how often the
             charger reports (OCPP: its meter sample interval). Polls are never more frequent.
+        plan_profile: the charger can keep the whole plan itself (``send_plan``: OCPP's
+            multi-period TxDefaultProfile), so it charges as planned while smartcharge is gone.
     """
 
     energy_cost: bool
     restart: bool
     lock: bool
     min_read_interval_s: float
+    plan_profile: bool = False
 
     @property
     def commands(self) -> frozenset[CommandKind]:

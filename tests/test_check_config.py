@@ -411,7 +411,8 @@ def test_status_names_the_state_dir_and_that_no_daemon_answers(
 
     assert f"state dir: {tmp_path / 'state'} (SMARTCHARGE_STATE_DIR)" == lines[0]
     assert "daemon: none running on this state dir (its daemon.lock is not held)" == lines[1]
-    assert "nothing saved" in lines[2]
+    assert "charger link: cloud (SMARTCHARGE_CHARGER_LINK)" == lines[2]
+    assert "nothing saved" in lines[3]
     assert "no car plugged in" not in "\n".join(lines)
 
 

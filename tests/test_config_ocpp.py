@@ -216,8 +216,8 @@ def test_files_that_are_not_pem_are_refused(tmp_path: Path, monkeypatch: pytest.
 def test_check_config_does_not_ask_for_the_account_with_ocpp(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
-    """With the ocpp link the Wallbox account is optional; the only refusal left says that
-    the link is not wired into run yet (README, "Local control (OCPP)").
+    """With the ocpp link the Wallbox account is optional: run accepts the settings (the
+    daemon drives the charger over OCPP, README "Local control (OCPP)").
     """
     monkeypatch.setenv("SMARTCHARGE_CHARGER_LINK", "ocpp")
     monkeypatch.setenv("SMARTCHARGE_OCPP_CHARGE_POINT_ID", "WB123456")
@@ -225,13 +225,11 @@ def test_check_config_does_not_ask_for_the_account_with_ocpp(
     status = main(["check-config"])
     err = capsys.readouterr().err
 
-    assert 1 == status
+    assert 0 == status, err
     assert "SMARTCHARGE_WALLBOX_USERNAME" not in err
     assert "SMARTCHARGE_WALLBOX_PASSWORD" not in err
-    assert [
-        "smartcharge: run would refuse: SMARTCHARGE_CHARGER_LINK=ocpp: smartcharge run does not "
-        "drive a charger over OCPP yet (README, Local control (OCPP)); use cloud for now"
-    ] == err.strip().splitlines()
+    assert "run would refuse" not in err
+    assert [] == readiness_problems(load_settings())
 
 
 def test_the_cloud_link_still_asks_for_the_account(monkeypatch: pytest.MonkeyPatch):

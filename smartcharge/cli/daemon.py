@@ -213,11 +213,16 @@ def _status(args: Any) -> int:
         lock_holder(folder),
     )
     data["car_profile"] = _car_profile_json(settings)
+    data["charger_link"] = settings.charger_link.value
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
     tz = ZoneInfo(settings.timezone)
-    lines = [f"state dir: {folder} (SMARTCHARGE_STATE_DIR)", *_daemon_text(data["daemon"])]
+    lines = [
+        f"state dir: {folder} (SMARTCHARGE_STATE_DIR)",
+        *_daemon_text(data["daemon"]),
+        f"charger link: {data['charger_link']} (SMARTCHARGE_CHARGER_LINK)",
+    ]
     if not folder.is_dir():
         lines.append("nothing saved: this folder does not exist (no daemon has run on it)")
     elif state.saved_at is None:

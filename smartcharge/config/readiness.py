@@ -5,14 +5,6 @@ from __future__ import annotations
 from smartcharge.config.choices import ChargerLink
 from smartcharge.config.model import Settings
 
-# The OCPP link's parts are built and tested (smartcharge/ocpp/, docs/ocpp.md) but `run` does
-# not start them yet: until it does, it refuses the link rather than drive the cloud without
-# an account. Remove this (and its test) when runtime/compose builds the OCPP charger.
-OCPP_NOT_WIRED = (
-    "SMARTCHARGE_CHARGER_LINK=ocpp: smartcharge run does not drive a charger over OCPP yet "
-    "(README, Local control (OCPP)); use cloud for now"
-)
-
 
 def account_problems(settings: Settings) -> list[str]:
     """Return what is missing for signing in to the Wallbox account (empty when nothing is)."""
@@ -36,10 +28,7 @@ def readiness_problems(settings: Settings) -> list[str]:
     optional), and at least one price source that can deliver prices for
     ``SMARTCHARGE_BIDDING_ZONE`` (or a stand-in zone named on purpose, ``entsoe:BE``).
     """
-    if settings.charger_link is ChargerLink.CLOUD:
-        problems = account_problems(settings)
-    else:
-        problems = [OCPP_NOT_WIRED]
+    problems = account_problems(settings) if settings.charger_link is ChargerLink.CLOUD else []
     zone = settings.bidding_zone
     has_key = bool(settings.entsoe_api_key and settings.entsoe_api_key.get_secret_value())
     usable = [

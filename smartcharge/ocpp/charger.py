@@ -129,12 +129,16 @@ class OcppCharger:
 
     @property
     def capabilities(self) -> ChargerCapabilities:
-        """Return what the link carries: no energy cost, no lock; a read every sample interval."""
+        """Return what the link carries: no energy cost, no lock; a read every sample interval.
+
+        The plan can be kept in the charger (``send_plan``).
+        """
         return ChargerCapabilities(
             energy_cost=False,
             restart=True,
             lock=False,
             min_read_interval_s=float(self._sample_interval_s),
+            plan_profile=True,
         )
 
     @property

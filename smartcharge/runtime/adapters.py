@@ -7,6 +7,8 @@ their secrets with the log redaction (``logsetup.register_secret``); they never 
 
 from __future__ import annotations
 
+import ssl
+
 import aiohttp
 import structlog
 
@@ -14,6 +16,7 @@ from smartcharge.clock import Clock
 from smartcharge.config import Settings, account_problems, child_environment
 from smartcharge.errors import ConfigError
 from smartcharge.logsetup import register_secret
+from smartcharge.ocpp import OcppCharger, OcppServer
 from smartcharge.ports import PriceSource
 from smartcharge.prices import (
     ENTSOE_TIMEOUT_S,
@@ -26,6 +29,7 @@ from smartcharge.prices import (
     source_zone,
 )
 from smartcharge.pricing import Tariff
+from smartcharge.runtime.ocpp_link import OcppLink
 from smartcharge.storage import StateDisk
 from smartcharge.wallbox import READ_TRIES, WallboxClient
 
@@ -69,6 +73,42 @@ def build_charger(
         signins_per_hour=settings.wallbox_signins_per_hour,
         disk=disk,
         read_tries=read_tries,
+    )
+
+
+def build_ocpp_link(settings: Settings, clock: Clock) -> OcppLink:
+    """Return the OCPP endpoint and charger ``SMARTCHARGE_OCPP_*`` describe (not listening yet).
+
+    The charger takes the installation's current and phases; the password (security profile
+    1) is registered with the log redaction; a certificate and key make the endpoint wss.
+
+    Raises:
+        ConfigError: no charge point id is set (``check-config`` refuses that first).
+    """
+    if settings.ocpp_charge_point_id is None:
+        raise ConfigError(
+            ["SMARTCHARGE_OCPP_CHARGE_POINT_ID is not set: expected the Charge Point Identity"]
+        )
+    password = settings.ocpp_password.get_secret_value() if settings.ocpp_password else None
+    register_secret(password)
+    context = None
+    if settings.ocpp_cert_file is not None and settings.ocpp_key_file is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(settings.ocpp_cert_file, settings.ocpp_key_file)
+    charger = OcppCharger(
+        settings.ocpp_charge_point_id,
+        clock,
+        charger_id=settings.wallbox_charger_id or 0,
+        max_current_a=settings.max_current_a,
+        phases=settings.phases,
+    )
+    server = OcppServer(charger, password=password or None, ssl_context=context)
+    return OcppLink(
+        charger,
+        server,
+        settings.ocpp_host,
+        settings.ocpp_port,
+        scheme="ws" if context is None else "wss",
     )
 
 
@@ -147,4 +187,4 @@ def build_price_feed(
     return PriceFeed(chain, cache, settings.timezone, clock)
 
 
-__all__ = ["build_charger", "build_price_feed", "build_sources"]
+__all__ = ["build_charger", "build_ocpp_link", "build_price_feed", "build_sources"]

@@ -17,6 +17,7 @@ import aiohttp
 from smartcharge.clock import Clock
 from smartcharge.config import Settings
 from smartcharge.http import open_session
+from smartcharge.ports import Charger
 from smartcharge.prices.energyzero import DEFAULT_TIMEOUT_S as ENERGYZERO_TIMEOUT_S
 from smartcharge.runtime.adapters import build_charger, build_price_feed
 from smartcharge.runtime.daemon import Daemon
@@ -24,8 +25,8 @@ from smartcharge.runtime.envwatch import EnvWatcher, LiveSettings
 from smartcharge.runtime.health import HealthFacts
 from smartcharge.runtime.jobs import poll_interval_s
 from smartcharge.runtime.reload import SettingsReloader
+from smartcharge.runtime.plan_profile import PlanKeeper, send_plan
 from smartcharge.storage import StateDisk
-from smartcharge.wallbox import WallboxClient
 from strategies.base import Strategy
 
 # The session's total timeout is a backstop, never the bound that fires first: each client
@@ -59,7 +60,7 @@ def build_daemon(
     http: aiohttp.ClientSession,
     *,
     disk: StateDisk | None = None,
-    charger: WallboxClient | None = None,
+    charger: Charger | None = None,
     on_event: Callable[[str, dict[str, Any]], None] | None = None,
     price_timeout_s: float | None = None,
 ) -> Daemon:
@@ -71,8 +72,11 @@ def build_daemon(
         http: the session from ``open_http``.
         disk: the state folder's file system, under every store (the daemon's, the client's
             limiter and token store); a fresh ``StateDisk`` by default.
-        charger: a client already built with ``build_charger`` (``run`` registers it as the
-            account's driver first); built here by default.
+        charger: the charger: a client already built with ``build_charger`` (``run``
+            registers it as the account's driver first), or the OCPP link's charger
+            (``build_ocpp_link``, whose endpoint ``run`` serves); the cloud client is built
+            here by default. A charger that keeps the plan itself (``plan_profile``) gets
+            every new plan (``keep_plan_in_charger``).
         on_event: an observer of every decision event (the demo prints them).
         price_timeout_s: the price sources' request timeout, shorter than their default where
             a test injects hangs.
@@ -85,7 +89,36 @@ def build_daemon(
     if charger is None:
         charger = build_charger(settings, http, clock, disk)
     feed = build_price_feed(settings, http, clock, timeout_s=price_timeout_s)
-    return Daemon(settings, clock, charger, feed, strategy, on_event=on_event, disk=disk)
+    daemon = Daemon(settings, clock, charger, feed, strategy, on_event=on_event, disk=disk)
+    if charger.capabilities.plan_profile:
+        keep_plan_in_charger(daemon, charger)  # type: ignore[arg-type]
+    return daemon
+
+
+def keep_plan_in_charger(daemon: Daemon, charger: PlanKeeper) -> None:
+    """Send every new plan of ``daemon`` to ``charger`` too (``runtime.plan_profile``).
+
+    It observes the daemon's ``plan_made`` events (beside any observer already set) and sends
+    as the daemon's own work, so a stop waits for it or cuts it short.
+    """
+    observer = daemon.on_event
+
+    def on_event(name: str, data: dict[str, Any]) -> None:
+        if observer is not None:
+            observer(name, data)
+        session = daemon.state.session
+        if name != "plan_made" or session is None:
+            return
+        margin = daemon.rules.deadline_margin
+        now = daemon.clock.now()
+        top = daemon.settings.max_current_a
+
+        async def send() -> None:
+            await send_plan(charger, session, now, margin, top)
+
+        daemon.spawn(send)
+
+    daemon.on_event = on_event
 
 
 def health_facts(daemon: Daemon, reloader: SettingsReloader | None = None) -> HealthFacts:
@@ -145,6 +178,7 @@ __all__ = [
     "build_reloader",
     "build_strategy",
     "health_facts",
+    "keep_plan_in_charger",
     "open_http",
     "session_timeout_s",
 ]

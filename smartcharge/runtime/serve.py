@@ -2,7 +2,10 @@
 
 The process around one daemon (built by ``runtime.compose``): the one aiohttp session, the
 health endpoint, the scheduler (``runtime.jobs``), the clock-step watch and the signals. How a
-stop unfolds within its budget is the daemon's (``Daemon.shutdown``).
+stop unfolds within its budget is the daemon's (``Daemon.shutdown``). With
+``SMARTCHARGE_CHARGER_LINK=ocpp`` the charger is the OCPP link's (``runtime.ocpp_link``): its
+endpoint listens before the daemon starts and closes after it stopped (the on-exit rule then
+clears or leaves our profile); the Wallbox cloud is not used for the charger at all.
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ from typing import Any
 import structlog
 
 from smartcharge.clock import Clock
-from smartcharge.config import Settings
+from smartcharge.config import ChargerLink, Settings
 from smartcharge.ledger import LEDGER_FILE
 from smartcharge.logsetup import configure_logging
-from smartcharge.runtime.adapters import build_charger
+from smartcharge.ports import Charger
+from smartcharge.runtime.adapters import build_charger, build_ocpp_link
 from smartcharge.runtime.compose import build_daemon, build_reloader, health_facts, open_http
 from smartcharge.runtime.health import HealthServer
 from smartcharge.runtime.jobs import job_specs, poll_interval_s, realign_jobs, schedule
+from smartcharge.runtime.ocpp_link import OcppLink
 from smartcharge.state import STATE_FILE
 from smartcharge.statedir import claim_state_dir
 from smartcharge.storage import StateDisk
@@ -72,8 +77,16 @@ async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
     stop = asyncio.Event()
     install_signal_handlers(stop)
     async with open_http(settings) as http:
-        charger = build_charger(settings, http, clock, disk)
-        chargers = charger.drive(settings.state_dir)
+        link: OcppLink | None = None
+        charger: Charger
+        if settings.charger_link is ChargerLink.OCPP:
+            link = build_ocpp_link(settings, clock)
+            charger, chargers = link.charger, 1  # the cloud's read budget is not shared
+            await link.start()
+        else:
+            client = build_charger(settings, http, clock, disk)
+            charger, chargers = client, client.drive(settings.state_dir)
+        log.info("charger_link", link=settings.charger_link.value)
         daemon = build_daemon(settings, clock, http, disk=disk, charger=charger)
         # The .env it was started with: checked every minute and on SIGHUP (issue 14 item 1).
         reloader = build_reloader(daemon, clock, http, relog=_relog)
@@ -114,6 +127,8 @@ async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
                 watch.cancel()
                 await asyncio.wait({watch})
             await daemon.shutdown(scheduler=scheduler)
+            if link is not None:
+                await link.stop(settings.on_exit)
             if health is not None:
                 await health.stop()
         if not starting.cancelled():

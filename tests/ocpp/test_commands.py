@@ -171,7 +171,13 @@ async def test_the_link_declares_what_it_carries_and_its_sample_interval(start_c
     port: Charger = central.charger
 
     assert (
-        ChargerCapabilities(energy_cost=False, restart=True, lock=False, min_read_interval_s=10.0)
+        ChargerCapabilities(
+            energy_cost=False,
+            restart=True,
+            lock=False,
+            min_read_interval_s=10.0,
+            plan_profile=True,
+        )
         == port.capabilities
     )
     assert {
