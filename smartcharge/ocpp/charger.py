@@ -129,10 +129,7 @@ class OcppCharger:
 
     @property
     def capabilities(self) -> ChargerCapabilities:
-        """Return what the link carries: no energy cost, no lock; a read every sample interval.
-
-        The plan can be kept in the charger (``send_plan``).
-        """
+        """Return what the link carries: no energy cost or lock; a read per sample; the plan."""
         return ChargerCapabilities(
             energy_cost=False,
             restart=True,
@@ -286,6 +283,7 @@ class OcppCharger:
             charge_a=self._charge_a,
             max_current_a=self._max_current_a,
             now=self._clock.now(),
+            held_off=self._wanted_a == 0,
         )
 
     async def apply(

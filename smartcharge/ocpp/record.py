@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from smartcharge.domain import ChargerSnapshot
+from smartcharge.domain import ChargerSnapshot, ChargerStatus
 from smartcharge.ocpp.readings import MeterReading, domain_status
 
 
@@ -98,15 +98,24 @@ class ConnectorRecord:
         charge_a: int,
         max_current_a: int,
         now: datetime,
+        held_off: bool = False,
     ) -> ChargerSnapshot:
-        """Return the domain's snapshot of this record (OFFLINE when not connected)."""
+        """Return the domain's snapshot of this record (OFFLINE when not connected).
+
+        ``held_off``: our limit is 0 A. A car waiting in ``Preparing`` then waits for us, so
+        the snapshot says PAUSED (not WAITING, which the session core takes as enabled: it
+        would neither see its pause applied nor send the resume that starts the charge).
+        """
         reading = self.reading
+        status = domain_status(self.status, connected=connected)
+        if held_off and connected and self.status == "Preparing":
+            status = ChargerStatus.PAUSED
         added_wh = 0.0
         if reading.energy_register_wh is not None and self.session_start_wh is not None:
             added_wh = max(0.0, reading.energy_register_wh - self.session_start_wh)
         return ChargerSnapshot(
             charger_id=charger_id,
-            status=domain_status(self.status, connected=connected),
+            status=status,
             status_id=None,
             charging_power_kw=(reading.power_w or 0.0) / 1000.0 if connected else 0.0,
             added_energy_kwh=added_wh / 1000.0,

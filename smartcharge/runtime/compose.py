@@ -24,8 +24,8 @@ from smartcharge.runtime.daemon import Daemon
 from smartcharge.runtime.envwatch import EnvWatcher, LiveSettings
 from smartcharge.runtime.health import HealthFacts
 from smartcharge.runtime.jobs import poll_interval_s
+from smartcharge.runtime.plan_profile import PlanKeeper, drop_plan, send_plan
 from smartcharge.runtime.reload import SettingsReloader
-from smartcharge.runtime.plan_profile import PlanKeeper, send_plan
 from smartcharge.storage import StateDisk
 from strategies.base import Strategy
 
@@ -98,8 +98,9 @@ def build_daemon(
 def keep_plan_in_charger(daemon: Daemon, charger: PlanKeeper) -> None:
     """Send every new plan of ``daemon`` to ``charger`` too (``runtime.plan_profile``).
 
-    It observes the daemon's ``plan_made`` events (beside any observer already set) and sends
-    as the daemon's own work, so a stop waits for it or cuts it short.
+    It observes the daemon's ``plan_made`` events (and ``target_met``, which drops the plan's
+    full-current tail), beside any observer already set, and sends as the daemon's own work,
+    so a stop waits for it or cuts it short.
     """
     observer = daemon.on_event
 
@@ -107,6 +108,13 @@ def keep_plan_in_charger(daemon: Daemon, charger: PlanKeeper) -> None:
         if observer is not None:
             observer(name, data)
         session = daemon.state.session
+        if name == "target_met":
+
+            async def drop() -> None:
+                await drop_plan(charger)
+
+            daemon.spawn(drop)
+            return
         if name != "plan_made" or session is None:
             return
         margin = daemon.rules.deadline_margin

@@ -7,6 +7,14 @@ The last period, from the planned end (at the latest the ready-by time minus the
 allows full current: a dead daemon never strands a car. The slot's own limit is still sent at
 slot boundaries by the daemon's ticks (some firmware ignores schedules).
 
+While the daemon runs it leads and the charger's copy follows: every change of the plan is
+put ``PROFILE_LAG`` later in the profile than in the plan, so the daemon's own command at the
+edge (a slot boundary or plan-edge tick) reaches the charger first. A charger that changed by
+itself first would look to the session core like a person pausing or resuming by hand (a
+hold), and the daemon would then leave it alone. For the same reason the full-current tail is
+dropped once the target is met (``target_met``): the daemon pauses then, and the charger must
+not resume on its own afterwards.
+
 This is the runtime's, not the pure core's: it observes the daemon's events and sends beside
 its ticks (the charger's own lock orders the two).
 """
@@ -28,6 +36,10 @@ from strategies.base import Plan
 
 log = structlog.get_logger(__name__)
 
+# Longer than a tick at an edge takes to send its command (the slot-boundary job may start up
+# to its misfire grace late only after a host's suspend, when the charger leads anyway).
+PROFILE_LAG = timedelta(minutes=2)
+
 
 class PlanKeeper(Charger, Protocol):
     """A charger that can keep the plan itself (``capabilities.plan_profile``)."""
@@ -39,8 +51,13 @@ class PlanKeeper(Charger, Protocol):
         ...
 
 
-def plan_limits(plan: Plan, now: datetime, max_current_a: int) -> tuple[PlannedLimit, ...]:
-    """Return the rest of ``plan`` from ``now`` as whole-amp limits, merged where equal."""
+def plan_limits(
+    plan: Plan, now: datetime, max_current_a: int, lag: timedelta = PROFILE_LAG
+) -> tuple[PlannedLimit, ...]:
+    """Return the rest of ``plan`` from ``now`` as whole-amp limits, merged where equal.
+
+    The limit in force starts ``now``; every later one ``lag`` after its slot's start.
+    """
     out: list[PlannedLimit] = []
     for slot in plan.slots:
         if slot.end <= now:
@@ -48,17 +65,20 @@ def plan_limits(plan: Plan, now: datetime, max_current_a: int) -> tuple[PlannedL
         amps = whole_amps(slot.current_a, max_current_a)
         if out and out[-1].current_a == amps:
             continue
-        out.append(PlannedLimit(max(slot.start, now), amps))
+        out.append(PlannedLimit(now if slot.start <= now else slot.start + lag, amps))
     return tuple(out)
 
 
-def full_from(plan: Plan, deadline: datetime) -> datetime:
-    """Return where full current starts: the end of the last charging slot, by ``deadline``.
+def full_from(plan: Plan, deadline: datetime, lag: timedelta = PROFILE_LAG) -> datetime:
+    """Return where full current starts: ``lag`` after the plan's end.
 
-    A plan with nothing left to charge ends at its deadline.
+    The plan's end is its last charging slot's end, at the latest ``deadline`` (the deadline
+    when nothing is left to charge). At the plan's end the daemon itself charges at full
+    current when the need is not met yet (and pauses when it is), so the charger's tail
+    follows it like every other change.
     """
     ends = [slot.end for slot in plan.slots if slot.is_charging]
-    return min(max(ends), deadline) if ends else deadline
+    return (min(max(ends), deadline) if ends else deadline) + lag
 
 
 async def send_plan(
@@ -90,4 +110,18 @@ async def send_plan(
     return True
 
 
-__all__ = ["PlanKeeper", "full_from", "plan_limits", "send_plan"]
+async def drop_plan(charger: PlanKeeper) -> bool:
+    """Keep only the limit in force in the charger (the target is met: no full-current tail).
+
+    True if the charger took it; a failure is logged only.
+    """
+    try:
+        await charger.send_plan((), None)
+    except SmartchargeError as exc:
+        log.warning("plan_profile_failed", error=str(exc))
+        return False
+    log.info("plan_profile_dropped", reason="target_met")
+    return True
+
+
+__all__ = ["PROFILE_LAG", "PlanKeeper", "drop_plan", "full_from", "plan_limits", "send_plan"]

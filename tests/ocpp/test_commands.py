@@ -47,6 +47,29 @@ async def test_plugging_in_alone_starts_nothing(start_central, make_wallbox):
     assert ChargerStatus.WAITING == (await central.charger.status()).status
 
 
+async def test_a_car_held_off_by_our_pause_in_preparing_reads_as_paused(
+    start_central, make_wallbox
+):
+    """Our 0 A limit on a car waiting in Preparing: PAUSED, not WAITING (which the session core
+    takes as enabled: it would see its pause as not applied and never send the resume)."""
+    central = await start_central()
+    wallbox = make_wallbox(central.url)
+    await connected(central, wallbox)
+    await wallbox.plug_in()
+    await settle(central, wallbox)
+
+    snapshot = await central.charger.apply(PAUSE)
+    await settle(central, wallbox)
+
+    assert "Preparing" == wallbox.status
+    assert ChargerStatus.PAUSED == snapshot.status
+    assert ChargerStatus.PAUSED == (await central.charger.status()).status
+    await central.charger.apply(RESUME)
+    await settle(central, wallbox)
+    assert 1 == len(wallbox.calls("RemoteStartTransaction"))
+    assert ChargerStatus.CHARGING == (await central.charger.status()).status
+
+
 async def test_resume_on_preparing_sends_a_profile_then_a_remote_start_without_one(
     start_central, make_wallbox
 ):

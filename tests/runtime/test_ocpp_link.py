@@ -16,7 +16,7 @@ from smartcharge.domain import Command, CommandKind
 from smartcharge.errors import ConfigError
 from smartcharge.runtime.adapters import build_ocpp_link
 from smartcharge.runtime.ocpp_link import OcppLink
-from smartcharge.runtime.plan_profile import full_from, plan_limits
+from smartcharge.runtime.plan_profile import PROFILE_LAG, full_from, plan_limits
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.ocpp_charge_point import SimulatedOcppWallbox
 from strategies.base import Plan, PlanSlot
@@ -104,25 +104,28 @@ def test_the_link_needs_a_charge_point_id(tmp_path: Path, clock: SimulatedClock)
         build_ocpp_link(settings, clock)
 
 
-def test_the_plan_as_limits_ends_in_full_current_by_the_deadline(clock: SimulatedClock):
-    """Slots become merged whole-amp limits from now; full current from the planned end, at
-    the latest the deadline (ready-by minus the margin)."""
+def test_the_plan_as_limits_follows_the_plan_and_ends_in_full_current(clock: SimulatedClock):
+    """Slots become merged whole-amp limits from now, each change PROFILE_LAG after the plan's
+    (the daemon's own command comes first); full current PROFILE_LAG after the planned end, that
+    end at the latest the deadline (ready-by minus the margin)."""
     now = clock.now()
     q = timedelta(minutes=15)
+    lag = PROFILE_LAG
 
     def slot(i: int, amps: float) -> PlanSlot:
         return PlanSlot(now + i * q, now + (i + 1) * q, amps, amps / 4, 0.2)
 
     plan = Plan("cheapest", (slot(0, 0), slot(1, 8.2), slot(2, 9.0), slot(3, 0)), 1.0, 5.0, True)
 
-    assert [(now, 0), (now + q, 9), (now + 3 * q, 0)] == [
+    assert timedelta(minutes=2) == lag
+    assert [(now, 0), (now + q + lag, 9), (now + 3 * q + lag, 0)] == [
         (p.start, p.current_a) for p in plan_limits(plan, now, 16)
     ]
     later = now + timedelta(minutes=20)
     assert [(later, 9), (now + 3 * q, 0)] == [
-        (p.start, p.current_a) for p in plan_limits(plan, later, 16)
+        (p.start, p.current_a) for p in plan_limits(plan, later, 16, lag=timedelta(0))
     ]
-    assert now + 3 * q == full_from(plan, now + 8 * q)
-    assert now + 2 * q == full_from(plan, now + 2 * q)
+    assert now + 3 * q + lag == full_from(plan, now + 8 * q)
+    assert now + 2 * q + lag == full_from(plan, now + 2 * q)
     empty = Plan("cheapest", (slot(0, 0),), 0.0, 0.0, True)
-    assert now + 8 * q == full_from(empty, now + 8 * q)
+    assert now + 8 * q == full_from(empty, now + 8 * q, lag=timedelta(0))

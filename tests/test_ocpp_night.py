@@ -1,0 +1,308 @@
+"""A night on the OCPP link, and the same night on the cloud link (issue 15's comparison).
+
+The daemon is built through ``runtime.compose`` with ``SMARTCHARGE_CHARGER_LINK=ocpp`` and
+driven on a simulated clock against ``SimulatedOcppWallbox`` over real websockets on 127.0.0.1
+(the endpoint from ``runtime.adapters.build_ocpp_link``); prices come from the simulated ENTSO-E
+of the demo (real recorded NL prices). An 11 kW car at 40 % of 40 kWh is plugged in at 18:00
+and needs 20 kWh by 07:00; above 80 % (after 16 kWh) it takes less and less power. The cloud
+night is the demo's world (``smartcharge.demo.simulated_world``) with the same car.
+
+Each night prints one ``[figures]`` line (``pytest tests/test_ocpp_night.py -s``): reads,
+commands, how long after the car's taper began its lower power was noticed (the first re-plan
+on measured power), the energy in the car at the ready-by time and the night's cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from smartcharge.demo import DEMO_DAY, local, simulated_world
+from smartcharge.ledger import LedgerEntry
+from smartcharge.runtime.adapters import build_ocpp_link
+from smartcharge.runtime.compose import build_daemon
+from smartcharge.runtime.jobs import job_specs, run_simulated
+from smartcharge.simulator._car import Car
+from smartcharge.simulator.ocpp_charge_point import ReceivedCall, SimulatedOcppWallbox
+
+START = local(DEMO_DAY, time(17, 45))
+PLUG_IN = local(DEMO_DAY, time(18, 0))
+READY_BY = local(DEMO_DAY + timedelta(days=1), time(7, 0))
+UNPLUG = local(DEMO_DAY + timedelta(days=1), time(7, 30))
+END = UNPLUG + timedelta(minutes=10)
+CAR = Car(max_power_kw=11.0, capacity_kwh=40.0, start_soc=0.4, tapers=True)
+TAPER_KWH = 16.0  # (0.8 - 0.4) x 40 kWh: from here on the car takes less
+CP_ID = "WB-NIGHT-0001"
+STEP_S = 10.0  # the charger's meter sample interval: the simulated Wallbox's own step
+WAIT_S = 5.0  # real seconds: the simulated Wallbox's connect and call timeout
+
+
+@dataclass
+class Figures:
+    """What one night is compared by."""
+
+    link: str
+    reads: int
+    commands: int
+    noticed_after_s: float | None
+    energy_at_ready_by_kwh: float
+    cost_eur: float
+    entries: list[LedgerEntry]
+    events: list[tuple[datetime, str, dict[str, Any]]]
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def line(self) -> str:
+        noticed = "never" if self.noticed_after_s is None else f"{self.noticed_after_s:.0f}"
+        extra = " ".join(f"{k}={v}" for k, v in self.detail.items())
+        return (
+            f"[figures] link={self.link} reads={self.reads} commands={self.commands} "
+            f"lower_power_noticed_after_s={noticed} "
+            f"energy_at_ready_by_kwh={self.energy_at_ready_by_kwh:.2f} "
+            f"cost_eur={self.cost_eur:.2f} {extra}"
+        ).rstrip()
+
+
+def _noticed_after(
+    events: list[tuple[datetime, str, dict[str, Any]]], drawing_at: datetime | None
+) -> float | None:
+    """Return the seconds from ``drawing_at`` (the taper's start) to the re-plan on power."""
+    if drawing_at is None:
+        return None
+    for at, name, data in events:
+        if name == "plan_made" and data.get("reason") == "power_deviated" and at >= drawing_at:
+            return (at - drawing_at).total_seconds()
+    return None
+
+
+@dataclass
+class OcppNight:
+    """The OCPP night's figures and what the simulated Wallbox received."""
+
+    figures: Figures
+    received: list[ReceivedCall]
+    cloud_requests: int
+    session_kwh: float
+
+
+async def _ocpp_night(state_dir: Path) -> OcppNight:
+    async with simulated_world(
+        state_dir,
+        START,
+        charger_link="ocpp",
+        ocpp_charge_point_id=CP_ID,
+        poll_interval_s=60,
+    ) as world:
+        clock, settings = world.clock, world.settings
+        link = build_ocpp_link(settings, clock)
+        link.host, link.port = "127.0.0.1", 0  # a free port (the setting allows 1-65535)
+        port = await link.start()
+        events: list[tuple[datetime, str, dict[str, Any]]] = []
+        daemon = build_daemon(
+            settings,
+            clock,
+            world.http,
+            charger=link.charger,
+            on_event=lambda name, data: events.append((clock.now(), name, data)),
+        )
+        timeout = aiohttp.ClientTimeout(total=WAIT_S)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            wallbox = SimulatedOcppWallbox(
+                f"ws://127.0.0.1:{port}/",
+                CP_ID,
+                clock,
+                http,
+                car=CAR,
+                max_current_a=16,
+                timeout_s=WAIT_S,
+            )
+            try:
+                await wallbox.connect()
+                await daemon.start()
+                specs = job_specs(settings)
+                jobs = daemon.jobs()
+                due = {s.name: s.next_after(clock.now()) for s in specs}
+                polls = 0
+                energy_at_ready = session_kwh = 0.0
+                drawing_at: datetime | None = None
+                before = clock.now()
+                while clock.now() < END:
+                    now = clock.now()
+                    if now >= PLUG_IN and not wallbox.plugged and now < UNPLUG:
+                        await wallbox.plug_in()
+                    if now >= UNPLUG and wallbox.plugged:
+                        session_kwh = wallbox.session_wh / 1000.0
+                        await wallbox.unplug()
+                    if wallbox.plugged:
+                        session_kwh = wallbox.session_wh / 1000.0
+                        if now <= READY_BY:
+                            energy_at_ready = session_kwh
+                        if drawing_at is None and session_kwh >= TAPER_KWH:
+                            drawing_at = now
+                    edge = daemon.next_plan_edge(before)
+                    if edge is not None and edge <= now:
+                        await daemon.plan_edge_job()
+                    for spec in specs:
+                        if now >= due[spec.name]:
+                            polls += spec.name == "poll"
+                            await jobs[spec.name]()
+                            due[spec.name] = spec.next_after(now)
+                    before = now
+                    await wallbox.pass_time(STEP_S)
+                    await link.charger.settle()
+                await daemon.shutdown()
+                await link.stop(settings.on_exit)
+                await wallbox.settle()
+            finally:
+                await wallbox.close()
+                await link.server.close()
+        commands = [
+            c
+            for c in wallbox.received
+            if c.action
+            in ("SetChargingProfile", "ClearChargingProfile", "RemoteStartTransaction", "Reset")
+        ]
+        meter_values = sum(1 for action, _ in wallbox.sent if action == "MeterValues")
+        entries = daemon.ledger.entries()
+        figures = Figures(
+            link="ocpp",
+            reads=meter_values,
+            commands=len(commands),
+            noticed_after_s=_noticed_after(events, drawing_at),
+            energy_at_ready_by_kwh=energy_at_ready,
+            cost_eur=sum(e.cost_eur for e in entries),
+            entries=entries,
+            events=events,
+            detail={
+                "profiles": sum(1 for c in commands if c.action == "SetChargingProfile"),
+                "remote_starts": sum(1 for c in commands if c.action == "RemoteStartTransaction"),
+                "clears": sum(1 for c in commands if c.action == "ClearChargingProfile"),
+                "polls": polls,
+                "plans": sum(1 for _, n, _ in events if n == "plan_made"),
+            },
+        )
+        return OcppNight(figures, list(wallbox.received), len(world.cloud.requests), session_kwh)
+
+
+async def _cloud_night(state_dir: Path) -> Figures:
+    async with simulated_world(state_dir, START) as world:
+        charger = world.cloud.charger
+        seen: dict[str, Any] = {"drawing_at": None, "ready": 0.0, "last": None}
+
+        def between(at: datetime) -> None:
+            if at >= PLUG_IN and not charger.is_car_connected and at < UNPLUG:
+                charger.plug_in(car=CAR)
+            if at >= UNPLUG and charger.is_car_connected:
+                charger.unplug()
+            if charger.is_car_connected:
+                added = charger.added_energy_kwh
+                if at <= READY_BY:
+                    seen["ready"] = added
+                if seen["drawing_at"] is None and added >= TAPER_KWH:
+                    # Between two calls: where the full 11 kW reached the taper's start.
+                    before, was = seen["last"]
+                    crossed = before + timedelta(hours=max(0.0, TAPER_KWH - was) / 11.0)
+                    seen["drawing_at"] = min(at, crossed)
+                seen["last"] = (at, added)
+
+        await world.daemon.start()
+        await run_simulated(world.daemon, world.clock, END, between=between)
+        await world.daemon.shutdown()
+        requests = world.cloud.requests
+        entries = world.daemon.ledger.entries()
+        writes = [r for r in requests if r.method in ("POST", "PUT") and r.status == 200]
+        energy_costs = sum(1 for r in writes if "energyCost" in str(r.body))
+        return Figures(
+            link="cloud",
+            reads=sum(1 for r in requests if r.method == "GET"),
+            commands=len(writes),
+            noticed_after_s=_noticed_after(world.events, seen["drawing_at"]),
+            energy_at_ready_by_kwh=float(seen["ready"]),
+            cost_eur=sum(e.cost_eur for e in entries),
+            entries=entries,
+            events=world.events,
+            detail={
+                "energy_cost_writes": energy_costs,
+                "plans": sum(1 for _, n, _ in world.events if n == "plan_made"),
+            },
+        )
+
+
+@pytest.fixture(scope="module")
+def ocpp_night(tmp_path_factory: pytest.TempPathFactory) -> OcppNight:
+    """The night on the OCPP link, shared by the tests that read it."""
+    night = asyncio.run(_ocpp_night(tmp_path_factory.mktemp("ocpp-night")))
+    print("\n" + night.figures.line())
+    return night
+
+
+@pytest.fixture(scope="module")
+def cloud_night(tmp_path_factory: pytest.TempPathFactory) -> Figures:
+    """The same night on the cloud link."""
+    night = asyncio.run(_cloud_night(tmp_path_factory.mktemp("cloud-night")))
+    print("\n" + night.line())
+    return night
+
+
+def test_the_ocpp_night_meets_the_target_by_the_ready_by_time(ocpp_night: OcppNight):
+    """20 kWh are in the car by 07:00 (the charger's own register), and the ledger says so."""
+    figures = ocpp_night.figures
+    [entry] = figures.entries
+
+    assert figures.energy_at_ready_by_kwh >= 20.0 - 0.05
+    assert entry.target_met
+    assert entry.target_met_at is not None
+    assert entry.target_met_at <= READY_BY
+
+
+def test_the_ocpp_night_is_accounted_from_the_chargers_readings(ocpp_night: OcppNight):
+    """The ledger's energy is the register's (readings every 10 s were used) and the lower
+    power was noticed from them."""
+    figures = ocpp_night.figures
+    [entry] = figures.entries
+
+    assert figures.reads > 1000  # MeterValues every 10 s while a transaction runs
+    assert entry.energy_kwh == pytest.approx(ocpp_night.session_kwh, abs=0.1)
+    assert entry.cost_eur > 0
+    assert figures.noticed_after_s is not None
+
+
+def test_the_ocpp_night_is_steered_by_profiles_and_keeps_the_plan_in_the_charger(
+    ocpp_night: OcppNight,
+):
+    """Commands are TxDefaultProfiles (never a RemoteStop), the cloud is not used at all, and
+    the plan goes to the charger as one multi-period profile ending in full current."""
+    actions = [c.action for c in ocpp_night.received]
+    profiles = [c.payload for c in ocpp_night.received if c.action == "SetChargingProfile"]
+    multi = [
+        p["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"]
+        for p in profiles
+        if len(p["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"]) > 2
+    ]
+
+    assert ocpp_night.figures.commands > 0
+    assert "RemoteStopTransaction" not in actions
+    assert 0 == ocpp_night.cloud_requests
+    assert multi, "no plan was sent as one profile"
+    assert all(periods[-1]["limit"] == 16 for periods in multi)
+    assert all(
+        p["csChargingProfiles"]["chargingProfilePurpose"] == "TxDefaultProfile" for p in profiles
+    )
+
+
+def test_the_cloud_night_for_the_comparison(cloud_night: Figures, ocpp_night: OcppNight):
+    """The same night on the cloud link also meets the target; on OCPP the lower power is
+    noticed no later than on the cloud (readings every 10 s instead of one read a minute)."""
+    [entry] = cloud_night.entries
+    ocpp = ocpp_night.figures
+
+    assert entry.target_met
+    assert cloud_night.energy_at_ready_by_kwh >= 20.0 - 0.05
+    assert cloud_night.noticed_after_s is not None
+    assert ocpp.noticed_after_s is not None
+    assert ocpp.noticed_after_s <= cloud_night.noticed_after_s
