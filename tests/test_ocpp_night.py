@@ -2,10 +2,11 @@
 
 The daemon is built through ``runtime.compose`` with ``SMARTCHARGE_CHARGER_LINK=ocpp`` and
 driven on a simulated clock against ``SimulatedOcppWallbox`` over real websockets on 127.0.0.1
-(the endpoint from ``runtime.adapters.build_ocpp_link``); prices come from the simulated ENTSO-E
-of the demo (real recorded NL prices). An 11 kW car at 40 % of 40 kWh is plugged in at 18:00
-and needs 20 kWh by 07:00; above 80 % (after 16 kWh) it takes less and less power. The cloud
-night is the demo's world (``smartcharge.demo.simulated_world``) with the same car.
+(``smartcharge.simulator.ocpp_night``, the night ``smartcharge demo --link ocpp`` shows);
+prices come from the simulated ENTSO-E of the demo (real recorded NL prices). An 11 kW car at
+40 % of 40 kWh is plugged in at 18:00 and needs 20 kWh by 07:00; above 80 % (after 16 kWh)
+it takes less and less power. The cloud night is the demo's world
+(``smartcharge.demo.simulated_world``) with the same car.
 
 Each night prints one ``[figures]`` line (``pytest tests/test_ocpp_night.py -s``): reads,
 commands, how long after the car's taper began its lower power was noticed (the first re-plan
@@ -20,27 +21,25 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from smartcharge.demo import DEMO_DAY, local, simulated_world
 from smartcharge.ledger import LedgerEntry
-from smartcharge.runtime.adapters import build_ocpp_link
-from smartcharge.runtime.compose import build_daemon
-from smartcharge.runtime.jobs import job_specs, run_simulated
+from smartcharge.runtime.jobs import run_simulated
 from smartcharge.simulator._car import Car
-from smartcharge.simulator.ocpp_charge_point import ReceivedCall, SimulatedOcppWallbox
+from smartcharge.simulator.ocpp_night import (
+    READY_BY,
+    START,
+    OcppNight,
+    night_text,
+    run_ocpp_night,
+)
 
-START = local(DEMO_DAY, time(17, 45))
 PLUG_IN = local(DEMO_DAY, time(18, 0))
-READY_BY = local(DEMO_DAY + timedelta(days=1), time(7, 0))
 UNPLUG = local(DEMO_DAY + timedelta(days=1), time(7, 30))
 END = UNPLUG + timedelta(minutes=10)
 CAR = Car(max_power_kw=11.0, capacity_kwh=40.0, start_soc=0.4, tapers=True)
 TAPER_KWH = 16.0  # (0.8 - 0.4) x 40 kWh: from here on the car takes less
-CP_ID = "WB-NIGHT-0001"
-STEP_S = 10.0  # the charger's meter sample interval: the simulated Wallbox's own step
-WAIT_S = 5.0  # real seconds: the simulated Wallbox's connect and call timeout
 
 
 @dataclass
@@ -81,112 +80,35 @@ def _noticed_after(
 
 
 @dataclass
-class OcppNight:
-    """The OCPP night's figures and what the simulated Wallbox received."""
+class OcppRun:
+    """The OCPP night and its figures."""
 
+    night: OcppNight
     figures: Figures
-    received: list[ReceivedCall]
-    cloud_requests: int
-    session_kwh: float
 
 
-async def _ocpp_night(state_dir: Path) -> OcppNight:
-    async with simulated_world(
-        state_dir,
-        START,
-        charger_link="ocpp",
-        ocpp_charge_point_id=CP_ID,
-        poll_interval_s=60,
-    ) as world:
-        clock, settings = world.clock, world.settings
-        link = build_ocpp_link(settings, clock)
-        link.host, link.port = "127.0.0.1", 0  # a free port (the setting allows 1-65535)
-        port = await link.start()
-        events: list[tuple[datetime, str, dict[str, Any]]] = []
-        daemon = build_daemon(
-            settings,
-            clock,
-            world.http,
-            charger=link.charger,
-            on_event=lambda name, data: events.append((clock.now(), name, data)),
-        )
-        timeout = aiohttp.ClientTimeout(total=WAIT_S)
-        async with aiohttp.ClientSession(timeout=timeout) as http:
-            wallbox = SimulatedOcppWallbox(
-                f"ws://127.0.0.1:{port}/",
-                CP_ID,
-                clock,
-                http,
-                car=CAR,
-                max_current_a=16,
-                timeout_s=WAIT_S,
-            )
-            try:
-                await wallbox.connect()
-                await daemon.start()
-                specs = job_specs(settings)
-                jobs = daemon.jobs()
-                due = {s.name: s.next_after(clock.now()) for s in specs}
-                polls = 0
-                energy_at_ready = session_kwh = 0.0
-                drawing_at: datetime | None = None
-                before = clock.now()
-                while clock.now() < END:
-                    now = clock.now()
-                    if now >= PLUG_IN and not wallbox.plugged and now < UNPLUG:
-                        await wallbox.plug_in()
-                    if now >= UNPLUG and wallbox.plugged:
-                        session_kwh = wallbox.session_wh / 1000.0
-                        await wallbox.unplug()
-                    if wallbox.plugged:
-                        session_kwh = wallbox.session_wh / 1000.0
-                        if now <= READY_BY:
-                            energy_at_ready = session_kwh
-                        if drawing_at is None and session_kwh >= TAPER_KWH:
-                            drawing_at = now
-                    edge = daemon.next_plan_edge(before)
-                    if edge is not None and edge <= now:
-                        await daemon.plan_edge_job()
-                    for spec in specs:
-                        if now >= due[spec.name]:
-                            polls += spec.name == "poll"
-                            await jobs[spec.name]()
-                            due[spec.name] = spec.next_after(now)
-                    before = now
-                    await wallbox.pass_time(STEP_S)
-                    await link.charger.settle()
-                await daemon.shutdown()
-                await link.stop(settings.on_exit)
-                await wallbox.settle()
-            finally:
-                await wallbox.close()
-                await link.server.close()
-        commands = [
-            c
-            for c in wallbox.received
-            if c.action
-            in ("SetChargingProfile", "ClearChargingProfile", "RemoteStartTransaction", "Reset")
-        ]
-        meter_values = sum(1 for action, _ in wallbox.sent if action == "MeterValues")
-        entries = daemon.ledger.entries()
-        figures = Figures(
-            link="ocpp",
-            reads=meter_values,
-            commands=len(commands),
-            noticed_after_s=_noticed_after(events, drawing_at),
-            energy_at_ready_by_kwh=energy_at_ready,
-            cost_eur=sum(e.cost_eur for e in entries),
-            entries=entries,
-            events=events,
-            detail={
-                "profiles": sum(1 for c in commands if c.action == "SetChargingProfile"),
-                "remote_starts": sum(1 for c in commands if c.action == "RemoteStartTransaction"),
-                "clears": sum(1 for c in commands if c.action == "ClearChargingProfile"),
-                "polls": polls,
-                "plans": sum(1 for _, n, _ in events if n == "plan_made"),
-            },
-        )
-        return OcppNight(figures, list(wallbox.received), len(world.cloud.requests), session_kwh)
+async def _ocpp_night(state_dir: Path) -> OcppRun:
+    night = await run_ocpp_night(state_dir, CAR)
+    taper_at = min((t for t, e in night.energy_at.items() if e >= TAPER_KWH), default=None)
+    commands = night.commands
+    night_figures = Figures(
+        link="ocpp",
+        reads=night.meter_values,
+        commands=len(commands),
+        noticed_after_s=_noticed_after(night.events, taper_at),
+        energy_at_ready_by_kwh=night.energy_by(READY_BY),
+        cost_eur=sum(e.cost_eur for e in night.entries),
+        entries=night.entries,
+        events=night.events,
+        detail={
+            "profiles": sum(1 for c in commands if c.action == "SetChargingProfile"),
+            "remote_starts": sum(1 for c in commands if c.action == "RemoteStartTransaction"),
+            "clears": sum(1 for c in commands if c.action == "ClearChargingProfile"),
+            "polls": night.polls,
+            "plans": sum(1 for _, n, _ in night.events if n == "plan_made"),
+        },
+    )
+    return OcppRun(night, night_figures)
 
 
 async def _cloud_night(state_dir: Path) -> Figures:
@@ -234,7 +156,7 @@ async def _cloud_night(state_dir: Path) -> Figures:
 
 
 @pytest.fixture(scope="module")
-def ocpp_night(tmp_path_factory: pytest.TempPathFactory) -> OcppNight:
+def ocpp_night(tmp_path_factory: pytest.TempPathFactory) -> OcppRun:
     """The night on the OCPP link, shared by the tests that read it."""
     night = asyncio.run(_ocpp_night(tmp_path_factory.mktemp("ocpp-night")))
     print("\n" + night.figures.line())
@@ -249,7 +171,7 @@ def cloud_night(tmp_path_factory: pytest.TempPathFactory) -> Figures:
     return night
 
 
-def test_the_ocpp_night_meets_the_target_by_the_ready_by_time(ocpp_night: OcppNight):
+def test_the_ocpp_night_meets_the_target_by_the_ready_by_time(ocpp_night: OcppRun):
     """20 kWh are in the car by 07:00 (the charger's own register), and the ledger says so."""
     figures = ocpp_night.figures
     [entry] = figures.entries
@@ -260,25 +182,25 @@ def test_the_ocpp_night_meets_the_target_by_the_ready_by_time(ocpp_night: OcppNi
     assert entry.target_met_at <= READY_BY
 
 
-def test_the_ocpp_night_is_accounted_from_the_chargers_readings(ocpp_night: OcppNight):
+def test_the_ocpp_night_is_accounted_from_the_chargers_readings(ocpp_night: OcppRun):
     """The ledger's energy is the register's (readings every 10 s were used) and the lower
     power was noticed from them."""
     figures = ocpp_night.figures
     [entry] = figures.entries
 
     assert figures.reads > 1000  # MeterValues every 10 s while a transaction runs
-    assert entry.energy_kwh == pytest.approx(ocpp_night.session_kwh, abs=0.1)
+    assert entry.energy_kwh == pytest.approx(ocpp_night.night.session_kwh, abs=0.1)
     assert entry.cost_eur > 0
     assert figures.noticed_after_s is not None
 
 
 def test_the_ocpp_night_is_steered_by_profiles_and_keeps_the_plan_in_the_charger(
-    ocpp_night: OcppNight,
+    ocpp_night: OcppRun,
 ):
     """Commands are TxDefaultProfiles (never a RemoteStop), the cloud is not used at all, and
     the plan goes to the charger as one multi-period profile ending in full current."""
-    actions = [c.action for c in ocpp_night.received]
-    profiles = [c.payload for c in ocpp_night.received if c.action == "SetChargingProfile"]
+    actions = [c.action for c in ocpp_night.night.received]
+    profiles = [c.payload for c in ocpp_night.night.received if c.action == "SetChargingProfile"]
     multi = [
         p["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"]
         for p in profiles
@@ -287,7 +209,7 @@ def test_the_ocpp_night_is_steered_by_profiles_and_keeps_the_plan_in_the_charger
 
     assert ocpp_night.figures.commands > 0
     assert "RemoteStopTransaction" not in actions
-    assert 0 == ocpp_night.cloud_requests
+    assert 0 == ocpp_night.night.cloud_requests
     assert multi, "no plan was sent as one profile"
     assert all(periods[-1]["limit"] == 16 for periods in multi)
     assert all(
@@ -295,7 +217,7 @@ def test_the_ocpp_night_is_steered_by_profiles_and_keeps_the_plan_in_the_charger
     )
 
 
-def test_the_cloud_night_for_the_comparison(cloud_night: Figures, ocpp_night: OcppNight):
+def test_the_cloud_night_for_the_comparison(cloud_night: Figures, ocpp_night: OcppRun):
     """The same night on the cloud link also meets the target; on OCPP the lower power is
     noticed no later than on the cloud (readings every 10 s instead of one read a minute)."""
     [entry] = cloud_night.entries
@@ -306,3 +228,15 @@ def test_the_cloud_night_for_the_comparison(cloud_night: Figures, ocpp_night: Oc
     assert cloud_night.noticed_after_s is not None
     assert ocpp.noticed_after_s is not None
     assert ocpp.noticed_after_s <= cloud_night.noticed_after_s
+
+
+def test_the_demo_tells_the_ocpp_night(ocpp_night: OcppRun):
+    """``smartcharge demo --link ocpp`` prints the plans, the OCPP commands and the figures."""
+    text = night_text(ocpp_night.night)
+
+    assert "plan made (session_started)" in text
+    assert "OCPP SetChargingProfile: " in text
+    assert "OCPP ClearChargingProfile" in text
+    assert "OCPP RemoteStartTransaction" in text
+    assert "the Wallbox cloud got 0 requests" in text
+    assert "target met 1/1" in text

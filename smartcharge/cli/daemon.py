@@ -53,6 +53,13 @@ def register(sub: Any) -> None:
         help="a one-phase car that slows down when nearly full, and commands that take effect "
         "20-60 s late",
     )
+    demo.add_argument(
+        "--link",
+        choices=("cloud", "ocpp"),
+        default="cloud",
+        help="how the simulated Wallbox is reached: its cloud (default) or OCPP 1.6J on the "
+        "local network, smartcharge being its central system",
+    )
     demo.set_defaults(handler=_demo)
 
 
@@ -377,6 +384,13 @@ def _sessions(args: Any) -> int:
 
 
 def _demo(args: Any) -> int:
+    if getattr(args, "link", "cloud") == "ocpp":
+        if args.realistic:
+            print("smartcharge demo: --realistic is for the cloud link only", file=sys.stderr)
+            return 2
+        from smartcharge.simulator import ocpp_night  # noqa: PLC0415
+
+        return ocpp_night.main(sys.stdout)
     from smartcharge import demo  # noqa: PLC0415
 
     return demo.main(sys.stdout, realistic=bool(args.realistic))

@@ -1,0 +1,230 @@
+"""A simulated night on the OCPP link: ``smartcharge demo --link ocpp`` and its test.
+
+The daemon is built through ``runtime.compose`` with ``SMARTCHARGE_CHARGER_LINK=ocpp``; its
+endpoint (``runtime.adapters.build_ocpp_link``) listens on 127.0.0.1 and ``SimulatedOcppWallbox``
+connects to it over a real websocket. Prices come from the demo's simulated ENTSO-E (real
+recorded NL prices); the Wallbox cloud of the demo's world runs but is never asked anything.
+
+The Wallbox moves the simulated clock itself (``pass_time``: the car charges, MeterValues go
+out every sample interval), so the daemon's jobs are run here between its steps, each when due
+(the same ``job_specs`` as the scheduler; a plan edge inside a quarter hour at the first step
+after it) rather than by ``run_simulated``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+
+from smartcharge.demo import DEMO_DAY, PLUG_IN, TZ, UNPLUG, local, plan_line, simulated_world
+from smartcharge.ledger import LedgerEntry, ledger_text
+from smartcharge.logsetup import configure_logging
+from smartcharge.runtime.adapters import build_ocpp_link
+from smartcharge.runtime.compose import build_daemon
+from smartcharge.runtime.jobs import job_specs
+from smartcharge.simulator._car import Car
+from smartcharge.simulator.ocpp_charge_point import ReceivedCall, SimulatedOcppWallbox
+
+START = local(DEMO_DAY, time(17, 45))
+READY_BY = local(DEMO_DAY + timedelta(days=1), time(7, 0))
+CP_ID = "WB-NIGHT-0001"
+STEP_S = 10.0  # the charger's meter sample interval: the simulated Wallbox's own step
+WAIT_S = 5.0  # real seconds: the simulated Wallbox's connect and call timeout
+COMMANDS = ("SetChargingProfile", "ClearChargingProfile", "RemoteStartTransaction", "Reset")
+
+Event = tuple[datetime, str, dict[str, Any]]
+
+
+@dataclass
+class OcppNight:
+    """What one night on the OCPP link left behind.
+
+    Attributes:
+        events: every decision event of the daemon, with its simulated time.
+        received: every call the simulated Wallbox received, in order.
+        meter_values: the MeterValues it sent (the readings).
+        polls: the daemon's poll jobs run.
+        energy_at: the energy of the transaction at each step while plugged in (kWh).
+        session_kwh: the transaction's energy at the unplug (kWh).
+        entries: the ledger.
+        cloud_requests: requests the (unused) Wallbox cloud received.
+    """
+
+    events: list[Event] = field(default_factory=list)
+    received: list[ReceivedCall] = field(default_factory=list)
+    meter_values: int = 0
+    polls: int = 0
+    energy_at: dict[datetime, float] = field(default_factory=dict)
+    session_kwh: float = 0.0
+    entries: list[LedgerEntry] = field(default_factory=list)
+    cloud_requests: int = 0
+
+    def energy_by(self, instant: datetime) -> float:
+        """Return the energy in the car at ``instant`` (the last step at or before it)."""
+        return max((e for t, e in self.energy_at.items() if t <= instant), default=0.0)
+
+    @property
+    def commands(self) -> list[ReceivedCall]:
+        """Return the commands the charger received (profiles, clears, remote starts)."""
+        return [c for c in self.received if c.action in COMMANDS]
+
+
+async def run_ocpp_night(
+    state_dir: Path,
+    car: Car,
+    *,
+    on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    end: datetime | None = None,
+) -> OcppNight:
+    """Run the demo's night on the OCPP link: plugged in at 18:00, out at 07:30.
+
+    Args:
+        state_dir: the daemon's state folder.
+        car: the car the simulated Wallbox charges.
+        on_event: called with every decision event besides recording it.
+        end: when the run stops (ten minutes after the unplug by default).
+    """
+    plug_in = local(DEMO_DAY, PLUG_IN)
+    unplug = local(DEMO_DAY + timedelta(days=1), UNPLUG)
+    end = end or unplug + timedelta(minutes=10)
+    night = OcppNight()
+    async with simulated_world(
+        state_dir, START, charger_link="ocpp", ocpp_charge_point_id=CP_ID, poll_interval_s=60
+    ) as world:
+        clock, settings = world.clock, world.settings
+        link = build_ocpp_link(settings, clock)
+        link.host, link.port = "127.0.0.1", 0  # a free port (the setting allows 1-65535)
+        port = await link.start()
+
+        def record(name: str, data: dict[str, Any]) -> None:
+            night.events.append((clock.now(), name, data))
+            if on_event is not None:
+                on_event(name, data)
+
+        daemon = build_daemon(settings, clock, world.http, charger=link.charger, on_event=record)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT_S)) as http:
+            wallbox = SimulatedOcppWallbox(
+                f"ws://127.0.0.1:{port}/",
+                CP_ID,
+                clock,
+                http,
+                car=car,
+                max_current_a=float(settings.max_current_a),
+                timeout_s=WAIT_S,
+            )
+            try:
+                await wallbox.connect()
+                await daemon.start()
+                specs = job_specs(settings)
+                jobs = daemon.jobs()
+                due = {s.name: s.next_after(clock.now()) for s in specs}
+                before = clock.now()
+                while clock.now() < end:
+                    now = clock.now()
+                    if plug_in <= now < unplug and not wallbox.plugged:
+                        await wallbox.plug_in()
+                    if wallbox.plugged:
+                        night.session_kwh = wallbox.session_wh / 1000.0
+                        night.energy_at[now] = night.session_kwh
+                        if now >= unplug:
+                            await wallbox.unplug()
+                    edge = daemon.next_plan_edge(before)
+                    if edge is not None and edge <= now:
+                        await daemon.plan_edge_job()
+                    for spec in specs:
+                        if now >= due[spec.name]:
+                            night.polls += spec.name == "poll"
+                            await jobs[spec.name]()
+                            due[spec.name] = spec.next_after(now)
+                    before = now
+                    await wallbox.pass_time(STEP_S)
+                    await link.charger.settle()
+                await daemon.shutdown()
+                await link.stop(settings.on_exit)
+                await wallbox.settle()
+            finally:
+                await wallbox.close()
+                await link.server.close()
+        night.received = list(wallbox.received)
+        night.meter_values = sum(1 for action, _ in wallbox.sent if action == "MeterValues")
+        night.entries = daemon.ledger.entries()
+        night.cloud_requests = len(world.cloud.requests)
+    return night
+
+
+async def run_demo(out: TextIO, state_dir: Path) -> OcppNight:
+    """Run the OCPP night, printing its decisions; return what it left behind."""
+    out.write(
+        "smartcharge demo --link ocpp: the daemon's real code as the OCPP 1.6J central system "
+        "of a simulated\nWallbox on 127.0.0.1 (a real websocket, readings every 10 s), with "
+        f"real NL day-ahead prices of {DEMO_DAY:%d %B %Y}\non a simulated clock. A car is "
+        "plugged in at 18:00 and needs 20 kWh by 07:00 (Europe/Amsterdam).\n"
+    )
+    night = await run_ocpp_night(state_dir, Car(max_power_kw=11.0))
+    out.write(night_text(night))
+    return night
+
+
+def night_text(night: OcppNight) -> str:
+    """Return the night as the demo prints it: decisions and OCPP commands, figures, ledger."""
+    lines: list[tuple[datetime, str]] = []
+    for at, name, data in night.events:
+        if name == "plan_made":
+            lines.append((at, plan_line(data)))
+        elif name in ("charger_resumed", "charger_paused"):
+            lines.append((at, f"▶ {name.removeprefix('charger_')} charging"))
+        elif name == "target_met":
+            lines.append((at, f"target met: {data['delivered_kwh']:.2f} kWh delivered"))
+    for call in night.commands:
+        schedule = call.payload.get("csChargingProfiles", {}).get("chargingSchedule", {})
+        start = schedule.get("startSchedule")
+        limits = ""
+        if start is not None:
+            origin = datetime.fromisoformat(start.replace("Z", "+00:00"))
+            limits = ": " + ", ".join(
+                f"{origin.astimezone(TZ) + timedelta(seconds=p['startPeriod']):%H:%M} "
+                f"{p['limit']:g} A"
+                for p in schedule.get("chargingSchedulePeriod", [])
+            )
+        lines.append((call.at, f"  OCPP {call.action}{limits}"))
+    text = "".join(
+        f"{at.astimezone(TZ):%H:%M}  {what}\n" for at, what in sorted(lines, key=lambda x: x[0])
+    )
+    return (
+        text + f"\nThe night took {len(night.commands)} OCPP commands, {night.meter_values} meter "
+        f"readings from the charger\nand {night.polls} polls of them; the Wallbox cloud got "
+        f"{night.cloud_requests} requests. Energy by 07:00: {night.energy_by(READY_BY):.2f} kWh."
+        "\n\nLedger\n" + ledger_text(night.entries, TZ) + "\n"
+    )
+
+
+def main(out: TextIO | None = None) -> int:
+    """Run the OCPP demo; return 0 when the simulated car was charged by the deadline."""
+    stream = out or sys.stdout
+    with tempfile.TemporaryDirectory(prefix="smartcharge-demo-ocpp-") as tmp:
+        from smartcharge.demo import demo_settings  # noqa: PLC0415
+
+        settings = demo_settings(Path(tmp), "http://127.0.0.1", "http://127.0.0.1")
+        configure_logging(settings, stream=sys.stderr, force_console=True)
+        night = asyncio.run(run_demo(stream, Path(tmp)))
+    return 0 if night.entries and all(e.target_met for e in night.entries) else 1
+
+
+__all__ = [
+    "CP_ID",
+    "READY_BY",
+    "START",
+    "OcppNight",
+    "main",
+    "night_text",
+    "run_demo",
+    "run_ocpp_night",
+]
