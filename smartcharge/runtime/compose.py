@@ -90,8 +90,8 @@ def build_daemon(
         charger = build_charger(settings, http, clock, disk)
     feed = build_price_feed(settings, http, clock, timeout_s=price_timeout_s)
     daemon = Daemon(settings, clock, charger, feed, strategy, on_event=on_event, disk=disk)
-    if charger.capabilities.plan_profile:
-        keep_plan_in_charger(daemon, charger)  # type: ignore[arg-type]
+    if charger.capabilities.plan_profile and isinstance(charger, PlanKeeper):
+        keep_plan_in_charger(daemon, charger)
     return daemon
 
 

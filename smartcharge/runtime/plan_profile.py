@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import structlog
 
@@ -41,6 +41,7 @@ log = structlog.get_logger(__name__)
 PROFILE_LAG = timedelta(minutes=2)
 
 
+@runtime_checkable
 class PlanKeeper(Charger, Protocol):
     """A charger that can keep the plan itself (``capabilities.plan_profile``)."""
 
