@@ -123,7 +123,7 @@ async def run_ocpp_night(
             try:
                 await wallbox.connect()
                 await daemon.start()
-                specs = job_specs(settings)
+                specs = job_specs(settings, link.charger.capabilities.min_read_interval_s)
                 jobs = daemon.jobs()
                 due = {s.name: s.next_after(clock.now()) for s in specs}
                 before = clock.now()
