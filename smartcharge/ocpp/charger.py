@@ -16,6 +16,9 @@ Rules from ../shared/ocpp-wallbox.md:
 - a pause is a 0 A profile, never a RemoteStopTransaction (that ends the session and the car
   must be re-plugged: evcc#14348); RemoteStartTransaction, without a profile (evcc#6882), only
   when the connector waits in ``Preparing`` and charging is wanted.
+
+The module is at 500 lines because the command path (a wish, its profile, the RemoteStart, the
+check that it took effect) is one sequence under one lock; its pure parts are in profiles.py.
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@ recorded in ``received`` (what reached the wire), every call the charger sends i
 
 The switches in ``OcppQuirks`` reproduce what Wallbox firmware is known to do
 (../shared/ocpp-wallbox.md §1.3).
+
+The module is over 500 lines because it answers every call of OCPP 1.6J a Wallbox answers, each
+with its quirk switches beside it; it is a test fake, not on the daemon's path.
 """
 
 from __future__ import annotations

@@ -47,6 +47,10 @@ simulator it was written against; ``smartcharge demo --realistic`` turns them on
 - ``payload_variants``: real shapes that differ from the fixtures (``PayloadVariants``).
 - the car: ``SimulatedCharger.plug_in(car=realistic_car(...))`` (battery, taper, phases,
   a draw below the set current).
+
+The module is over 500 lines because one server answers every path of both cloud hosts with its
+faults and limits, which tests read as one picture of the cloud; it is a test fake, not on the
+daemon's path.
 """
 
 from __future__ import annotations

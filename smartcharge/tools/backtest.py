@@ -24,6 +24,10 @@ the **whole-amp effect**: the same plans re-run with every current strictly betw
 maximum rounded **up** to the next whole amp (capped at the maximum; full-current slots stay at
 the full power given), the daemon stopping when the target is reached. Its cost gap is reported
 beside the float-current cost, not folded into it.
+
+The module is over 500 lines because the session simulation, the price knowledge at each
+publication and the report are one computation that reads best in one place; it is a tool beside
+the product (nothing on the daemon's path imports it).
 """
 
 from __future__ import annotations
