@@ -53,6 +53,17 @@ class WorkInFlight:
         finally:
             self._tasks.discard(task)
 
+    async def abandon(self) -> None:
+        """Cancel every task at once and start no other: the process is gone (a SIGKILL).
+
+        For simulations of a killed daemon; a real stop is ``finish``.
+        """
+        self.stopping = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     @contextlib.contextmanager
     def tracked(self) -> Iterator[None]:
         """Track the current task (a tick) as work in flight, however it was started."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -29,9 +29,14 @@ from smartcharge.ledger import LedgerEntry, ledger_text
 from smartcharge.logsetup import configure_logging
 from smartcharge.runtime.adapters import build_ocpp_link
 from smartcharge.runtime.compose import build_daemon
-from smartcharge.runtime.jobs import job_specs
+from smartcharge.runtime.daemon import Daemon
+from smartcharge.runtime.jobs import JobSpec, job_specs
 from smartcharge.simulator._car import Car
-from smartcharge.simulator.ocpp_charge_point import ReceivedCall, SimulatedOcppWallbox
+from smartcharge.simulator.ocpp_charge_point import (
+    OcppQuirks,
+    ReceivedCall,
+    SimulatedOcppWallbox,
+)
 
 START = local(DEMO_DAY, time(17, 45))
 READY_BY = local(DEMO_DAY + timedelta(days=1), time(7, 0))
@@ -52,8 +57,9 @@ class OcppNight:
         received: every call the simulated Wallbox received, in order.
         meter_values: the MeterValues it sent (the readings).
         polls: the daemon's poll jobs run.
-        energy_at: the energy of the transaction at each step while plugged in (kWh).
-        session_kwh: the transaction's energy at the unplug (kWh).
+        energy_at: the energy in the car since the plug-in at each step while plugged in (kWh;
+            the register's, so a transaction a reboot ended still counts).
+        session_kwh: the last transaction's energy at the unplug (kWh).
         entries: the ledger.
         cloud_requests: requests the (unused) Wallbox cloud received.
     """
@@ -77,12 +83,48 @@ class OcppNight:
         return [c for c in self.received if c.action in COMMANDS]
 
 
+class NightControl:
+    """What a night's ``during`` hook may do between the Wallbox's steps.
+
+    Attributes:
+        wallbox: the simulated Wallbox (reboot it, take it offline, look at it).
+        night: what the night has recorded so far.
+        alive: whether the daemon still runs (``kill`` ends it).
+    """
+
+    def __init__(self, wallbox: SimulatedOcppWallbox, night: OcppNight, stop: _Kill) -> None:
+        self.wallbox = wallbox
+        self.night = night
+        self.alive = True
+        self._stop = stop
+
+    async def kill(self) -> None:
+        """End the daemon abruptly, as SIGKILL would: no on-exit rule, no profile cleared.
+
+        Its tasks are cancelled (a tick and a plan send in flight are cut short) and the
+        endpoint's sockets close; the Wallbox is left alone with what it was last sent.
+        """
+        if self.alive:
+            self.alive = False
+            await self._stop()
+
+
+_Kill = Callable[[], Awaitable[None]]
+During = Callable[[datetime, NightControl], Awaitable[None]]
+
+
 async def run_ocpp_night(
     state_dir: Path,
     car: Car,
     *,
     on_event: Callable[[str, dict[str, Any]], None] | None = None,
     end: datetime | None = None,
+    start: datetime = START,
+    plug_in: datetime | None = None,
+    unplug: datetime | None = None,
+    quirks: OcppQuirks | None = None,
+    during: During | None = None,
+    **overrides: Any,
 ) -> OcppNight:
     """Run the demo's night on the OCPP link: plugged in at 18:00, out at 07:30.
 
@@ -91,13 +133,21 @@ async def run_ocpp_night(
         car: the car the simulated Wallbox charges.
         on_event: called with every decision event besides recording it.
         end: when the run stops (ten minutes after the unplug by default).
+        start: when the daemon starts (17:45 by default).
+        plug_in: when the car is plugged in (18:00 by default).
+        unplug: when it is unplugged (07:30 by default).
+        quirks: the Wallbox firmware's quirks (``OcppQuirks()`` by default).
+        during: called before every step of the Wallbox with the time and a ``NightControl``
+            (a reboot, an outage, the daemon killed).
+        overrides: settings beside the demo's (the need, the ready-by time).
     """
-    plug_in = local(DEMO_DAY, PLUG_IN)
-    unplug = local(DEMO_DAY + timedelta(days=1), UNPLUG)
+    plug_in = plug_in or local(DEMO_DAY, PLUG_IN)
+    unplug = unplug or local(DEMO_DAY + timedelta(days=1), UNPLUG)
     end = end or unplug + timedelta(minutes=10)
     night = OcppNight()
+    overrides.setdefault("poll_interval_s", 60)
     async with simulated_world(
-        state_dir, START, charger_link="ocpp", ocpp_charge_point_id=CP_ID, poll_interval_s=60
+        state_dir, start, charger_link="ocpp", ocpp_charge_point_id=CP_ID, **overrides
     ) as world:
         clock, settings = world.clock, world.settings
         link = build_ocpp_link(settings, clock)
@@ -110,6 +160,12 @@ async def run_ocpp_night(
                 on_event(name, data)
 
         daemon = build_daemon(settings, clock, world.http, charger=link.charger, on_event=record)
+
+        async def kill() -> None:
+            await daemon.work.abandon()
+            await link.charger.close()
+            await link.server.close()
+
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT_S)) as http:
             wallbox = SimulatedOcppWallbox(
                 f"ws://127.0.0.1:{port}/",
@@ -117,9 +173,11 @@ async def run_ocpp_night(
                 clock,
                 http,
                 car=car,
+                quirks=quirks,
                 max_current_a=float(settings.max_current_a),
                 timeout_s=WAIT_S,
             )
+            control = NightControl(wallbox, night, kill)
             try:
                 await wallbox.connect()
                 await daemon.start()
@@ -127,28 +185,29 @@ async def run_ocpp_night(
                 jobs = daemon.jobs()
                 due = {s.name: s.next_after(clock.now()) for s in specs}
                 before = clock.now()
+                plugged_wh: float | None = None  # the register at the plug-in
                 while clock.now() < end:
                     now = clock.now()
                     if plug_in <= now < unplug and not wallbox.plugged:
                         await wallbox.plug_in()
                     if wallbox.plugged:
+                        if plugged_wh is None:
+                            plugged_wh = wallbox.meter.register_wh
                         night.session_kwh = wallbox.session_wh / 1000.0
-                        night.energy_at[now] = night.session_kwh
+                        night.energy_at[now] = (wallbox.meter.register_wh - plugged_wh) / 1000.0
                         if now >= unplug:
                             await wallbox.unplug()
-                    edge = daemon.next_plan_edge(before)
-                    if edge is not None and edge <= now:
-                        await daemon.plan_edge_job()
-                    for spec in specs:
-                        if now >= due[spec.name]:
-                            night.polls += spec.name == "poll"
-                            await jobs[spec.name]()
-                            due[spec.name] = spec.next_after(now)
+                    if during is not None:
+                        await during(now, control)
+                    if control.alive:
+                        await _run_due_jobs(daemon, specs, jobs, due, before, now, night)
                     before = now
                     await wallbox.pass_time(STEP_S)
-                    await link.charger.settle()
-                await daemon.shutdown()
-                await link.stop(settings.on_exit)
+                    if control.alive:
+                        await link.charger.settle()
+                if control.alive:
+                    await daemon.shutdown()
+                    await link.stop(settings.on_exit)
                 await wallbox.settle()
             finally:
                 await wallbox.close()
@@ -158,6 +217,26 @@ async def run_ocpp_night(
         night.entries = daemon.ledger.entries()
         night.cloud_requests = len(world.cloud.requests)
     return night
+
+
+async def _run_due_jobs(
+    daemon: Daemon,
+    specs: Sequence[JobSpec],
+    jobs: Mapping[str, Callable[[], Awaitable[None]]],
+    due: dict[str, datetime],
+    before: datetime,
+    now: datetime,
+    night: OcppNight,
+) -> None:
+    """Run the daemon's jobs due by ``now`` (a plan edge passed since ``before`` first)."""
+    edge = daemon.next_plan_edge(before)
+    if edge is not None and edge <= now:
+        await daemon.plan_edge_job()
+    for spec in specs:
+        if now >= due[spec.name]:
+            night.polls += spec.name == "poll"
+            await jobs[spec.name]()
+            due[spec.name] = spec.next_after(now)
 
 
 async def run_demo(out: TextIO, state_dir: Path) -> OcppNight:
@@ -222,6 +301,7 @@ __all__ = [
     "CP_ID",
     "READY_BY",
     "START",
+    "NightControl",
     "OcppNight",
     "main",
     "night_text",
