@@ -29,6 +29,7 @@ from smartcharge.prices import (
     source_zone,
 )
 from smartcharge.pricing import Tariff
+from smartcharge.runtime.cloud_side import OcppWithCloud
 from smartcharge.runtime.ocpp_link import OcppLink
 from smartcharge.storage import StateDisk
 from smartcharge.wallbox import READ_TRIES, WallboxClient
@@ -112,6 +113,33 @@ def build_ocpp_link(settings: Settings, clock: Clock) -> OcppLink:
     )
 
 
+def build_ocpp_charger(
+    settings: Settings,
+    link: OcppLink,
+    session: aiohttp.ClientSession,
+    clock: Clock,
+    disk: StateDisk | None = None,
+) -> OcppCharger | OcppWithCloud:
+    """Return the daemon's charger on the OCPP link: with the cloud beside it when configured.
+
+    With the Wallbox account's username and password (and the charger id, unless the account
+    has only one charger) the cloud keeps the energy cost in the app and sets the current of
+    a charger that ignores OCPP limits (``runtime.cloud_side``); without them the OCPP charger
+    alone, and the energy cost in the app is not kept (logged, and ``status`` says so).
+    """
+    missing = account_problems(settings)
+    if missing:
+        log.info(
+            "ocpp_cloud_side",
+            used=False,
+            energy_cost_in_app="not kept",
+            why="; ".join(missing),
+        )
+        return link.charger
+    log.info("ocpp_cloud_side", used=True, energy_cost_in_app="kept through the cloud")
+    return OcppWithCloud(link.charger, build_charger(settings, session, clock, disk))
+
+
 def build_sources(
     settings: Settings,
     session: aiohttp.ClientSession,
@@ -187,4 +215,10 @@ def build_price_feed(
     return PriceFeed(chain, cache, settings.timezone, clock)
 
 
-__all__ = ["build_charger", "build_ocpp_link", "build_price_feed", "build_sources"]
+__all__ = [
+    "build_charger",
+    "build_ocpp_charger",
+    "build_ocpp_link",
+    "build_price_feed",
+    "build_sources",
+]

@@ -5,7 +5,9 @@ health endpoint, the scheduler (``runtime.jobs``), the clock-step watch and the 
 stop unfolds within its budget is the daemon's (``Daemon.shutdown``). With
 ``SMARTCHARGE_CHARGER_LINK=ocpp`` the charger is the OCPP link's (``runtime.ocpp_link``): its
 endpoint listens before the daemon starts and closes after it stopped (the on-exit rule then
-clears or leaves our profile); the Wallbox cloud is not used for the charger at all.
+clears or leaves our profile); the Wallbox cloud, when its account is configured, only keeps
+the energy cost in the app and caps a charger that ignores OCPP limits
+(``runtime.cloud_side``); its pause and resume are never used.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from smartcharge.config import ChargerLink, Settings
 from smartcharge.ledger import LEDGER_FILE
 from smartcharge.logsetup import configure_logging
 from smartcharge.ports import Charger
-from smartcharge.runtime.adapters import build_charger, build_ocpp_link
+from smartcharge.runtime.adapters import build_charger, build_ocpp_charger, build_ocpp_link
+from smartcharge.runtime.cloud_side import OcppWithCloud
 from smartcharge.runtime.compose import build_daemon, build_reloader, health_facts, open_http
 from smartcharge.runtime.health import HealthServer
 from smartcharge.runtime.jobs import job_specs, poll_interval_s, realign_jobs, schedule
@@ -81,7 +84,9 @@ async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
         charger: Charger
         if settings.charger_link is ChargerLink.OCPP:
             link = build_ocpp_link(settings, clock)
-            charger, chargers = link.charger, 1  # the cloud's read budget is not shared
+            # The cloud beside it (energy cost), when the account is configured: it never
+            # polls, so the account's read budget is not shared with it.
+            charger, chargers = build_ocpp_charger(settings, link, http, clock, disk), 1
             await link.start()
         else:
             client = build_charger(settings, http, clock, disk)
@@ -127,6 +132,8 @@ async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
                 watch.cancel()
                 await asyncio.wait({watch})
             await daemon.shutdown(scheduler=scheduler)
+            if isinstance(charger, OcppWithCloud):
+                await charger.release()  # the app's limit as it was, if we lowered it
             if link is not None:
                 await link.stop(settings.on_exit)
             if health is not None:
