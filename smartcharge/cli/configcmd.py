@@ -23,7 +23,9 @@ from zoneinfo import ZoneInfo
 from smartcharge.cli.prices import failure_sentence
 from smartcharge.clock import Clock, SystemClock
 from smartcharge.config import (
+    ChargerLink,
     Settings,
+    energy_cost_note,
     env_file_path,
     load_settings,
     readiness_problems,
@@ -69,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(settings, stream=sys.stderr, one_shot=True)
     for line in slip_warnings(settings):
         print(f"smartcharge: warning: {line}", file=sys.stderr)
+    note = energy_cost_note(settings)
+    if note is not None:
+        print(f"smartcharge: note: {note}", file=sys.stderr)
     problems = readiness_problems(settings)
     path = env_file_path()
     source = f"{path if path.is_file() else 'no .env file'}; environment wins"
@@ -119,6 +124,12 @@ async def _check_account(settings: Settings, clock: Clock, say: _Say) -> bool:
 
     user = settings.wallbox_username
     if not user or settings.wallbox_password is None:
+        if settings.charger_link is ChargerLink.OCPP:
+            say(
+                "Wallbox account: not configured (optional with SMARTCHARGE_CHARGER_LINK=ocpp; "
+                "the energy cost in the Wallbox app is then not kept)"
+            )
+            return True
         say("Wallbox account: not tried (SMARTCHARGE_WALLBOX_USERNAME/PASSWORD not set)")
         return False
     tokens = TokenStore(settings.state_dir, register_secret=register_secret).load(clock.now())

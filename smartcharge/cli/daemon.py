@@ -16,7 +16,15 @@ from zoneinfo import ZoneInfo
 from smartcharge.cli._common import settings_and_logging
 from smartcharge.clock import SystemClock
 from smartcharge.codec import to_data
-from smartcharge.config import Settings, load_settings, readiness_problems
+from smartcharge.config import (
+    ChargerLink,
+    Settings,
+    account_gap,
+    account_problems,
+    energy_cost_note,
+    load_settings,
+    readiness_problems,
+)
 from smartcharge.errors import ConfigError, StateError
 from smartcharge.ledger import Ledger, ledger_text, totals
 from smartcharge.session.model import DaemonState
@@ -221,6 +229,7 @@ def _status(args: Any) -> int:
     )
     data["car_profile"] = _car_profile_json(settings)
     data["charger_link"] = settings.charger_link.value
+    data["energy_cost_in_app"] = _energy_cost_json(settings)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
@@ -229,6 +238,7 @@ def _status(args: Any) -> int:
         f"state dir: {folder} (SMARTCHARGE_STATE_DIR)",
         *_daemon_text(data["daemon"]),
         f"charger link: {data['charger_link']} (SMARTCHARGE_CHARGER_LINK)",
+        *_energy_cost_text(data["energy_cost_in_app"]),
     ]
     if not folder.is_dir():
         lines.append("nothing saved: this folder does not exist (no daemon has run on it)")
@@ -239,6 +249,32 @@ def _status(args: Any) -> int:
     lines.append(_car_profile_text(data["car_profile"], tz).lstrip("\n"))
     print("\n".join(lines))
     return 0
+
+
+def _energy_cost_json(settings: Settings) -> dict[str, Any]:
+    """Return whether the energy cost per kWh in the Wallbox app is kept, and by what."""
+    note = energy_cost_note(settings)
+    if note is not None:
+        missing = [problem.split(" ", 1)[0] for problem in account_problems(settings)]
+        why = account_gap(settings)
+        return {"kept": False, "by": None, "missing": missing, "why": why, "note": note}
+    by = "cloud" if settings.charger_link is ChargerLink.CLOUD else "cloud beside ocpp"
+    return {"kept": True, "by": by, "missing": [], "why": None, "note": None}
+
+
+def _energy_cost_text(cost: dict[str, Any]) -> list[str]:
+    """Return the line on the energy cost in the app; none on the cloud link (it keeps it)."""
+    if cost["by"] == "cloud":
+        return []
+    if not cost["kept"]:
+        return [
+            f"energy cost in the Wallbox app: not kept ({cost['why']}; the account is optional "
+            "on the OCPP link, and only the cloud can set the energy cost)"
+        ]
+    return [
+        "energy cost in the Wallbox app: kept by the Wallbox cloud beside the OCPP link "
+        "(one write per price change)"
+    ]
 
 
 def _car_profile_json(settings: Settings) -> dict[str, Any] | None:

@@ -38,7 +38,12 @@ from smartcharge.config.envfile import env_file_path, unknown_names
 from smartcharge.config.loading import load_settings
 from smartcharge.config.model import Settings, setting_names, strategy_folder
 from smartcharge.config.names import ENV_FILE_VAR, PREFIX, SECRET_FILE_VARS, mask_url
-from smartcharge.config.readiness import account_problems, readiness_problems
+from smartcharge.config.readiness import (
+    account_gap,
+    account_problems,
+    energy_cost_note,
+    readiness_problems,
+)
 from smartcharge.config.slips import slip_warnings
 from smartcharge.config.zones import known_zones
 from smartcharge.prices.zones import ENTSOE_ZONES
@@ -54,8 +59,10 @@ __all__ = [
     "ManualOverride",
     "OnExit",
     "Settings",
+    "account_gap",
     "account_problems",
     "child_environment",
+    "energy_cost_note",
     "env_file_path",
     "known_zones",
     "load_settings",

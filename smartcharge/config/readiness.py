@@ -21,6 +21,33 @@ def account_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def account_gap(settings: Settings) -> str | None:
+    """Return what the Wallbox account lacks, as a phrase (None: it is configured)."""
+    missing = account_problems(settings)
+    if not missing:
+        return None
+    if len(missing) == 2:  # neither the username nor the password: no account at all
+        return "no Wallbox account is configured"
+    return f"the Wallbox account is incomplete: {missing[0].split(':', 1)[0]}"
+
+
+def energy_cost_note(settings: Settings) -> str | None:
+    """Return why the energy cost per kWh in the Wallbox app is not kept (None: it is).
+
+    On the cloud link the daemon keeps it; on the OCPP link only the cloud beside it can (OCPP
+    1.6 has no such message), so without the account it is simply not kept: a note for
+    ``status`` and ``check-config``, never a reason to refuse ``run``.
+    """
+    gap = account_gap(settings)
+    if settings.charger_link is ChargerLink.CLOUD or gap is None:
+        return None
+    return (
+        "the energy cost per kWh in the Wallbox app is not kept: on the OCPP link only the "
+        f"Wallbox cloud can set it, and {gap} (the account is optional with "
+        "SMARTCHARGE_CHARGER_LINK=ocpp; smartcharge's own ledger costs every session either way)"
+    )
+
+
 def readiness_problems(settings: Settings) -> list[str]:
     """Return what makes ``smartcharge run`` refuse to start with these (valid) settings.
 
