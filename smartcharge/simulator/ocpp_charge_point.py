@@ -254,6 +254,11 @@ class SimulatedOcppWallbox:
         register_wh: its lifetime energy register at the start.
         firmware: reported in the BootNotification.
         puk: its PUK (a secret it reports in GetConfiguration, as real ones do).
+
+    Attributes:
+        app_limit_a: the current limit set in the Wallbox app (the cloud), read when the
+            offered current is worked out; it caps whatever OCPP says, ignored profiles
+            included (evcc#14458, #14040). None: no app limit (the charger's own maximum).
         measurands: the measurands it can sample (others are refused).
         timeout_s: connect and call timeout.
     """
@@ -291,6 +296,7 @@ class SimulatedOcppWallbox:
         self.firmware = firmware
         self._timeout_s = timeout_s
         self.config = _default_config(charge_point_id, password, puk)
+        self.app_limit_a: Callable[[], float] | None = None
 
         self.received: list[ReceivedCall] = []
         self.sent: list[tuple[str, dict[str, Any]]] = []
@@ -544,7 +550,13 @@ class SimulatedOcppWallbox:
         self.transaction = _Transaction(None, self.clock.now(), self.meter.register_wh)
 
     def offered_a(self) -> float:
-        """Return the current it offers the car now."""
+        """Return the current it offers the car now (at most the app's limit, if one is set)."""
+        offered = self._offered_by_ocpp_a()
+        if self.app_limit_a is None or not offered:
+            return offered
+        return min(offered, self.app_limit_a())
+
+    def _offered_by_ocpp_a(self) -> float:
         tx = self.transaction
         if tx is None:
             return 0.0

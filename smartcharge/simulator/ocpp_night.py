@@ -3,7 +3,10 @@
 The daemon is built through ``runtime.compose`` with ``SMARTCHARGE_CHARGER_LINK=ocpp``; its
 endpoint (``runtime.adapters.build_ocpp_link``) listens on 127.0.0.1 and ``SimulatedOcppWallbox``
 connects to it over a real websocket. Prices come from the demo's simulated ENTSO-E (real
-recorded NL prices); the Wallbox cloud of the demo's world runs but is never asked anything.
+recorded NL prices); the Wallbox cloud of the demo's world runs but is never asked anything,
+unless the night has the cloud beside the OCPP link (``cloud=True``: the daemon's charger is
+then ``runtime.cloud_side.OcppWithCloud`` on the demo's account, as ``smartcharge run`` builds
+it when the account is configured).
 
 The Wallbox moves the simulated clock itself (``pass_time``: the car charges, MeterValues go
 out every sample interval), so the daemon's jobs are run here between its steps, each when due
@@ -27,7 +30,8 @@ import aiohttp
 from smartcharge.demo import DEMO_DAY, PLUG_IN, TZ, UNPLUG, local, plan_line, simulated_world
 from smartcharge.ledger import LedgerEntry, ledger_text
 from smartcharge.logsetup import configure_logging
-from smartcharge.runtime.adapters import build_ocpp_link
+from smartcharge.runtime.adapters import build_ocpp_charger, build_ocpp_link
+from smartcharge.runtime.cloud_side import OcppWithCloud
 from smartcharge.runtime.compose import build_daemon
 from smartcharge.runtime.daemon import Daemon
 from smartcharge.runtime.jobs import JobSpec, job_specs
@@ -37,6 +41,7 @@ from smartcharge.simulator.ocpp_charge_point import (
     ReceivedCall,
     SimulatedOcppWallbox,
 )
+from smartcharge.simulator.wallbox_cloud import RecordedRequest
 
 START = local(DEMO_DAY, time(17, 45))
 READY_BY = local(DEMO_DAY + timedelta(days=1), time(7, 0))
@@ -61,7 +66,8 @@ class OcppNight:
             the register's, so a transaction a reboot ended still counts).
         session_kwh: the last transaction's energy at the unplug (kWh).
         entries: the ledger.
-        cloud_requests: requests the (unused) Wallbox cloud received.
+        cloud_requests: requests the Wallbox cloud received (none without the cloud beside).
+        cloud_log: those requests, in order.
     """
 
     events: list[Event] = field(default_factory=list)
@@ -72,6 +78,7 @@ class OcppNight:
     session_kwh: float = 0.0
     entries: list[LedgerEntry] = field(default_factory=list)
     cloud_requests: int = 0
+    cloud_log: list[RecordedRequest] = field(default_factory=list)
 
     def energy_by(self, instant: datetime) -> float:
         """Return the energy in the car at ``instant`` (the last step at or before it)."""
@@ -124,6 +131,7 @@ async def run_ocpp_night(
     unplug: datetime | None = None,
     quirks: OcppQuirks | None = None,
     during: During | None = None,
+    cloud: bool = False,
     **overrides: Any,
 ) -> OcppNight:
     """Run the demo's night on the OCPP link: plugged in at 18:00, out at 07:30.
@@ -139,6 +147,8 @@ async def run_ocpp_night(
         quirks: the Wallbox firmware's quirks (``OcppQuirks()`` by default).
         during: called before every step of the Wallbox with the time and a ``NightControl``
             (a reboot, an outage, the daemon killed).
+        cloud: the Wallbox cloud beside the OCPP link (``build_ocpp_charger`` on the demo's
+            account), for the energy cost in the app.
         overrides: settings beside the demo's (the need, the ready-by time).
     """
     plug_in = plug_in or local(DEMO_DAY, PLUG_IN)
@@ -159,7 +169,8 @@ async def run_ocpp_night(
             if on_event is not None:
                 on_event(name, data)
 
-        daemon = build_daemon(settings, clock, world.http, charger=link.charger, on_event=record)
+        charger = build_ocpp_charger(settings, link, world.http, clock) if cloud else link.charger
+        daemon = build_daemon(settings, clock, world.http, charger=charger, on_event=record)
 
         async def kill() -> None:
             await daemon.work.abandon()
@@ -178,6 +189,10 @@ async def run_ocpp_night(
                 timeout_s=WAIT_S,
             )
             control = NightControl(wallbox, night, kill)
+            if cloud:
+                # The same charger in the app: its limit there caps what OCPP gives.
+                app = world.cloud.charger
+                wallbox.app_limit_a = lambda: float(app.max_charging_current_a)
             try:
                 await wallbox.connect()
                 await daemon.start()
@@ -207,6 +222,8 @@ async def run_ocpp_night(
                         await link.charger.settle()
                 if control.alive:
                     await daemon.shutdown()
+                    if isinstance(charger, OcppWithCloud):
+                        await charger.release()
                     await link.stop(settings.on_exit)
                 await wallbox.settle()
             finally:
@@ -216,6 +233,7 @@ async def run_ocpp_night(
         night.meter_values = sum(1 for action, _ in wallbox.sent if action == "MeterValues")
         night.entries = daemon.ledger.entries()
         night.cloud_requests = len(world.cloud.requests)
+        night.cloud_log = list(world.cloud.requests)
     return night
 
 
