@@ -27,10 +27,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from structlog.testing import capture_logs
 
 from smartcharge.cli import main
-from smartcharge.config import Settings
+from smartcharge.cli.configcmd import check_online
+from smartcharge.config import Settings, load_settings
 from smartcharge.demo import (
     DEMO_DAY,
     PRICES_CSV,
@@ -50,11 +52,13 @@ from smartcharge.runtime.plan_profile import PlanKeeper
 from smartcharge.session.decide import accepted_energy_cost
 from smartcharge.simulator._car import Car
 from smartcharge.simulator.clock import SimulatedClock
+from smartcharge.simulator.energyzero_server import EnergyZeroFakeServer
 from smartcharge.simulator.entsoe_server import read_price_csv
 from smartcharge.simulator.ocpp_charge_point import OcppQuirks, SimulatedOcppWallbox
 from smartcharge.simulator.ocpp_night import READY_BY, START, OcppNight, run_ocpp_night
 from smartcharge.simulator.wallbox_cloud import RecordedRequest
 from tests.ocpp.conftest import WAIT_S, Central, settle
+from tests.test_check_config import EZ_RECORDING
 
 PLUG_IN = local(DEMO_DAY, time(18, 0))
 UNPLUG = local(DEMO_DAY + timedelta(days=1), time(7, 30))
@@ -387,3 +391,33 @@ def test_check_config_notes_it_without_refusing(
         "smartcharge: note: the energy cost per kWh in the Wallbox app is not kept: on the OCPP "
         "link only the Wallbox cloud can set it, and no Wallbox account is configured"
     ) in none_err
+
+
+async def test_check_config_online_does_not_fail_for_the_missing_account_on_ocpp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """``--online`` on the OCPP link: the account is "not configured", not a failure; the
+    prices still decide."""
+    energyzero = EnergyZeroFakeServer()
+    energyzero.add_recording_file(EZ_RECORDING)
+    runner = web.AppRunner(energyzero.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    _ocpp_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("SMARTCHARGE_ENERGYZERO_API_URL", f"http://127.0.0.1:{port}")
+    lines: list[str] = []
+    try:
+        ok = await check_online(
+            load_settings(), SimulatedClock(datetime(2025, 12, 17, 12, tzinfo=UTC)), lines.append
+        )
+    finally:
+        await runner.cleanup()
+
+    assert ok
+    assert (
+        "Wallbox account: not configured (optional with SMARTCHARGE_CHARGER_LINK=ocpp; the "
+        "energy cost in the Wallbox app is then not kept)"
+    ) == lines[0]
+    assert "price source energyzero: works, 96 prices for 2025-12-17" in lines
