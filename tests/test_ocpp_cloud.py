@@ -421,3 +421,45 @@ async def test_check_config_online_does_not_fail_for_the_missing_account_on_ocpp
         "energy cost in the Wallbox app is then not kept)"
     ) == lines[0]
     assert "price source energyzero: works, 96 prices for 2025-12-17" in lines
+
+
+def test_a_night_on_a_charger_that_ignores_its_limits_sets_the_current_through_the_cloud(
+    tmp_path: Path,
+):
+    """The demo's night on a charger that ignores OCPP limits, with the cloud beside: once the
+    charger is found ignoring, every current the daemon sets afterwards is also written to the
+    cloud, from the first poll after it was found, once per change (the app's limit then caps
+    the car); pauses stay on OCPP (the cloud's are never used); the target is met."""
+    with capture_logs() as logs:
+        night = asyncio.run(
+            run_ocpp_night(tmp_path, CAR, quirks=OcppQuirks(ignores_limits=True), cloud=True)
+        )
+    [found] = [e for e in logs if e["event"] == "charger_ignores_limit"]
+    sets = [
+        (at, int(data["current_a"]))
+        for at, name, data in night.events
+        if name == "charger_current_set"
+    ]
+    writes = _currents(night.cloud_log)
+    written = [w.body["maxChargingCurrent"] for w in writes]
+    [entry] = night.entries
+    print(
+        f"\n[figures] link=ocpp+cloud quirk=ignores_limits cloud_current_writes={len(writes)} "
+        f"{written} energy_cost_writes={len(_energy_costs(night.cloud_log))} "
+        f"ocpp_commands={len(night.commands)} energy_kwh={entry.energy_kwh:.2f} "
+        f"cost_eur={entry.cost_eur:.2f}"
+    )
+    assert writes, "no current went through the cloud"
+    first = writes[0].at
+    set_at, in_force = max((s for s in sets if s[0] <= first), key=lambda s: s[0])
+    wanted = [in_force] + [a for at, a in sets if at > first]
+    changes = [a for i, a in enumerate(wanted) if i == 0 or a != wanted[i - 1]]
+
+    assert entry.target_met
+    assert night.energy_by(READY_BY) >= 20.0 - 0.05
+    assert found["limit_a"] == in_force  # found ignoring the limit the daemon had just set
+    assert first - set_at <= timedelta(minutes=2)  # at the first poll after it was found
+    assert changes == written
+    assert [200] * len(writes) == [w.status for w in writes]
+    assert [] == _remote_actions(night.cloud_log)
+    assert 16 == written[-1]  # the app's limit it began with (16 A) is where it ends
