@@ -82,6 +82,7 @@ SETTING_KINDS: Mapping[str, SettingKind] = {
     "max_interruptions": _P,
     "deadline_margin_min": _P,
     "target_kwh": _P,
+    "battery_kwh": _O,  # read when a user's target is checked (smartcharge plan, the API)
     "ready_by": _P,
     "max_current_a": _P,
     "min_current_a": _P,

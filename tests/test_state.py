@@ -27,8 +27,9 @@ from smartcharge.session.model import (
     SessionState,
     SlotEnergy,
 )
+from smartcharge.session.steering import SessionOverride, SteerMode, SteerSource
 from smartcharge.simulator.clock import SimulatedClock
-from smartcharge.state import STATE_FILE, StateStore, state_to_data
+from smartcharge.state import STATE_FILE, StateStore, state_from_data, state_to_data
 from strategies.base import Plan, PlanSlot
 
 T0 = datetime(2025, 1, 15, 17, 0, tzinfo=UTC)
@@ -81,6 +82,10 @@ def a_state() -> DaemonState:
         replan_for_user_current=True,
         measured_share=0.31,
         draw_samples=(DrawSample(16, 3.42),),
+        override=SessionOverride(
+            SteerMode.NOW, 30.0, T0 + timedelta(hours=12), SteerSource.CLI, T0 + timedelta(hours=1)
+        ),
+        replan_for_override=True,
     )
     return DaemonState(
         session=session,
@@ -107,6 +112,7 @@ def a_state() -> DaemonState:
         prices_changed=True,
         refused_energy_cost=0.21,
         energy_cost_clamped=True,
+        next_override=SessionOverride(SteerMode.OFF, None, None, SteerSource.PAGE, T0),
     )
 
 
@@ -125,6 +131,25 @@ def test_state_round_trips_through_the_file(tmp_path):
     assert 2 == len(loaded.session.pending)
     assert T0 + timedelta(minutes=30) == loaded.manual_seen_at
     assert loaded.saved_at == T0
+
+
+def test_the_override_round_trips_and_a_state_written_before_it_still_loads():
+    """The user's override is saved with the session (and the one waiting for the next); a
+    state file written before there were overrides loads with none."""
+    state = a_state()
+    data = state_to_data(state)
+
+    assert state == state_from_data(data)
+    assert "now" == data["session"]["override"]["mode"]
+    assert "page" == data["next_override"]["set_by"]
+    del data["next_override"]
+    del data["session"]["override"]
+    del data["session"]["replan_for_override"]
+    older = state_from_data(data)
+    assert older.next_override is None
+    assert older.session is not None
+    assert older.session.override is None
+    assert not older.session.replan_for_override
 
 
 def test_state_file_is_private_and_keeps_a_backup(tmp_path):

@@ -28,6 +28,7 @@ from smartcharge.config import (
 from smartcharge.errors import ConfigError, StateError
 from smartcharge.ledger import Ledger, ledger_text, totals
 from smartcharge.session.model import DaemonState
+from smartcharge.session.steering import override_data, override_text
 from smartcharge.state import StateStore
 from smartcharge.statedir import DAEMON_LOCK_FILE
 
@@ -327,6 +328,7 @@ def _status_json(state: DaemonState) -> dict[str, Any]:
             "reason": state.last_command.reason.value,
         },
         "saved_at": None if state.saved_at is None else state.saved_at.isoformat(),
+        "next_override": override_data(state.next_override),
     }
     if session is not None:
         out["session"] = {
@@ -340,6 +342,7 @@ def _status_json(state: DaemonState) -> dict[str, Any]:
             "hold": None
             if session.hold is None
             else {"charge": session.hold.charge, "since": session.hold.since.isoformat()},
+            "override": override_data(session.override),
         }
         if session.plan is not None:
             plan = to_data(session.plan)
@@ -368,6 +371,11 @@ def _status_text(data: dict[str, Any], tz: ZoneInfo) -> str:
     session = data["session"]
     if session is None:
         lines.append("session: none (no car plugged in)")
+        waiting = data["next_override"]
+        if waiting is not None:
+            lines.append(
+                f"  for the next session: {override_text(waiting, lambda t: _local(t, tz))}"
+            )
     else:
         lines.append(
             f"session: plugged in {_local(session['plugged_in_at'], tz)}, "
@@ -377,6 +385,9 @@ def _status_text(data: dict[str, Any], tz: ZoneInfo) -> str:
         if session["hold"] is not None:
             what = "resumed" if session["hold"]["charge"] else "paused"
             lines.append(f"  you {what} by hand at {_local(session['hold']['since'], tz)}: kept")
+        if session["override"] is not None:
+            text = override_text(session["override"], lambda t: _local(t, tz))
+            lines.append(f"  your override: {text}")
     plan = data["plan"]
     if plan is not None:
         lines.append(

@@ -128,6 +128,8 @@ class Settings(BaseSettings):
     max_interruptions: int = Field(default=3, ge=1, le=96)
     deadline_margin_min: int = Field(default=30, ge=0, le=720)
     target_kwh: float = Field(default=20.0, ge=0, le=200)
+    # The car's usable battery (optional): a target above it is refused (issue 14).
+    battery_kwh: float | None = Field(default=None, gt=0, le=200)
     ready_by: time = time(7, 0)
     max_current_a: int = Field(default=16, ge=6, le=80)
     min_current_a: int = Field(default=6, ge=6, le=80)
@@ -332,6 +334,16 @@ class Settings(BaseSettings):
                 f"SMARTCHARGE_MIN_CURRENT_A ({self.min_current_a}) is above "
                 f"SMARTCHARGE_MAX_CURRENT_A ({self.max_current_a}); the minimum must not "
                 "exceed the maximum"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _target_in_battery(self) -> Settings:
+        if self.battery_kwh is not None and self.target_kwh > self.battery_kwh:
+            raise ValueError(
+                f"SMARTCHARGE_TARGET_KWH ({self.target_kwh:g}) is above "
+                f"SMARTCHARGE_BATTERY_KWH ({self.battery_kwh:g}); a session cannot take more "
+                "than the battery holds"
             )
         return self
 

@@ -34,6 +34,7 @@ from smartcharge.runtime.feed import PriceFeed, refresh_prices
 from smartcharge.runtime.finished import FinishedSessions
 from smartcharge.runtime.inflight import WorkInFlight
 from smartcharge.runtime.rules import rules_from_settings
+from smartcharge.runtime.steering import plan_for
 from smartcharge.runtime.stopping import Lifecycle
 from smartcharge.session import planning, policy
 from smartcharge.session.commands import (
@@ -53,6 +54,8 @@ from smartcharge.session.model import (
     aspect_of,
 )
 from smartcharge.session.retarget import retarget
+from smartcharge.session.steer import steer
+from smartcharge.session.steering import SteerOutcome, SteerRequest, SteerSource, stopping
 from smartcharge.state import StateStore
 from smartcharge.storage import StateDisk
 from smartcharge.wallbox.errors import WallboxForbiddenError, WallboxResponseError
@@ -206,6 +209,22 @@ class Daemon(Lifecycle):
         if self._settings_replan:
             await self.tick("settings")
 
+    # --- the user's override (session.steer; runtime.steering)
+
+    async def steer(self, request: SteerRequest, source: SteerSource) -> SteerOutcome:
+        """Apply ``request`` under the tick lock (``session.steer``), save, log; plan at once."""
+        if self.work.stopping:
+            return stopping(request)
+        async with self.work.lock:
+            now = self.clock.now()
+            self.state, outcome, events = steer(self.state, request, source, now, self.rules)
+            self._log(events)
+            if outcome.refusal is None:
+                self._save()
+        if outcome.refusal is None and self.state.session is not None:
+            await self.tick(TickTrigger.STEER.value)
+        return outcome
+
     # --- the tick
 
     async def tick(self, trigger: str) -> None:
@@ -284,7 +303,7 @@ class Daemon(Lifecycle):
         car_share = self.finished.car_draw_share
         first = planning.first_share(self.last_snapshot, car_share, self.rules)
         ask = planning.plan_request(session, now, self.feed.curve, self.rules, first)
-        plan = self.strategy.plan(ask.request)
+        plan = plan_for(session, self.strategy, ask.request)
         self.state, events = planning.after_plan(self.state, ask, plan, reason, self.rules)
         self._log(events)
 

@@ -27,4 +27,5 @@ def rules_from_settings(settings: Settings, capabilities: ChargerCapabilities) -
         max_interruptions=settings.max_interruptions,
         deadline_margin=timedelta(minutes=settings.deadline_margin_min),
         capabilities=capabilities,
+        battery_kwh=settings.battery_kwh,
     )

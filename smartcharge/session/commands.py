@@ -38,6 +38,7 @@ from smartcharge.session.model import (
 )
 from smartcharge.session.planning import current_slot
 from smartcharge.session.rules import OnExitRule, OverrideRule, Rules
+from smartcharge.session.steering import SteerMode
 
 EVENTS = {
     CommandKind.RESUME: "charger_resumed",
@@ -220,11 +221,14 @@ def command_event(
 def may_resume_on_exit(state: DaemonState, rules: Rules) -> bool:
     """Return whether the on-exit rule applies to the session.
 
-    It does to a session whose need is not met and that the user did not pause by hand (this
-    run's hold, or the one carried over from the last run).
+    It does to a session whose need is not met, that the user did not pause by hand (this
+    run's hold, or the one carried over from the last run) and did not switch off
+    (``smartcharge plan --off``: the user's no, like a pause by hand; a restart keeps it).
     """
     session = state.session
     if session is None or rules.on_exit is not OnExitRule.RESUME:
+        return False
+    if session.mode is SteerMode.OFF:
         return False
     hold = session.hold if session.hold is not None else session.carried_hold
     return not (

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from smartcharge.domain import ChargerSnapshot, Command, CommandKind
+from smartcharge.session.steering import SessionOverride, SteerMode
 from strategies.base import Plan
 
 
@@ -31,6 +32,7 @@ class ReplanReason(enum.StrEnum):
     POWER_DEVIATED = "power_deviated"
     ENERGY_SHORT = "energy_short"
     SETTINGS_CHANGED = "settings_changed"  # a live edit of a planning setting (.env)
+    SESSION_OVERRIDE = "session_override"  # the user's target, ready-by, now or off (issue 14)
 
 
 class TickTrigger(enum.StrEnum):
@@ -42,6 +44,7 @@ class TickTrigger(enum.StrEnum):
     PLAN_EDGE = "plan_edge"
     PRICES = "prices"
     SETTINGS = "settings"
+    STEER = "steer"  # the user steered the session (smartcharge plan, the API, the page)
 
 
 class CommandReason(enum.StrEnum):
@@ -250,6 +253,10 @@ class SessionState:
         replan_for_user_current: a current set by hand asks for a new plan at the next tick.
         measured_share: the car's draw share the next plan is to assume, if one was measured.
         draw_samples: the session's charging readings, for learning the car's profile.
+        override: the user's override in force (``session.steer``): its target and ready-by
+            are the session's, its mode says how to charge; it ends at unplug.
+        replan_for_override: the override changed: the next tick plans again (saved, so a
+            restart between the change and the tick still plans).
     """
 
     session_id: str
@@ -274,6 +281,13 @@ class SessionState:
     replan_for_user_current: bool = False
     measured_share: float | None = None
     draw_samples: tuple[DrawSample, ...] = ()
+    override: SessionOverride | None = None
+    replan_for_override: bool = False
+
+    @property
+    def mode(self) -> SteerMode:
+        """Return how the session charges: by the plan (also with no override), now, or off."""
+        return SteerMode.PLAN if self.override is None else self.override.mode
 
     @property
     def remaining_kwh(self) -> float:
@@ -317,6 +331,8 @@ class DaemonState:
         refused_energy_cost: an energy cost the cloud refused (HTTP 400/403): not sent again.
         energy_cost_clamped: the current price is outside what the cloud accepts
             (``energy_cost_clamped`` was logged for this stretch).
+        next_override: an override set while no car was plugged in: the next session takes it
+            at plug-in (``session.steer``).
     """
 
     session: SessionState | None = None
@@ -333,3 +349,4 @@ class DaemonState:
     prices_changed: bool = False
     refused_energy_cost: float | None = None
     energy_cost_clamped: bool = False
+    next_override: SessionOverride | None = None

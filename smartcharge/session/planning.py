@@ -4,10 +4,15 @@ The runtime asks when ``policy.step`` says so: ``plan_request`` builds the strat
 ``PlanRequest`` (with the car's draw share), the strategy plans, ``after_plan`` records the plan
 in the session (a new plan ends the user's hold and forgets the baseline). ``current_slot``,
 ``next_action`` and ``next_plan_edge`` read the plan in force.
+
+The user's override (``session.steer``) shapes the request: ``now`` asks for the need at full
+power from now (a window just long enough for it: the runtime plans it with the ``immediate``
+strategy), ``off`` asks for nothing (every slot paused, and paused past the plan too).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +31,7 @@ from smartcharge.session.model import (
 )
 from smartcharge.session.policy import assumed_share, reading_share
 from smartcharge.session.rules import Rules
+from smartcharge.session.steering import SteerMode
 from strategies.base import Plan, PlanRequest, PlanSlot
 
 SLOT = timedelta(minutes=15)
@@ -88,10 +94,16 @@ def plan_request(
     # The plan assumes the car's draw share at every current (see smartcharge.carprofile):
     # the voltage scaled by it gives the right energy at full and at a lower current.
     measured = None if share is None or share >= 1.0 else share * nominal_full_kw
+    ready_by, energy = session.ready_by, session.remaining_kwh
+    if session.mode is SteerMode.NOW:
+        full_kw = nominal_full_kw * (1.0 if share is None else min(1.0, share))
+        ready_by = now + rules.deadline_margin + _time_for(energy, full_kw)
+    elif session.mode is SteerMode.OFF:
+        energy = 0.0
     request = PlanRequest(
         now=now,
-        ready_by=session.ready_by,
-        energy_needed_kwh=session.remaining_kwh,
+        ready_by=ready_by,
+        energy_needed_kwh=energy,
         prices=prices,
         min_current_a=float(limits.min_current_a),
         max_current_a=float(limits.max_current_a),
@@ -101,6 +113,13 @@ def plan_request(
         deadline_margin=rules.deadline_margin,
     )
     return PlanAsk(request, measured)
+
+
+def _time_for(energy_kwh: float, power_kw: float) -> timedelta:
+    """Return the whole quarter hours ``energy_kwh`` takes at ``power_kw``, and one more."""
+    if power_kw <= 0:
+        return SLOT
+    return SLOT * (math.ceil(energy_kwh / power_kw * 3600 / SLOT.total_seconds()) + 1)
 
 
 def after_plan(
@@ -183,10 +202,10 @@ def slot_summary(plan: Plan) -> list[dict[str, Any]]:
 def current_slot(session: SessionState, now: datetime, rules: Rules) -> PlanSlot:
     """Return what the charger should do now: the plan's slot, or a fallback.
 
-    The need met: paused. Outside the plan (past its deadline with the need not met, or no
-    plan): charge at full current ("when in doubt, charge").
+    The need met, or the user's ``off``: paused. Outside the plan (past its deadline with the
+    need not met, or no plan): charge at full current ("when in doubt, charge").
     """
-    if session.remaining_kwh <= TARGET_TOLERANCE_KWH:
+    if session.remaining_kwh <= TARGET_TOLERANCE_KWH or session.mode is SteerMode.OFF:
         return PlanSlot(now, now + SLOT, 0.0, 0.0, None)
     slot = None if session.plan is None else session.plan.plan.slot_at(now)
     if slot is not None:

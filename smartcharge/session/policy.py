@@ -7,10 +7,10 @@ why) to plan again. What it has to say is in ``Step.events``, for the runtime to
 itself is ``smartcharge.session.planning``; the commands to send and what a sent one changes
 are ``smartcharge.session.commands``.
 
-Re-plans happen on: a new session, new prices, energy delivered falling behind the plan, the
-measured draw differing from the assumed one by more than the rules allow, a current set by
-hand, the charger coming back after a restart for an error, and a plan whose last block ended
-with a little still missing.
+Re-plans happen on: a new session, the user's override (``session.steer``), new prices, energy
+delivered falling behind the plan, the measured draw differing from the assumed one by more
+than the rules allow, a current set by hand, the charger coming back after a restart for an
+error, and a plan whose last block ended with a little still missing.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 
 from smartcharge.carprofile import deviates, draw_share
 from smartcharge.domain import ChargerSnapshot, ChargerStatus, Command, PriceCurve
-from smartcharge.localtime import ready_by_after
 from smartcharge.session.accounting import (
     TARGET_TOLERANCE_KWH,
     attribute_energy,
@@ -47,6 +46,8 @@ from smartcharge.session.override import (
     take_manual_commands,
 )
 from smartcharge.session.rules import Rules
+from smartcharge.session.steer import ended_at_unplug, session_need, take_waiting
+from smartcharge.session.steering import SteerMode
 
 # Energy behind plan: re-plan when the delivered energy lags the plan by more than this share of
 # the need, or this many kWh, whichever is larger (a 90 s poll at 11 kW is 0.27 kWh).
@@ -162,13 +163,13 @@ def step(
         events.append(event("wallbox_status_unknown", Level.WARNING, status_id=snapshot.status_id))
     session = state.session
     if session is None and snapshot.status.is_car_connected:
-        session = _start_session(snapshot, now, rules, events)
-        state = replace(state, session=session)
+        state, session = _start_session(state, snapshot, now, rules, events)
     elif (
         session is not None
         and snapshot.status in _NO_CAR
         and (state.restarted_at is None or now - state.restarted_at > RESTART_QUIET)
     ):
+        events.extend(ended_at_unplug(session))
         return Step(replace(state, session=None), finished=session, events=tuple(events))
     if session is None:
         return Step(state, events=tuple(events))
@@ -188,16 +189,24 @@ def step(
 
 
 def _start_session(
-    snapshot: ChargerSnapshot, now: datetime, rules: Rules, events: list[Event]
-) -> SessionState:
-    ready_by = ready_by_after(now, rules.ready_by, rules.timezone)
+    state: DaemonState,
+    snapshot: ChargerSnapshot,
+    now: datetime,
+    rules: Rules,
+    events: list[Event],
+) -> tuple[DaemonState, SessionState]:
+    """Start a session: the rules' need and ready-by, or those of the override waiting for it."""
+    state, override, dropped = take_waiting(state, now)
+    events.extend(dropped)
+    target, ready_by = session_need(now, override, rules)
     session = SessionState(
         session_id=now.isoformat(),
         plugged_in_at=now,
         ready_by=ready_by,
-        target_kwh=rules.target_kwh,
+        target_kwh=target,
         last_added_kwh=0.0,
         last_energy_at=now,
+        override=override,
     )
     events.append(
         event(
@@ -206,9 +215,10 @@ def _start_session(
             status=snapshot.status.value,
             target_kwh=session.target_kwh,
             ready_by=ready_by.isoformat(),
+            override=None if override is None else override.mode.value,
         )
     )
-    return session
+    return replace(state, session=session), session
 
 
 def _account_energy(
@@ -339,11 +349,16 @@ def _replan_reason(
 ) -> tuple[SessionState, ReplanReason | None]:
     record = session.plan
     if record is None:
-        return session, ReplanReason.SESSION_STARTED
+        return replace(session, replan_for_override=False), ReplanReason.SESSION_STARTED
+    if session.replan_for_override:
+        return replace(session, replan_for_override=False), ReplanReason.SESSION_OVERRIDE
     if session.replan_for_user_current:
         return replace(session, replan_for_user_current=False), ReplanReason.USER_CHANGED_CURRENT
     if state.prices_changed:
         return session, ReplanReason.PRICES_CHANGED
+    if session.mode is SteerMode.OFF:
+        # Nothing is to be charged: neither the energy nor the car's draw asks for a new plan.
+        return session, None
     if session.hold is not None or session.remaining_kwh <= TARGET_TOLERANCE_KWH:
         # The user's own pause is why energy falls behind; the need met ends planning.
         return session, None

@@ -49,6 +49,7 @@ class Rules:
         replan_power_deviation: the share by which a measured draw may differ from the plan's.
         max_interruptions: the plan's most pauses between charging blocks.
         deadline_margin: how long before ``ready_by`` the plan is to be done.
+        battery_kwh: the car's battery, when configured: a user's target above it is refused.
     """
 
     target_kwh: float
@@ -65,6 +66,7 @@ class Rules:
     replan_power_deviation: float = 0.2
     max_interruptions: int = 3
     deadline_margin: timedelta = timedelta(minutes=30)
+    battery_kwh: float | None = None
 
     def power_kw(self, current_a: float) -> float:
         """Return the nominal power at ``current_a`` for these phases and voltage."""
