@@ -112,7 +112,8 @@ def bad_values(name: str) -> dict[str, list[str]]:
     default = field.default
     if name in _FREE_TEXT:
         return {}
-    if ann in (int, float, int | None):
+    if ann in (int, float, int | None, float | None):
+        decimal = ann in (float, float | None)
         low, high, strict = _bounds(name)
         base = str(default if default is not None else 16)
         out_of_range = ["-1e9"]
@@ -121,16 +122,16 @@ def bad_values(name: str) -> dict[str, list[str]]:
         if high is not None:
             out_of_range.append(str(high + 1))
             out_of_range.append("inf")
-        if ann is float:
+        if decimal:
             out_of_range.append("nan")
         # A decimal comma is read for a decimal setting (test_own_unit_and_decimal_comma_...).
-        comma = "1,5" if ann is not float else "1,234.5"
+        comma = "1,5" if not decimal else "1,234.5"
         wrong = _wrong_unit(name)
         return {
             "wrong_type": ["abc", "true", "[16]", "{}", comma, "0x10", "1.2.3"],
             "unit": [f"{base}{wrong}", f"{base} {wrong}", "7h", "16A" if wrong != "W" else "16W"],
             "out_of_range": out_of_range,
-            "huge": _HUGE if ann is not float else ["-1e400", "1e400"],
+            "huge": _HUGE if not decimal else ["-1e400", "1e400"],
             "unicode": _UNICODE_NUMBERS,
         }
     if ann is bool:
