@@ -94,6 +94,8 @@ SETTING_KINDS: Mapping[str, SettingKind] = {
     "replan_power_deviation": _O,  # a rule read at each reading
     "manual_override": _O,  # a rule read at each tick
     "health_port": _R,
+    "http_host": _R,  # the server listens once, at start
+    "api_token": _R,  # the server's guard is built once (a token is asked only beyond loopback)
     "restart_on_error": _R,  # read by the process around the daemon
     "on_exit": _O,  # read when the daemon stops
     # --- Charger link: the charger adapter and the OCPP endpoint are built once.

@@ -236,9 +236,30 @@ _LAYER_TABLE: dict[str, tuple[str, ...] | None] = {
     "smartcharge.runtime.envwatch": (*_BASE, "smartcharge.config", "smartcharge.settings_diff"),
     "smartcharge.simulator": _ANYTHING,
     "smartcharge.tools": _ANYTHING,
-    # the local HTTP server (issue 14): an adapter of the outer ring; its documents and page
-    # are pure functions of the state (rows for them are added with the modules)
+    # the local HTTP server (issue 14): an adapter of the outer ring (aiohttp); what it shows
+    # and reads is pure: the documents are functions of the daemon's state (session, ledger,
+    # plan, prices, car), the body and the guard's checks of text, the health check of facts
     "smartcharge.web": _ANYTHING,
+    "smartcharge.web.health": _BASE,
+    "smartcharge.web.view": (
+        *_BASE,
+        "smartcharge.session",
+        "smartcharge.ledger",
+        "smartcharge.carprofile",
+        "smartcharge.web.health",
+    ),
+    "smartcharge.web.documents": (
+        *_BASE,
+        "smartcharge.session",
+        "smartcharge.ledger",
+        "strategies.base",
+        "smartcharge.pricing",
+        "smartcharge.carprofile",
+        "smartcharge.localtime",
+        "smartcharge.web.view",
+    ),
+    "smartcharge.web.body": (*_BASE, "smartcharge.session"),
+    "smartcharge.web.auth": (*_BASE, "smartcharge.config.http"),
 }
 
 # Today's breaks of the table, each to be removed by issue 13 (the daemon rebuild). The list may

@@ -8,7 +8,6 @@ HTTP on 127.0.0.1 (served from background threads, since the CLI runs its own ev
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import os
@@ -23,12 +22,12 @@ from smartcharge.cli import main
 from smartcharge.cli.configcmd import check_online
 from smartcharge.config import load_settings
 from smartcharge.demo import DEMO_DAY, local, simulated_world
-from smartcharge.runtime.compose import health_facts
-from smartcharge.runtime.health import HealthServer
+from smartcharge.runtime.compose import daemon_view
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.energyzero_server import EnergyZeroFakeServer
 from smartcharge.simulator.entsoe_server import EntsoeFakeServer
 from smartcharge.statedir import InstanceLock, InstanceLockedError
+from smartcharge.web.server import HttpServer
 from tests.test_cli_charger import CID, PASSWORD, USER, ThreadedCloud
 from tests.test_prices_cli import ThreadedServer
 
@@ -422,7 +421,7 @@ async def test_status_tells_a_daemon_on_this_state_dir_from_one_on_another(
     """The real health endpoint names its state dir; status compares it with its own."""
     async with simulated_world(tmp_path / "daemon", local(DEMO_DAY, time(17, 45))) as world:
         await world.daemon.start()
-        server = HealthServer(functools.partial(health_facts, world.daemon), 0)
+        server = HttpServer(daemon_view(world.daemon), "127.0.0.1", 0, world.clock)
         await server.start()
         monkeypatch.setenv("SMARTCHARGE_HEALTH_PORT", str(server.port))
         try:

@@ -5,7 +5,6 @@ the manual override (respect / ignore), on-exit resume (resume / leave), restart
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
@@ -18,10 +17,11 @@ import pytest
 from smartcharge.cli import main
 from smartcharge.config import ManualOverride, OnExit
 from smartcharge.demo import DEMO_DAY, SimulatedWorld, local, simulated_world
-from smartcharge.runtime.compose import health_facts
-from smartcharge.runtime.health import HealthServer, check
+from smartcharge.runtime.compose import daemon_view, health_facts
 from smartcharge.runtime.jobs import run_simulated
 from smartcharge.simulator.wallbox_cloud import RecordedRequest
+from smartcharge.web.health import check
+from smartcharge.web.server import HttpServer
 
 START = local(DEMO_DAY, time(17, 45))
 PLUG_IN = local(DEMO_DAY, time(18, 0))
@@ -155,7 +155,7 @@ async def test_healthz_answers_200_then_503_with_the_reason(tmp_path: Path):
     """Healthy after a poll and a price fetch; 503 naming the poll once polls stop."""
     async with simulated_world(tmp_path, START) as world:
         await world.daemon.start()
-        server = HealthServer(functools.partial(health_facts, world.daemon), 0)
+        server = HttpServer(daemon_view(world.daemon), "127.0.0.1", 0, world.clock)
         await server.start()
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:

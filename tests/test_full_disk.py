@@ -31,12 +31,12 @@ from smartcharge.clock import SystemClock
 from smartcharge.demo import DEMO_DAY, SimulatedWorld, local, simulated_world
 from smartcharge.runtime.compose import build_daemon, health_facts
 from smartcharge.runtime.daemon import Daemon
-from smartcharge.runtime.health import check
 from smartcharge.simulator.wallbox_cloud import WallboxCloudSimulator
 from smartcharge.state import STATE_FILE
 from smartcharge.storage import StateDisk, StateIOError, save_document
 from smartcharge.wallbox.limiter import budget_file_name
 from smartcharge.wallbox.tokens import TOKEN_FILE
+from smartcharge.web.health import check
 from tests.test_daemon_rules import actions, plug_in, run_until
 
 USER = "fulldisk@example.com"

@@ -39,7 +39,7 @@ _FREE_TEXT = {
     "wallbox_budget_dir",  # a folder, like state_dir
     "ocpp_password",
 }
-_SECRETS = {"wallbox_password", "entsoe_api_key", "ocpp_password"}
+_SECRETS = {"wallbox_password", "entsoe_api_key", "ocpp_password", "api_token"}
 _UNITS = {
     "_a": "A",
     "_s": "s",
@@ -191,6 +191,17 @@ def bad_values(name: str) -> dict[str, list[str]]:
             "unit": ["127.0.0.1:9000", "0.0.0.0/24"],
             "huge": ["a" * 300],
             "unicode": ["１２７.0.0.1", "h\u043est", "host\u200b"],
+        },
+        "http_host": {
+            "wrong_type": ["http://192.168.1.5", "a b", "a/b", "-bad-"],
+            "unit": ["127.0.0.1:8765", "0.0.0.0/24"],
+            "huge": ["a" * 300],
+            "unicode": ["１２７.0.0.1", "h\u043est", "host\u200b"],
+        },
+        "api_token": {
+            "out_of_range": ["short", "x" * 15],
+            "wrong_type": ["with a space in the middle"],
+            "unicode": ["token\u200btoken-token-token", "token\ttoken-token-token"],
         },
         "ocpp_charge_point_id": {
             "wrong_type": ["WB 1", "a/b", "a?b", "a%2Fb"],

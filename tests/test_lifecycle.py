@@ -25,12 +25,12 @@ from smartcharge.demo import DEMO_DAY, SimulatedWorld, local, simulated_world
 from smartcharge.logsetup import configure_logging
 from smartcharge.prices.cache import CACHE_FILE
 from smartcharge.runtime.compose import health_facts
-from smartcharge.runtime.health import check
 from smartcharge.runtime.jobs import job_specs, realign_jobs, run_simulated, schedule
 from smartcharge.runtime.stopping import CLOCK_WATCH_S
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.entsoe_server import EntsoeFault
 from smartcharge.simulator.wallbox_cloud import Fault
+from smartcharge.web.health import check
 
 START = local(DEMO_DAY, time(17, 45))
 PLUG_IN = local(DEMO_DAY, time(18, 0))

@@ -25,10 +25,10 @@ from structlog.testing import capture_logs
 from smartcharge.cli import main
 from smartcharge.config import Settings
 from smartcharge.demo import DEMO_DAY, SimulatedWorld, local, simulated_world
-from smartcharge.runtime.compose import build_reloader, health_facts
-from smartcharge.runtime.health import HealthServer
+from smartcharge.runtime.compose import build_reloader, daemon_view
 from smartcharge.runtime.jobs import run_simulated
 from smartcharge.runtime.reload import SettingsReloader
+from smartcharge.web.server import HttpServer
 
 START = local(DEMO_DAY, time(17, 45))
 PLUG_IN = local(DEMO_DAY, time(18, 0))
@@ -129,7 +129,7 @@ async def test_a_broken_edit_keeps_the_old_settings_and_says_so_everywhere(
     async with simulated_world(tmp_path / "state", START) as world:
         env = tmp_path / "smartcharge.env"
         reloader, edited_at = await plugged_in_world(world, env)
-        server = HealthServer(lambda: health_facts(world.daemon, reloader), 0)
+        server = HttpServer(daemon_view(world.daemon, reloader), "127.0.0.1", 0, world.clock)
         await server.start()
         try:
             edit(env, "SMARTCHARGE_TARGET_KWH=20.0", "SMARTCHARGE_TARGET_KWH=lots")

@@ -11,7 +11,7 @@ from smartcharge.number_text import number_hint
 
 def describe(value: Any, var: str) -> str:
     """Return the value as a problem line shows it: quoted, shortened, URL or secret masked."""
-    if "PASSWORD" in var or "API_KEY" in var:
+    if "PASSWORD" in var or "API_KEY" in var or "TOKEN" in var:
         return "(secret hidden)"
     text = mask_url(str(value))
     if len(text) > 60:

@@ -30,6 +30,7 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 from smartcharge.config.choices import ChargerLink, LogFormat, LogLevel, ManualOverride, OnExit
+from smartcharge.config.http import check_api_token, token_problem
 from smartcharge.config.link import (
     check_charge_point_id,
     check_host,
@@ -145,6 +146,10 @@ class Settings(BaseSettings):
     replan_power_deviation: float = Field(default=0.2, gt=0, le=1)
     manual_override: ManualOverride = ManualOverride.RESPECT
     health_port: int = Field(default=8765, ge=0, le=65535)
+    # The HTTP server (/healthz, the API, the page) on loopback by default: no token needed
+    # there; beyond loopback every path but /healthz asks for SMARTCHARGE_API_TOKEN (issue 14).
+    http_host: str = "127.0.0.1"
+    api_token: SecretStr | None = None
     restart_on_error: bool = False
     on_exit: OnExit = OnExit.RESUME
 
@@ -302,6 +307,23 @@ class Settings(BaseSettings):
     @classmethod
     def _ocpp_host(cls, value: str) -> str:
         return check_host(value)
+
+    @field_validator("http_host")
+    @classmethod
+    def _http_host(cls, value: str) -> str:
+        return check_host(value)
+
+    @field_validator("api_token")
+    @classmethod
+    def _api_token(cls, value: SecretStr | None) -> SecretStr | None:
+        return check_api_token(value)
+
+    @model_validator(mode="after")
+    def _token_beyond_loopback(self) -> Settings:
+        problem = token_problem(self.http_host, self.health_port, self.api_token)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
     @field_validator("ocpp_port")
     @classmethod

@@ -10,6 +10,7 @@ ENV_FILE_VAR = "SMARTCHARGE_ENV_FILE"
 SECRET_FILE_VARS = {
     "wallbox_password": "SMARTCHARGE_WALLBOX_PASSWORD_FILE",
     "entsoe_api_key": "SMARTCHARGE_ENTSOE_API_KEY_FILE",
+    "api_token": "SMARTCHARGE_API_TOKEN_FILE",
 }
 # A URL's user:password@ part, masked wherever a URL is shown.
 _URL_USERINFO = re.compile(r"(?<=//)[^/@\s]*@")

@@ -11,22 +11,31 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 
 from smartcharge.clock import Clock
 from smartcharge.config import Settings
+from smartcharge.errors import SmartchargeError
 from smartcharge.http import open_session
 from smartcharge.ports import Charger
 from smartcharge.prices.energyzero import DEFAULT_TIMEOUT_S as ENERGYZERO_TIMEOUT_S
 from smartcharge.runtime.adapters import build_charger, build_price_feed
 from smartcharge.runtime.daemon import Daemon
 from smartcharge.runtime.envwatch import EnvWatcher, LiveSettings
-from smartcharge.runtime.health import HealthFacts
 from smartcharge.runtime.jobs import poll_interval_s
 from smartcharge.runtime.plan_profile import PlanKeeper, drop_plan, send_plan
 from smartcharge.runtime.reload import SettingsReloader
+from smartcharge.session.steering import (
+    SteerOutcome,
+    SteerRefusal,
+    SteerRequest,
+    SteerSource,
+)
 from smartcharge.storage import StateDisk
+from smartcharge.web.health import HealthFacts, check
+from smartcharge.web.view import ApiFacts, CarFigures, DaemonView
 from strategies.base import Strategy
 
 # The session's total timeout is a backstop, never the bound that fires first: each client
@@ -151,6 +160,62 @@ def health_facts(daemon: Daemon, reloader: SettingsReloader | None = None) -> He
     )
 
 
+class _LiveView:
+    """The running daemon as the HTTP server sees it (``web.view.DaemonView``)."""
+
+    def __init__(self, daemon: Daemon, reloader: SettingsReloader | None) -> None:
+        self._daemon = daemon
+        self._reloader = reloader
+
+    def health(self) -> HealthFacts:
+        return health_facts(self._daemon, self._reloader)
+
+    def facts(self) -> ApiFacts:
+        daemon = self._daemon
+        settings = daemon.settings
+        health = self.health()
+        profile = daemon.finished.car_profile
+        try:
+            ledger, problem = tuple(daemon.ledger.entries()), None
+        except SmartchargeError as exc:  # a newer or unreadable ledger: said, never a 500
+            ledger, problem = (), str(exc)
+        return ApiFacts(
+            now=health.read_at,
+            link=settings.charger_link.value,
+            timezone=ZoneInfo(settings.timezone),
+            state=daemon.state,
+            prices=health.prices,
+            health=check(health, health.read_at, health.read_mono),
+            car=None
+            if profile is None
+            else CarFigures(
+                profile, settings.max_current_a, settings.phases * settings.voltage_v / 1000.0
+            ),
+            settings_problems=health.settings_problems,
+            ledger=ledger,
+            ledger_problem=problem,
+        )
+
+    async def steer(self, request: SteerRequest, source: SteerSource) -> SteerOutcome:
+        # Daemon.steer (issue 14 item 2) is not on main yet: refused, nothing changes.
+        del source
+        return SteerOutcome(
+            SteerRefusal(
+                "mode",
+                request.mode.value,
+                "this daemon cannot be steered yet",
+                "nothing until Daemon.steer lands",
+            ),
+            None,
+            None,
+        )
+
+
+def daemon_view(daemon: Daemon, reloader: SettingsReloader | None = None) -> DaemonView:
+    """Return ``daemon`` as the HTTP server sees it (its facts now, its ``steer``)."""
+    return _LiveView(daemon, reloader)
+
+
 def build_reloader(
     daemon: Daemon,
     clock: Clock,
@@ -185,6 +250,7 @@ __all__ = [
     "build_daemon",
     "build_reloader",
     "build_strategy",
+    "daemon_view",
     "health_facts",
     "keep_plan_in_charger",
     "open_http",

@@ -1,8 +1,9 @@
 """``smartcharge run``: claim the state dir, serve until SIGTERM or SIGINT, stop cleanly.
 
 The process around one daemon (built by ``runtime.compose``): the one aiohttp session, the
-health endpoint, the scheduler (``runtime.jobs``), the clock-step watch and the signals. How a
-stop unfolds within its budget is the daemon's (``Daemon.shutdown``). With
+HTTP server (``web.server``: ``/healthz``, the API, the page), the scheduler
+(``runtime.jobs``), the clock-step watch and the signals. How a stop unfolds within its budget
+is the daemon's (``Daemon.shutdown``). With
 ``SMARTCHARGE_CHARGER_LINK=ocpp`` the charger is the OCPP link's (``runtime.ocpp_link``): its
 endpoint listens before the daemon starts and closes after it stopped (the on-exit rule then
 clears or leaves our profile); the Wallbox cloud, when its account is configured, only keeps
@@ -28,13 +29,13 @@ from smartcharge.logsetup import configure_logging
 from smartcharge.ports import Charger
 from smartcharge.runtime.adapters import build_charger, build_ocpp_charger, build_ocpp_link
 from smartcharge.runtime.cloud_side import OcppWithCloud
-from smartcharge.runtime.compose import build_daemon, build_reloader, health_facts, open_http
-from smartcharge.runtime.health import HealthServer
+from smartcharge.runtime.compose import build_daemon, build_reloader, daemon_view, open_http
 from smartcharge.runtime.jobs import job_specs, poll_interval_s, realign_jobs, schedule
 from smartcharge.runtime.ocpp_link import OcppLink
 from smartcharge.state import STATE_FILE
 from smartcharge.statedir import claim_state_dir
 from smartcharge.storage import StateDisk
+from smartcharge.web.server import HttpServer
 
 log = structlog.get_logger(__name__)
 
@@ -96,11 +97,14 @@ async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
         # The .env it was started with: checked every minute and on SIGHUP (issue 14 item 1).
         reloader = build_reloader(daemon, clock, http, relog=_relog)
         install_signal_handlers(stop, on_hangup=reloader.hangup)
-        # SMARTCHARGE_HEALTH_PORT=0 means no endpoint at all (not a random port nobody knows).
+        # SMARTCHARGE_HEALTH_PORT=0 means no server at all (not a random port nobody knows):
+        # no /healthz, no API, no page.
         health = None
         if settings.health_port:
-            facts = functools.partial(health_facts, daemon, reloader)
-            health = HealthServer(facts, settings.health_port)
+            view = daemon_view(daemon, reloader)
+            health = HttpServer(
+                view, settings.http_host, settings.health_port, clock, settings.api_token
+            )
             await health.start()
         else:
             log.info("health_endpoint_disabled", setting="SMARTCHARGE_HEALTH_PORT=0")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from smartcharge.domain import PriceCurve, PriceSlot
-from smartcharge.runtime.health import HEALTH_PRICES_MAX_AGE, HealthFacts, check
+from smartcharge.web.health import HEALTH_PRICES_MAX_AGE, HealthFacts, check
 
 NOW = datetime(2025, 12, 16, 20, 0, tzinfo=UTC)
 MONO = 10_000.0

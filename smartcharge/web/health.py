@@ -1,4 +1,4 @@
-"""The health endpoint for the container's HEALTHCHECK: ``GET /healthz`` on 127.0.0.1.
+"""The health check for the container's HEALTHCHECK: what ``GET /healthz`` answers (pure).
 
 200 ``ok`` while the last poll of the charger and the last price fetch are recent enough;
 503 with the reason otherwise. Recent enough means:
@@ -10,23 +10,19 @@
 - the state: every state file could be saved the last time it was written (a full or read-only
   disk turns this 503 with the path and the OS error, while the charger is still driven).
 
-The server knows nothing of the daemon: it reads ``HealthFacts``, a plain value that the
-composition root (``runtime.compose.health_facts``) takes from the daemon on each request.
+The server (``web.server``) knows nothing of the daemon: it reads ``HealthFacts``, a plain value
+that the composition root (``runtime.compose.health_facts``) takes from the daemon on each
+request, and answers ``health_body``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from aiohttp import web
-
 from smartcharge.domain import PriceCurve
 
-HOST = "127.0.0.1"
 # The poll counts as recent for /healthz for this many poll intervals (plus a minute of slack).
 HEALTH_POLL_INTERVALS = 3
 # A price fetch counts as recent for this long: prices are published once a day; one missed
@@ -117,50 +113,15 @@ def check(facts: HealthFacts, now: datetime, monotonic: float | None = None) -> 
     return Health(ok=not reasons, reasons=tuple(reasons))
 
 
-class HealthServer:
-    """``/healthz`` on ``127.0.0.1:port``.
-
-    Args:
-        facts: returns the daemon's health facts now (called once per request).
-        port: the port (``SMARTCHARGE_HEALTH_PORT``); 0 binds a free one (tests read ``port``
-            after ``start()``). For ``SMARTCHARGE_HEALTH_PORT=0`` the daemon builds no server.
-    """
-
-    def __init__(self, facts: Callable[[], HealthFacts], port: int) -> None:
-        self._facts = facts
-        self.port = port
-        self._runner: web.AppRunner | None = None
-
-    async def _healthz(self, _request: web.Request) -> web.Response:
-        facts = self._facts()
-        health = check(facts, facts.read_at, facts.read_mono)
-        body = {
-            "status": "ok" if health.ok else "unhealthy",
-            "reasons": list(health.reasons),
-            # `smartcharge status` tells a daemon on its own state dir from one on another.
-            "state_dir": str(facts.state_dir.resolve()),
-            # A refused .env edit: the daemon works (on the previous settings), so still 200.
-            "settings_problems": list(facts.settings_problems),
-        }
-        return web.Response(
-            status=200 if health.ok else 503,
-            text=json.dumps(body),
-            content_type="application/json",
-        )
-
-    async def start(self) -> None:
-        """Start serving."""
-        app = web.Application()
-        app.router.add_get("/healthz", self._healthz)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, HOST, self.port)
-        await site.start()
-        self._runner = runner
-        self.port = int(runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        """Stop serving."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+def health_body(facts: HealthFacts) -> tuple[int, dict[str, object]]:
+    """Return ``/healthz``'s HTTP status (200 or 503) and JSON body for ``facts``."""
+    health = check(facts, facts.read_at, facts.read_mono)
+    body: dict[str, object] = {
+        "status": "ok" if health.ok else "unhealthy",
+        "reasons": list(health.reasons),
+        # `smartcharge status` tells a daemon on its own state dir from one on another.
+        "state_dir": str(facts.state_dir.resolve()),
+        # A refused .env edit: the daemon works (on the previous settings), so still 200.
+        "settings_problems": list(facts.settings_problems),
+    }
+    return (200 if health.ok else 503), body

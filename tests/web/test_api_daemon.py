@@ -1,0 +1,119 @@
+"""The API over real HTTP against a real daemon (``runtime.compose.daemon_view``) on the
+simulated cloud and ENTSO-E: the documents say what the daemon's state says."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from smartcharge.demo import DEMO_DAY, SimulatedWorld, local, simulated_world
+from smartcharge.runtime.compose import daemon_view
+from smartcharge.runtime.jobs import run_simulated
+from smartcharge.web.documents import utc_text
+from smartcharge.web.server import HttpServer
+
+START = local(DEMO_DAY, time(17, 45))
+PLUG_IN = local(DEMO_DAY, time(18, 0))
+TIMEOUT = aiohttp.ClientTimeout(total=5)
+
+
+async def run_until(
+    world: SimulatedWorld, until: datetime, at: dict[datetime, Callable[[], None]]
+) -> None:
+    pending = dict(at)
+
+    def between(now: datetime) -> None:
+        for t in sorted(pending):
+            if now >= t:
+                pending.pop(t)()
+
+    await run_simulated(world.daemon, world.clock, until, between=between)
+
+
+async def get_all(world: SimulatedWorld, *paths: str) -> list[Any]:
+    server = HttpServer(daemon_view(world.daemon), "127.0.0.1", 0, world.clock)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as http:
+            out = []
+            for path in paths:
+                async with http.get(f"http://127.0.0.1:{server.port}{path}") as resp:
+                    assert 200 == resp.status, path
+                    out.append(await resp.json())
+            return out
+    finally:
+        await server.stop()
+
+
+async def test_status_plan_and_prices_follow_the_daemon(tmp_path: Path):
+    async with simulated_world(tmp_path, START) as world:
+        await world.daemon.start()
+        plug = {PLUG_IN: lambda: world.cloud.charger.plug_in(car_max_power_kw=11.0)}
+        await run_until(world, local(DEMO_DAY, time(18, 30)), plug)
+        status, plan, prices = await get_all(world, "/api/status", "/api/plan", "/api/prices")
+        state = world.daemon.state
+        curve = world.daemon.feed.curve
+
+    session = state.session
+    assert session is not None
+    assert session.plan is not None
+    assert "cloud" == status["link"]
+    assert utc_text(world.clock.now()) == status["now"]
+    assert session.session_id == status["session"]["session_id"] == plan["session_id"]
+    assert utc_text(session.plugged_in_at) == status["session"]["plugged_in_at"]
+    assert round(session.target_kwh, 3) == status["session"]["target_kwh"]
+    assert status["plan"] == plan["plan"]
+    assert [utc_text(s.start) for s in session.plan.plan.slots] == [
+        s["start"] for s in plan["plan"]["slots"]
+    ]
+    assert session.plan.plan.strategy == plan["plan"]["strategy"]
+    assert state.next_action is not None
+    assert {"action": state.next_action.action.value, "at": utc_text(state.next_action.at)} == (
+        status["next_action"]
+    )
+    assert utc_text(curve.known_until) == status["prices_known_until"]
+    assert {
+        "charger_at": utc_text(state.last_poll_at),
+        "charger_reachable": True,
+        "prices_at": utc_text(state.last_price_fetch_at),
+        "price_source": "entsoe",
+    } == status["last_contact"]
+    assert {"status": "ok", "reasons": []} == status["health"]
+    # Today's prices: local DEMO_DAY; every slot planned is one the plan charges in.
+    assert DEMO_DAY.isoformat() == prices["date"]
+    day_start = local(DEMO_DAY, time(0)).astimezone(UTC)
+    assert utc_text(day_start) == prices["slots"][0]["start"]
+    charging = [s for s in session.plan.plan.slots if s.is_charging]
+    for slot in prices["slots"]:
+        start = datetime.fromisoformat(slot["start"])
+        end = datetime.fromisoformat(slot["end"])
+        assert slot["planned"] == any(c.start < end and start < c.end for c in charging)
+
+
+async def test_sessions_show_the_ledger_after_unplug(tmp_path: Path):
+    async with simulated_world(tmp_path, START) as world:
+        await world.daemon.start()
+        morning = local(DEMO_DAY + timedelta(days=1), time(7, 30))
+        await run_until(
+            world,
+            morning + timedelta(minutes=10),
+            {
+                PLUG_IN: lambda: world.cloud.charger.plug_in(car_max_power_kw=11.0),
+                morning: world.cloud.charger.unplug,
+            },
+        )
+        (sessions, status) = await get_all(world, "/api/sessions", "/api/status")
+        entries = world.daemon.ledger.entries()
+
+    assert 1 == len(entries) == len(sessions["sessions"])
+    row = sessions["sessions"][0]
+    assert entries[0].session_id == row["session_id"]
+    assert round(entries[0].energy_kwh, 3) == row["energy_kwh"] == sessions["totals"]["energy_kwh"]
+    assert round(entries[0].cost_eur, 4) == row["cost_eur"]
+    assert row["target_met"] is True
+    assert status["session"] is None
+    assert status["plan"] is None
