@@ -39,6 +39,7 @@ _FREE_TEXT = {
     "wallbox_budget_dir",  # a folder, like state_dir
     "ocpp_password",
 }
+GOOD_TOKEN = "good-token-of-32-characters-0123"
 _SECRETS = {"wallbox_password", "entsoe_api_key", "ocpp_password", "api_token"}
 _UNITS = {
     "_a": "A",
@@ -375,6 +376,11 @@ def _assignments(draw: st.DrawFn) -> dict[str, tuple[str, str]]:
             out[name] = (good, "good")
         else:
             out[name] = (draw(_TEXT).strip(), "random")
+    if "http_host" in out:
+        # An address beyond loopback needs the token (a cross-check of two values, like the
+        # currents'): with the address drawn, the token is a good one, so each value alone
+        # decides (the oracle judges the address with the same token).
+        out["api_token"] = (GOOD_TOKEN, "good")
     return out
 
 
@@ -395,7 +401,8 @@ def _typo(name: str, rng: random.Random) -> str:
 def _alone_is_bad(var: str, value: str, directory: Path) -> bool:
     """The oracle: does ``value`` fail when it is the only setting (same .env syntax)?"""
     env = directory / "alone.env"
-    env.write_text(f"{var}={value}\n", encoding="utf-8")
+    token = f"SMARTCHARGE_API_TOKEN={GOOD_TOKEN}\n" if var == "SMARTCHARGE_HTTP_HOST" else ""
+    env.write_text(f"{var}={value}\n{token}", encoding="utf-8")
     with scoped_environ({"SMARTCHARGE_ENV_FILE": str(env)}):
         try:
             load_settings()

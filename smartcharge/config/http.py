@@ -44,11 +44,14 @@ def check_api_token(value: SecretStr | None) -> SecretStr | None:
 
 
 def token_problem(host: str, port: int, token: SecretStr | None) -> str | None:
-    """Return why the server cannot listen on ``host`` (None: it can, or there is no server)."""
+    """Return why the server cannot listen on ``host`` (None: it can, or there is no server).
+
+    The text follows the address (``SMARTCHARGE_HTTP_HOST=0.0.0.0: ...``).
+    """
     if port == 0 or is_loopback(host) or token is not None:
         return None
     return (
-        f"SMARTCHARGE_HTTP_HOST={host} listens beyond this machine and SMARTCHARGE_API_TOKEN "
-        f"is not set: set SMARTCHARGE_API_TOKEN ({TOKEN_ACCEPTED}), or listen on 127.0.0.1 "
-        "(or SMARTCHARGE_HEALTH_PORT=0: no server)"
+        "listens beyond this machine and SMARTCHARGE_API_TOKEN is not set: set "
+        f"SMARTCHARGE_API_TOKEN ({TOKEN_ACCEPTED}), or listen on 127.0.0.1 (or "
+        "SMARTCHARGE_HEALTH_PORT=0: no server)"
     )

@@ -148,8 +148,9 @@ class Settings(BaseSettings):
     health_port: int = Field(default=8765, ge=0, le=65535)
     # The HTTP server (/healthz, the API, the page) on loopback by default: no token needed
     # there; beyond loopback every path but /healthz asks for SMARTCHARGE_API_TOKEN (issue 14).
-    http_host: str = "127.0.0.1"
+    # The token comes first: the address's check reads it (beyond loopback a token is needed).
     api_token: SecretStr | None = None
+    http_host: str = "127.0.0.1"
     restart_on_error: bool = False
     on_exit: OnExit = OnExit.RESUME
 
@@ -310,20 +311,20 @@ class Settings(BaseSettings):
 
     @field_validator("http_host")
     @classmethod
-    def _http_host(cls, value: str) -> str:
-        return check_host(value)
+    def _http_host(cls, value: str, info: ValidationInfo) -> str:
+        host = check_host(value)
+        # A port or token that failed its own check is not in info.data: said once, there.
+        port = info.data.get("health_port")
+        if port is not None and "api_token" in info.data:
+            problem = token_problem(host, port, info.data["api_token"])
+            if problem is not None:
+                raise ValueError(problem)
+        return host
 
     @field_validator("api_token")
     @classmethod
     def _api_token(cls, value: SecretStr | None) -> SecretStr | None:
         return check_api_token(value)
-
-    @model_validator(mode="after")
-    def _token_beyond_loopback(self) -> Settings:
-        problem = token_problem(self.http_host, self.health_port, self.api_token)
-        if problem is not None:
-            raise ValueError(problem)
-        return self
 
     @field_validator("ocpp_port")
     @classmethod

@@ -86,7 +86,7 @@ class HttpServer:
         self._token = token if token is not None and token.get_secret_value() else None
         problem = token_problem(host, port or 1, self._token)
         if problem is not None:
-            raise ConfigError(problem)
+            raise ConfigError(f"SMARTCHARGE_HTTP_HOST={host}: {problem}")
         self.writes = Writes(view, WriteLimiter(clock.monotonic), steer_timeout_s)
         self._runner: web.AppRunner | None = None
 
