@@ -55,3 +55,19 @@ def token_problem(host: str, port: int, token: SecretStr | None) -> str | None:
         f"SMARTCHARGE_API_TOKEN ({TOKEN_ACCEPTED}), or listen on 127.0.0.1 (or "
         "SMARTCHARGE_HEALTH_PORT=0: no server)"
     )
+
+
+def local_base_url(host: str, port: int) -> str:
+    """Return the URL this machine reaches the server at (the CLI's ``smartcharge plan``).
+
+    A wildcard address (``0.0.0.0``, ``::``) is reached on loopback; an IPv6 address gets its
+    brackets. The server beyond loopback asks for the token on every path but ``/healthz``.
+    """
+    text = host.strip().strip("[]")
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return f"http://{text}:{port}"
+    if address.is_unspecified:
+        return f"http://{'[::1]' if address.version == 6 else '127.0.0.1'}:{port}"
+    return f"http://[{text}]:{port}" if address.version == 6 else f"http://{text}:{port}"

@@ -68,9 +68,7 @@ def host_is_loopback(host_header: str | None) -> bool:
     return hostname is not None and is_loopback(hostname)
 
 
-def cross_site(
-    origin: str | None, fetch_site: str | None, host_header: str | None, scheme: str
-) -> bool:
+def cross_site(origin: str | None, fetch_site: str | None, host_header: str | None) -> bool:
     """Return whether a write comes from a page of another origin.
 
     Args:
@@ -78,13 +76,19 @@ def cross_site(
         fetch_site: the ``Sec-Fetch-Site`` header (``same-origin``, ``none``: the user typed
             it; ``same-site``, ``cross-site``: another page).
         host_header: the ``Host`` header the request was sent to.
-        scheme: ``http`` (or ``https`` behind a proxy).
     """
     if fetch_site is not None and fetch_site.strip().lower() not in ("same-origin", "none"):
         return True
     if origin is None:
         return False  # not a browser's cross-origin request (curl, the CLI)
-    return origin.strip().lower() != f"{scheme}://{host_header or ''}".lower()
+    # The host and port only: behind a TLS proxy the page is https and this server http.
+    try:
+        parts = urlsplit(origin.strip())
+    except ValueError:
+        return True
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return True  # "null" (a sandboxed frame, a file) and anything stranger
+    return parts.netloc.lower() != (host_header or "").lower()
 
 
 class WriteLimiter:

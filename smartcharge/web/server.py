@@ -134,7 +134,6 @@ class HttpServer:
             request.headers.get("Origin"),
             request.headers.get("Sec-Fetch-Site"),
             request.host,
-            request.scheme,
         ):
             return error_response(
                 403,

@@ -19,7 +19,7 @@ import pytest
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
-from smartcharge.config.http import is_loopback
+from smartcharge.config.http import is_loopback, local_base_url
 from smartcharge.errors import ConfigError
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.web.auth import cross_site, host_is_loopback, token_matches
@@ -109,10 +109,14 @@ def test_an_empty_token_matches_nothing():
         ("http://127.0.0.1:3000", None, "127.0.0.1:8765", True),  # an old browser
         ("null", None, "127.0.0.1:8765", True),  # a sandboxed frame
         (None, "cross-site", "127.0.0.1:8765", True),
+        ("https://smartcharge.lan", "same-origin", "smartcharge.lan", False),  # a TLS proxy
+        ("http://evil.example", None, "smartcharge.lan", True),
+        ("file://", None, "127.0.0.1:8765", True),
+        ("http://[bad", None, "127.0.0.1:8765", True),
     ],
 )
 def test_cross_site_writes(origin: str | None, site: str | None, host: str, refused: bool):
-    assert refused is cross_site(origin, site, host, "http")
+    assert refused is cross_site(origin, site, host)
 
 
 @pytest.mark.parametrize(
@@ -334,3 +338,18 @@ def test_the_token_can_come_from_a_file(tmp_path: Path):
 
     assert not [p for p in result.problems if "HTTP_HOST" in p or "API_TOKEN" in p], result.err
     assert TOKEN not in result.out + result.err
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8765"),
+        ("0.0.0.0", "http://127.0.0.1:8765"),  # noqa: S104
+        ("::", "http://[::1]:8765"),
+        ("::1", "http://[::1]:8765"),
+        ("192.168.1.5", "http://192.168.1.5:8765"),
+        ("localhost", "http://localhost:8765"),
+    ],
+)
+def test_the_cli_reaches_the_server_here(host: str, url: str):
+    assert url == local_base_url(host, 8765)
