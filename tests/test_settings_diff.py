@@ -114,6 +114,19 @@ def test_a_new_password_is_a_credentials_change_and_never_shown():
     assert {"SMARTCHARGE_WALLBOX_PASSWORD": "********** -> **********"} == diff.shown()
 
 
+def test_a_new_api_token_or_address_needs_a_restart_and_the_token_is_never_shown():
+    """The server's guard and address are set up once (issue 14): restart-only, masked."""
+    old = _settings(api_token="first-token-0123456789")
+    new = _settings(api_token="second-token-0123456789", http_host="0.0.0.0")  # noqa: S104
+
+    diff = diff_settings(old, new)
+
+    assert ("SMARTCHARGE_API_TOKEN", "SMARTCHARGE_HTTP_HOST") == diff.needs_restart
+    assert not diff.needs_replan
+    assert "token-0123" not in repr(diff) + str(diff.shown())
+    assert "********** -> **********" == diff.shown()["SMARTCHARGE_API_TOKEN"]
+
+
 def test_a_password_set_for_the_first_time_says_so_masked():
     """From unset to set: the change shows, the value does not."""
     diff = diff_settings(_settings(), _settings(wallbox_password="hunter2hunter2"))
