@@ -27,12 +27,7 @@ from smartcharge.runtime.envwatch import EnvWatcher, LiveSettings
 from smartcharge.runtime.jobs import poll_interval_s
 from smartcharge.runtime.plan_profile import PlanKeeper, drop_plan, send_plan
 from smartcharge.runtime.reload import SettingsReloader
-from smartcharge.session.steering import (
-    SteerOutcome,
-    SteerRefusal,
-    SteerRequest,
-    SteerSource,
-)
+from smartcharge.session.steering import SteerOutcome, SteerRequest, SteerSource
 from smartcharge.storage import StateDisk
 from smartcharge.web.health import HealthFacts, check
 from smartcharge.web.view import ApiFacts, CarFigures, DaemonView
@@ -197,18 +192,7 @@ class _LiveView:
         )
 
     async def steer(self, request: SteerRequest, source: SteerSource) -> SteerOutcome:
-        # Daemon.steer (issue 14 item 2) is not on main yet: refused, nothing changes.
-        del source
-        return SteerOutcome(
-            SteerRefusal(
-                "mode",
-                request.mode.value,
-                "this daemon cannot be steered yet",
-                "nothing until Daemon.steer lands",
-            ),
-            None,
-            None,
-        )
+        return await self._daemon.steer(request, source)
 
 
 def daemon_view(daemon: Daemon, reloader: SettingsReloader | None = None) -> DaemonView:

@@ -89,7 +89,7 @@ def plan_json(session: SessionState | None) -> Document | None:
     }
 
 
-def _session_document(session: SessionState | None, override: SessionOverride | None) -> Any:
+def _session_document(session: SessionState | None) -> Any:
     if session is None:
         return None
     return {
@@ -100,7 +100,7 @@ def _session_document(session: SessionState | None, override: SessionOverride | 
         "delivered_kwh": round(session.delivered_kwh, _KWH),
         "remaining_kwh": round(session.remaining_kwh, _KWH),
         "target_met_at": utc_text(session.target_met_at),
-        "override": override_document(override),
+        "override": override_document(session.override),
     }
 
 
@@ -135,8 +135,8 @@ def status_document(facts: ApiFacts) -> Document:
     return {
         "now": utc_text(facts.now),
         "link": facts.link,
-        "session": _session_document(state.session, facts.session_override),
-        "next_override": override_document(facts.next_override),
+        "session": _session_document(state.session),
+        "next_override": override_document(state.next_override),
         "plan": plan_json(state.session),
         "next_action": None
         if action is None

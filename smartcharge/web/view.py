@@ -18,7 +18,7 @@ from smartcharge.carprofile import CarProfile
 from smartcharge.domain import PriceCurve
 from smartcharge.ledger import LedgerEntry
 from smartcharge.session.model import DaemonState
-from smartcharge.session.steering import SessionOverride, SteerOutcome, SteerRequest, SteerSource
+from smartcharge.session.steering import SteerOutcome, SteerRequest, SteerSource
 from smartcharge.web.health import Health, HealthFacts
 
 
@@ -45,9 +45,8 @@ class ApiFacts:
         now: when they were taken (UTC).
         link: the charger link, ``cloud`` or ``ocpp``.
         timezone: ``SMARTCHARGE_TIMEZONE`` (the price day and ready-by are local).
-        state: the daemon's state (session, plan, next action, last contacts).
-        session_override: the session's override, if one is in force.
-        next_override: the override waiting for the next session (no car plugged in).
+        state: the daemon's state (the session with its plan and override, the override
+            waiting for the next session, the next action, the last contacts).
         prices: the known all-in prices.
         car: what was learnt about the car, or None.
         health: the health check's verdict now.
@@ -62,8 +61,6 @@ class ApiFacts:
     state: DaemonState
     prices: PriceCurve
     health: Health
-    session_override: SessionOverride | None = None
-    next_override: SessionOverride | None = None
     car: CarFigures | None = None
     settings_problems: tuple[str, ...] = ()
     ledger: tuple[LedgerEntry, ...] = ()

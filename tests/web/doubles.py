@@ -57,6 +57,11 @@ def prices(
     )
 
 
+OVERRIDE = SessionOverride(
+    SteerMode.PLAN, 35.0, datetime(2026, 12, 8, 5, 30, tzinfo=UTC), SteerSource.CLI, NOW
+)
+
+
 def session(plan: bool = True) -> SessionState:
     """A session plugged in at 17:00Z, 20 kWh by 06:00Z, 2.5 kWh delivered, charging 01-03Z."""
     start = NOW.replace(minute=0)
@@ -79,12 +84,8 @@ def session(plan: bool = True) -> SessionState:
         target_kwh=20.0,
         delivered_kwh=2.5,
         plan=record if plan else None,
+        override=OVERRIDE,
     )
-
-
-OVERRIDE = SessionOverride(
-    SteerMode.PLAN, 35.0, datetime(2026, 12, 8, 5, 30, tzinfo=UTC), SteerSource.CLI, NOW
-)
 
 
 def entry(day: int, cost: float, immediate: float | None) -> LedgerEntry:
@@ -134,7 +135,6 @@ def facts(**changes: object) -> ApiFacts:
         ),
         "prices": prices(),
         "health": Health(True, ()),
-        "session_override": OVERRIDE,
         "car": CarFigures(CarProfile(0.31, 0.45, ((16, 3.42),), 40, 2, NOW - 24 * HOUR), 16, 0.69),
         "ledger": (entry(5, 4.0, 6.0), entry(6, 3.5, None)),
     }

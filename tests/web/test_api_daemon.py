@@ -117,3 +117,133 @@ async def test_sessions_show_the_ledger_after_unplug(tmp_path: Path):
     assert row["target_met"] is True
     assert status["session"] is None
     assert status["plan"] is None
+
+
+async def post(
+    server: HttpServer, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    async with (
+        aiohttp.ClientSession(timeout=TIMEOUT) as http,
+        http.post(
+            f"http://127.0.0.1:{server.port}/api/plan", json=body, headers=headers or {}
+        ) as resp,
+    ):
+        return resp.status, await resp.json()
+
+
+async def get(server: HttpServer, path: str) -> Any:
+    async with (
+        aiohttp.ClientSession(timeout=TIMEOUT) as http,
+        http.get(f"http://127.0.0.1:{server.port}{path}") as resp,
+    ):
+        assert 200 == resp.status
+        return await resp.json()
+
+
+def writes(world: SimulatedWorld, after: datetime) -> list[str]:
+    return [r.path for r in world.cloud.requests if r.method in ("POST", "PUT") and r.at >= after]
+
+
+async def test_post_sets_tonights_target_and_get_agrees(tmp_path: Path):
+    async with simulated_world(tmp_path, START) as world:
+        await world.daemon.start()
+        plug = {PLUG_IN: lambda: world.cloud.charger.plug_in(car_max_power_kw=11.0)}
+        await run_until(world, local(DEMO_DAY, time(18, 10)), plug)
+        server = HttpServer(daemon_view(world.daemon), "127.0.0.1", 0, world.clock)
+        await server.start()
+        try:
+            status, answer = await post(
+                server,
+                {"mode": "plan", "target_kwh": 35, "ready_by": "06:30"},
+                {"X-Smartcharge-Client": "cli"},
+            )
+            plan = await get(server, "/api/plan")
+            doc = await get(server, "/api/status")
+        finally:
+            await server.stop()
+        session = world.daemon.state.session
+
+    ready_by = local(DEMO_DAY + timedelta(days=1), time(6, 30))
+    assert 200 == status
+    assert "session" == answer["applies_to"]
+    assert {
+        "mode": "plan",
+        "target_kwh": 35.0,
+        "ready_by": utc_text(ready_by),
+        "set_by": "cli",
+        "set_at": answer["override"]["set_at"],
+    } == answer["override"]
+    assert answer["plan"] == plan["plan"]
+    assert 35.0 == plan["plan"]["target_kwh"]
+    assert utc_text(ready_by) == plan["plan"]["ready_by"]
+    assert "session_override" == plan["plan"]["reason"]
+    assert answer["override"] == doc["session"]["override"]
+    assert session is not None
+    assert session.override is not None
+    assert 35.0 == session.target_kwh
+
+
+async def test_post_without_a_car_is_for_the_next_session(tmp_path: Path):
+    async with simulated_world(tmp_path, START) as world:
+        await world.daemon.start()
+        server = HttpServer(daemon_view(world.daemon), "127.0.0.1", 0, world.clock)
+        await server.start()
+        try:
+            status, answer = await post(server, {"mode": "off"})
+            doc = await get(server, "/api/status")
+        finally:
+            await server.stop()
+
+    assert (200, "next_session", None) == (status, answer["applies_to"], answer["plan"])
+    assert "api" == answer["override"]["set_by"]
+    assert answer["override"] == doc["next_override"]
+    assert doc["session"] is None
+
+
+async def test_a_refused_value_is_a_400_and_changes_nothing(tmp_path: Path):
+    async with simulated_world(tmp_path, START) as world:
+        await world.daemon.start()
+        plug = {PLUG_IN: lambda: world.cloud.charger.plug_in(car_max_power_kw=11.0)}
+        await run_until(world, local(DEMO_DAY, time(18, 10)), plug)
+        before = world.daemon.state
+        at = world.clock.now()
+        server = HttpServer(daemon_view(world.daemon), "127.0.0.1", 0, world.clock)
+        await server.start()
+        try:
+            too_much = await post(server, {"mode": "plan", "target_kwh": 500})
+            past = await post(server, {"mode": "plan", "ready_by": "2020-01-01T06:00:00+00:00"})
+        finally:
+            await server.stop()
+        after = world.daemon.state
+        requests = [r for r in world.cloud.requests if r.at > at]
+
+    assert 400 == too_much[0]
+    assert "target_kwh" == too_much[1]["error"]["field"]
+    assert too_much[1]["error"]["accepted"]
+    assert 400 == past[0]
+    assert "ready_by" == past[1]["error"]["field"]
+    assert before == after
+    assert [] == requests  # not even a read of the charger
+
+
+async def test_repeated_posts_send_the_charger_nothing_more(tmp_path: Path):
+    """ "now" three times: the first resumes the charger; the same request again sends nothing."""
+    async with simulated_world(tmp_path, START) as world:
+        await world.daemon.start()
+        plug = {PLUG_IN: lambda: world.cloud.charger.plug_in(car_max_power_kw=11.0)}
+        await run_until(world, local(DEMO_DAY, time(18, 10)), plug)
+        at = world.clock.now()
+        server = HttpServer(daemon_view(world.daemon), "127.0.0.1", 0, world.clock)
+        await server.start()
+        try:
+            first = await post(server, {"mode": "now"})
+            after_first = writes(world, at)
+            again = [await post(server, {"mode": "now"}) for _ in range(2)]
+        finally:
+            await server.stop()
+        after_all = writes(world, at)
+
+    assert 200 == first[0]
+    assert [200, 200] == [status for status, _ in again]
+    assert 1 <= len(after_first)  # the resume
+    assert after_first == after_all

@@ -144,9 +144,7 @@ async def test_status_is_the_whole_document(client: Client):
 
 async def test_status_with_no_car_plugged_in_and_nothing_known(client: Client, view: ViewDouble):
     view.current = facts(
-        state=DaemonState(charger_unreachable=True),
-        session_override=None,
-        next_override=OVERRIDE,
+        state=DaemonState(charger_unreachable=True, next_override=OVERRIDE),
         car=None,
         prices=PriceCurve(),
         health=Health(False, ("no successful charger poll since start",)),
