@@ -344,3 +344,36 @@ def test_group_without_action_prints_help_and_exits_2(cloud: ThreadedCloud, caps
     assert 2 == main(["charger"])
 
     assert "status" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("action", ["pause", "resume"])
+def test_pause_and_resume_are_refused_on_the_ocpp_link(
+    cloud: ThreadedCloud, monkeypatch: pytest.MonkeyPatch, capsys, action: str
+):
+    """Wallbox disables the cloud's pause/resume while OCPP is connected: nothing is sent."""
+    monkeypatch.setenv("SMARTCHARGE_CHARGER_LINK", "ocpp")
+    monkeypatch.setenv("SMARTCHARGE_OCPP_CHARGE_POINT_ID", "WB123456")
+
+    status = main(["charger", action])
+    err = capsys.readouterr().err
+
+    assert 1 == status
+    assert f"charger {action}: not through the Wallbox cloud" in err
+    assert "nothing was sent" in err
+    assert [] == cloud.sim.requests
+
+
+def test_history_is_served_by_the_cloud_on_the_ocpp_link(
+    cloud: ThreadedCloud, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    """With the account configured beside OCPP, the cloud's session history still answers."""
+    monkeypatch.setenv("SMARTCHARGE_CHARGER_LINK", "ocpp")
+    monkeypatch.setenv("SMARTCHARGE_OCPP_CHARGE_POINT_ID", "WB123456")
+    cloud.run(cloud.clock.advance(3600))
+    cloud.sim.charger.unplug()
+
+    assert 0 == main(["charger", "history", "--json"])
+    sessions = json.loads(capsys.readouterr().out)
+
+    assert 1 == len(sessions)
+    assert sessions[0]["energy_kwh"] == pytest.approx(11.0, abs=0.01)

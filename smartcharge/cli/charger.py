@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from smartcharge.cli._common import settings_and_logging
 from smartcharge.clock import SystemClock
-from smartcharge.config import Settings
+from smartcharge.config import ChargerLink, Settings
 from smartcharge.domain import ChargerSnapshot, Command, CommandKind
 from smartcharge.errors import StateError
 from smartcharge.http import open_session
@@ -272,10 +272,26 @@ def _done(command: Command) -> str:
 
 
 def run_simple(args: argparse.Namespace) -> int:
-    """Pause, resume, lock, unlock or restart."""
+    """Pause, resume, lock, unlock or restart.
+
+    On the OCPP link pause and resume are refused before anything is sent: Wallbox disables
+    the cloud's while OCPP is connected (the daemon pauses and resumes over OCPP).
+    """
     command = Command(args.kind)
 
     async def body(client: WallboxClient, settings: Settings) -> int:
+        if settings.charger_link is ChargerLink.OCPP and command.kind in (
+            CommandKind.PAUSE,
+            CommandKind.RESUME,
+        ):
+            print(
+                f"smartcharge: charger {command.kind.value}: not through the Wallbox cloud "
+                "with SMARTCHARGE_CHARGER_LINK=ocpp (Wallbox disables the cloud's pause and "
+                "resume while OCPP is connected; the daemon pauses and resumes over OCPP); "
+                "nothing was sent",
+                file=sys.stderr,
+            )
+            return 1
         return await _send(client, command, settings)
 
     return _run(body, args)
