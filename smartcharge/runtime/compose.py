@@ -27,7 +27,14 @@ from smartcharge.runtime.envwatch import EnvWatcher, LiveSettings
 from smartcharge.runtime.jobs import poll_interval_s
 from smartcharge.runtime.plan_profile import PlanKeeper, drop_plan, send_plan
 from smartcharge.runtime.reload import SettingsReloader
-from smartcharge.session.steering import SteerOutcome, SteerRequest, SteerSource
+from smartcharge.session.steering import (
+    SessionOverride,
+    SteerOutcome,
+    SteerRequest,
+    SteerSource,
+    SteerTarget,
+    stopping,
+)
 from smartcharge.storage import StateDisk
 from smartcharge.web.health import HealthFacts, check
 from smartcharge.web.view import ApiFacts, CarFigures, DaemonView
@@ -192,7 +199,33 @@ class _LiveView:
         )
 
     async def steer(self, request: SteerRequest, source: SteerSource) -> SteerOutcome:
-        return await self._daemon.steer(request, source)
+        # As the daemon's own work (``run_job``): none starts once the daemon stops, and one
+        # in flight when the stop begins is cut short once the stop holds the tick lock (what
+        # it applied by then is saved, and answered). So a request never plans or sends after
+        # the stop's on-exit rule, and the server's stop never waits for a lock held for good.
+        daemon = self._daemon
+        before = _overrides(daemon)
+        outcomes: list[SteerOutcome] = []
+
+        async def job() -> None:
+            outcomes.append(await daemon.steer(request, source))
+
+        await daemon.run_job(job)
+        if outcomes:
+            return outcomes[0]
+        after = _overrides(daemon)
+        if after == before:
+            return stopping(request)  # refused at the door, or cut short before it applied
+        # Cut short after it was applied and saved (in the tick that plans it again).
+        session, waiting = after
+        if daemon.state.session is not None:
+            return SteerOutcome(None, session, SteerTarget.SESSION)
+        return SteerOutcome(None, waiting, SteerTarget.NEXT_SESSION)
+
+
+def _overrides(daemon: Daemon) -> tuple[SessionOverride | None, SessionOverride | None]:
+    session = daemon.state.session
+    return (None if session is None else session.override, daemon.state.next_override)
 
 
 def daemon_view(daemon: Daemon, reloader: SettingsReloader | None = None) -> DaemonView:

@@ -3,6 +3,7 @@ simulated cloud and ENTSO-E: the documents say what the daemon's state says."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -247,3 +248,60 @@ async def test_repeated_posts_send_the_charger_nothing_more(tmp_path: Path):
     assert [200, 200] == [status for status, _ in again]
     assert 1 <= len(after_first)  # the resume
     assert after_first == after_all
+
+
+async def test_a_post_to_a_stopped_daemon_changes_nothing(tmp_path: Path):
+    async with simulated_world(tmp_path, START) as world:
+        await world.daemon.start()
+        plug = {PLUG_IN: lambda: world.cloud.charger.plug_in(car_max_power_kw=11.0)}
+        await run_until(world, local(DEMO_DAY, time(18, 10)), plug)
+        server = HttpServer(daemon_view(world.daemon), "127.0.0.1", 0, world.clock)
+        await server.start()
+        try:
+            await world.daemon.shutdown()
+            at = world.clock.now()
+            before = world.daemon.state
+            status, body = await post(server, {"mode": "now"})
+        finally:
+            await server.stop()
+
+    assert 400 == status
+    assert "stopping" in body["error"]["message"]
+    assert before == world.daemon.state
+    assert [] == [r for r in world.cloud.requests if r.at > at]
+
+
+async def test_a_post_in_flight_at_a_stop_ends_before_the_stop_and_says_what_it_did(
+    tmp_path: Path,
+):
+    """A request waiting for the tick lock when the stop begins: it gets the lock first (it
+    queued first), applies and saves the override; the stop then takes the lock for good and
+    cuts short the tick that would plan it. The answer says it was applied, nothing is logged
+    after ``daemon_stopped``, and the server's stop does not hang on it."""
+    async with simulated_world(tmp_path, START) as world:
+        await world.daemon.start()
+        plug = {PLUG_IN: lambda: world.cloud.charger.plug_in(car_max_power_kw=11.0)}
+        await run_until(world, local(DEMO_DAY, time(18, 10)), plug)
+        server = HttpServer(daemon_view(world.daemon), "127.0.0.1", 0, world.clock)
+        await server.start()
+        try:
+            async with world.daemon.work.lock:  # a tick in progress
+                posting = asyncio.create_task(post(server, {"mode": "off"}))
+                while not world.daemon.work.lock._waiters:  # the request waits for the lock
+                    await asyncio.sleep(0)
+                stopping = asyncio.create_task(world.daemon.shutdown())
+                await asyncio.sleep(0)
+            await stopping
+            status, body = await posting
+        finally:
+            await asyncio.wait_for(server.stop(), 5)
+        names = [name for _, name, _ in world.events]
+        session = world.daemon.state.session
+
+    assert 200 == status, body
+    assert ("session", "off") == (body["applies_to"], body["override"]["mode"])
+    assert names.index("session_override_set") < names.index("daemon_stopped")
+    assert "daemon_stopped" == names[-1]
+    assert session is not None
+    assert session.override is not None
+    assert "off" == session.override.mode.value
