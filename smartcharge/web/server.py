@@ -110,11 +110,13 @@ class HttpServer:
     async def _guard(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
         if request.path == HEALTH_PATH:
             return await handler(request)
-        if self.loopback and not host_is_loopback(request.host):
+        # The header itself: aiohttp's request.host falls back to a (blocking) name look-up.
+        host = request.headers.get("Host", "")
+        if self.loopback and not host_is_loopback(host):
             return error_response(
                 403,
                 "Host",
-                request.host[:80],
+                host[:80],
                 "this server listens on loopback and answers only to loopback names",
                 "Host: 127.0.0.1:<port> or localhost:<port> (SMARTCHARGE_HTTP_HOST to listen "
                 "beyond this machine, with SMARTCHARGE_API_TOKEN)",
@@ -133,7 +135,7 @@ class HttpServer:
         if request.method not in ("GET", "HEAD", "OPTIONS") and cross_site(
             request.headers.get("Origin"),
             request.headers.get("Sec-Fetch-Site"),
-            request.host,
+            host,
         ):
             return error_response(
                 403,
@@ -189,4 +191,13 @@ async def _json_errors(request: web.Request, handler: _Handler) -> web.StreamRes
         }.get(exc.status, "see the README, 'The local API'")
         return error_response(
             exc.status, "path", request.path[:80], exc.reason, accepted, headers=headers
+        )
+    except Exception as exc:  # a bug: said in JSON and logged (the path and error, no header)
+        log.exception("http_request_failed", method=request.method, path=request.path)
+        return error_response(
+            500,
+            "server",
+            request.path[:80],
+            f"the daemon could not answer ({type(exc).__name__}); see its log",
+            "the same request again later",
         )

@@ -6,6 +6,7 @@ cross-site writes); ``/healthz`` as before the move. Auth beyond loopback: ``tes
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -13,12 +14,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from structlog.testing import capture_logs
 
 from smartcharge.domain import PriceCurve
 from smartcharge.session.model import DaemonState
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.web.health import Health
 from smartcharge.web.server import HttpServer
+from smartcharge.web.view import ApiFacts
 from tests.web.doubles import NOW, OVERRIDE, ViewDouble, facts, health_facts
 
 TIMEOUT = aiohttp.ClientTimeout(total=5)
@@ -301,3 +304,43 @@ async def test_a_loopback_server_answers_loopback_names_only(client: Client):
     )
     assert 200 == health[0]
     assert (200, 200) == (by_name[0], by_v6[0])
+
+
+class _Broken(ViewDouble):
+    def facts(self) -> ApiFacts:
+        raise RuntimeError("a bug")
+
+
+async def test_a_failure_is_a_json_500_and_logged(clock: SimulatedClock):
+    server = HttpServer(_Broken(), "127.0.0.1", 0, clock)
+    await server.start()
+    try:
+        with capture_logs() as logs:
+            async with aiohttp.ClientSession(timeout=TIMEOUT) as http:
+                status, _, body = await Client(http, server.port).call("GET", "/api/status")
+    finally:
+        await server.stop()
+
+    assert 500 == status
+    assert ("server", "/api/status") == (body["error"]["field"], body["error"]["value"])
+    assert "RuntimeError" in body["error"]["message"]
+    assert ["http_request_failed"] == [e["event"] for e in logs if e["log_level"] == "error"]
+
+
+async def test_a_request_without_a_host_header_is_refused_on_loopback(client: Client):
+    """HTTP/1.0 without Host: no name to check, so no answer but /healthz."""
+    port = int(client.base.rsplit(":", 1)[1])
+
+    async def raw(path: str) -> bytes:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
+        writer.write(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+        await writer.drain()
+        data = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        return data
+
+    status = await raw("/api/status")
+    health = await raw("/healthz")
+
+    assert status.startswith(b"HTTP/1.0 403")
+    assert health.startswith(b"HTTP/1.0 200")
