@@ -23,13 +23,16 @@ from typing import Any
 
 import pytest
 
+from smartcharge.config import Settings
 from smartcharge.demo import DEMO_DAY, local, simulated_world
 from smartcharge.ledger import LedgerEntry
 from smartcharge.runtime.jobs import run_simulated
+from smartcharge.runtime.report_tick import REPORT_TICK_GAP_S
 from smartcharge.simulator._car import Car
 from smartcharge.simulator.ocpp_night import (
     READY_BY,
     START,
+    STEP_S,
     OcppNight,
     night_text,
     run_ocpp_night,
@@ -40,6 +43,8 @@ UNPLUG = local(DEMO_DAY + timedelta(days=1), time(7, 30))
 END = UNPLUG + timedelta(minutes=10)
 CAR = Car(max_power_kw=11.0, capacity_kwh=40.0, start_soc=0.4, tapers=True)
 TAPER_KWH = 16.0  # (0.8 - 0.4) x 40 kWh: from here on the car takes less
+# A draw off by more than this share is re-planned for (SMARTCHARGE_REPLAN_POWER_DEVIATION).
+DEVIATION = Settings.model_fields["replan_power_deviation"].default
 
 
 @dataclass
@@ -87,9 +92,29 @@ class OcppRun:
     figures: Figures
 
 
+def _deviation_crossed(night: OcppNight, taper_at: datetime | None) -> datetime | None:
+    """Return the first step after ``taper_at`` whose power is off by the re-plan threshold.
+
+    The night's plan assumes the nominal power at full current (the car waits in Preparing
+    at plug-in, so no draw was measured before it): 16 A x 3 phases x 230 V.
+    """
+    if taper_at is None:
+        return None
+    nominal_kw = 16 * 3 * 230.0 / 1000.0
+    return min(
+        (
+            t
+            for t, p in night.power_at.items()
+            if t >= taper_at and (nominal_kw - p) / nominal_kw > DEVIATION
+        ),
+        default=None,
+    )
+
+
 async def _ocpp_night(state_dir: Path) -> OcppRun:
     night = await run_ocpp_night(state_dir, CAR)
     taper_at = min((t for t, e in night.energy_at.items() if e >= TAPER_KWH), default=None)
+    crossed_at = _deviation_crossed(night, taper_at)
     commands = night.commands
     night_figures = Figures(
         link="ocpp",
@@ -101,10 +126,12 @@ async def _ocpp_night(state_dir: Path) -> OcppRun:
         entries=night.entries,
         events=night.events,
         detail={
+            "deviation_to_replan_s": _noticed_after(night.events, crossed_at),
             "profiles": sum(1 for c in commands if c.action == "SetChargingProfile"),
             "remote_starts": sum(1 for c in commands if c.action == "RemoteStartTransaction"),
             "clears": sum(1 for c in commands if c.action == "ClearChargingProfile"),
             "polls": night.polls,
+            "report_ticks": night.report_ticks,
             "plans": sum(1 for _, n, _ in night.events if n == "plan_made"),
         },
     )
@@ -192,6 +219,19 @@ def test_the_ocpp_night_is_accounted_from_the_chargers_readings(ocpp_night: Ocpp
     assert entry.energy_kwh == pytest.approx(ocpp_night.night.session_kwh, abs=0.1)
     assert entry.cost_eur > 0
     assert figures.noticed_after_s is not None
+
+
+def test_the_ocpp_night_re_plans_at_the_reading_that_shows_the_lower_power(ocpp_night: OcppRun):
+    """A report worth it starts a tick (``runtime.report_tick``), so the re-plan on measured
+    power comes within one report gap and one reading of the first reading off by the
+    threshold, not at the next poll; the extra ticks stay few and send nothing extra."""
+    figures = ocpp_night.figures
+    after = figures.detail["deviation_to_replan_s"]
+
+    assert after is not None
+    assert after <= REPORT_TICK_GAP_S + STEP_S
+    assert 0 < ocpp_night.night.report_ticks <= ocpp_night.night.polls // 4
+    assert 12 == figures.commands  # 10 profiles, a RemoteStart, the clear on exit
 
 
 def test_the_ocpp_night_is_steered_by_profiles_and_keeps_the_plan_in_the_charger(

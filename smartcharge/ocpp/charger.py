@@ -17,7 +17,7 @@ Rules from ../shared/ocpp-wallbox.md:
   must be re-plugged: evcc#14348); RemoteStartTransaction, without a profile (evcc#6882), only
   when the connector waits in ``Preparing`` and charging is wanted.
 
-The module is at 500 lines because the command path (a wish, its profile, the RemoteStart, the
+The module is just over 500 lines because the command path (a wish, its profile, the RemoteStart, the
 check that it took effect) is one sequence under one lock; its pure parts are in profiles.py.
 """
 
@@ -69,6 +69,8 @@ SAMPLE_INTERVAL_S = 10
 # then (or this long) no second one is sent for the same wait in Preparing.
 REMOTE_START_PENDING_S = 60.0
 ID_TAG = "smartcharge"
+# The messages that are reports of the connector (``on_report``).
+_REPORTS = frozenset({"StatusNotification", "MeterValues", "StartTransaction", "StopTransaction"})
 
 
 class OcppCharger:
@@ -127,6 +129,9 @@ class OcppCharger:
         self._remote_start_at: float | None = None  # monotonic, while a RemoteStart is pending
         self.ignores_limit = False
         self.setups_completed = 0
+        # Told the snapshot after each report of the charger (status, readings, transaction);
+        # the runtime decides whether it is worth a tick (``runtime.report_tick``).
+        self.on_report: Callable[[ChargerSnapshot], None] | None = None
 
     # -- connections -------------------------------------------------------------------------
 
@@ -248,6 +253,8 @@ class OcppCharger:
             self._spawn(self._guarded(connection, self._remote_start))
         elif action == "MeterValues":
             self._check_limit()
+        if action in _REPORTS and self.on_report is not None:
+            self.on_report(self._snapshot())
 
     # -- setup -------------------------------------------------------------------------------
 
@@ -280,6 +287,9 @@ class OcppCharger:
 
     async def status(self) -> ChargerSnapshot:
         """Return what the charge point last said (OFFLINE when it is not connected)."""
+        return self._snapshot()
+
+    def _snapshot(self) -> ChargerSnapshot:
         return self.record.snapshot(
             charger_id=self._charger_id,
             connected=self.is_connected,

@@ -27,6 +27,7 @@ from smartcharge.runtime.envwatch import EnvWatcher, LiveSettings
 from smartcharge.runtime.jobs import poll_interval_s
 from smartcharge.runtime.plan_profile import PlanKeeper, drop_plan, send_plan
 from smartcharge.runtime.reload import SettingsReloader
+from smartcharge.runtime.report_tick import ReportingCharger, tick_on_reports
 from smartcharge.session.steering import (
     SessionOverride,
     SteerOutcome,
@@ -87,7 +88,9 @@ def build_daemon(
             registers it as the account's driver first), or the OCPP link's charger
             (``build_ocpp_link``, whose endpoint ``run`` serves); the cloud client is built
             here by default. A charger that keeps the plan itself (``plan_profile``) gets
-            every new plan (``keep_plan_in_charger``).
+            every new plan (``keep_plan_in_charger``); one that tells its reports as they
+            come (``ReportingCharger``) starts a tick for a report that matters
+            (``runtime.report_tick``).
         on_event: an observer of every decision event (the demo prints them).
         price_timeout_s: the price sources' request timeout, shorter than their default where
             a test injects hangs.
@@ -103,6 +106,8 @@ def build_daemon(
     daemon = Daemon(settings, clock, charger, feed, strategy, on_event=on_event, disk=disk)
     if charger.capabilities.plan_profile and isinstance(charger, PlanKeeper):
         keep_plan_in_charger(daemon, charger)
+    if isinstance(charger, ReportingCharger):
+        tick_on_reports(daemon, charger)
     return daemon
 
 

@@ -53,6 +53,12 @@ class WorkInFlight:
         finally:
             self._tasks.discard(task)
 
+    async def settle(self) -> None:
+        """Wait until the spawned work has finished (a simulation between its steps)."""
+        current = asyncio.current_task()
+        while tasks := [t for t in self._tasks if t is not current]:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
     async def abandon(self) -> None:
         """Cancel every task at once and start no other: the process is gone (a SIGKILL).
 

@@ -36,7 +36,7 @@ class ReplanReason(enum.StrEnum):
 
 
 class TickTrigger(enum.StrEnum):
-    """What started a tick (the scheduler job, the start-up, new prices)."""
+    """What started a tick (the scheduler job, the start-up, new prices, a charger's report)."""
 
     START = "start"
     POLL = "poll"
@@ -45,6 +45,7 @@ class TickTrigger(enum.StrEnum):
     PRICES = "prices"
     SETTINGS = "settings"
     STEER = "steer"  # the user steered the session (smartcharge plan, the API, the page)
+    CHARGER_REPORT = "charger_report"  # the charger reported something that matters (OCPP)
 
 
 class CommandReason(enum.StrEnum):

@@ -35,6 +35,7 @@ from smartcharge.runtime.cloud_side import OcppWithCloud
 from smartcharge.runtime.compose import build_daemon
 from smartcharge.runtime.daemon import Daemon
 from smartcharge.runtime.jobs import JobSpec, job_specs
+from smartcharge.runtime.report_tick import ReportTicks
 from smartcharge.simulator._car import Car
 from smartcharge.simulator.ocpp_charge_point import (
     OcppQuirks,
@@ -64,6 +65,8 @@ class OcppNight:
         polls: the daemon's poll jobs run.
         energy_at: the energy in the car since the plug-in at each step while plugged in (kWh;
             the register's, so a transaction a reboot ended still counts).
+        power_at: the car's power at each step while plugged in (kW).
+        report_ticks: the ticks a report of the charger started (``runtime.report_tick``).
         session_kwh: the last transaction's energy at the unplug (kWh).
         entries: the ledger.
         cloud_requests: requests the Wallbox cloud received (none without the cloud beside).
@@ -75,6 +78,8 @@ class OcppNight:
     meter_values: int = 0
     polls: int = 0
     energy_at: dict[datetime, float] = field(default_factory=dict)
+    power_at: dict[datetime, float] = field(default_factory=dict)
+    report_ticks: int = 0
     session_kwh: float = 0.0
     entries: list[LedgerEntry] = field(default_factory=list)
     cloud_requests: int = 0
@@ -210,6 +215,7 @@ async def run_ocpp_night(
                             plugged_wh = wallbox.meter.register_wh
                         night.session_kwh = wallbox.session_wh / 1000.0
                         night.energy_at[now] = (wallbox.meter.register_wh - plugged_wh) / 1000.0
+                        night.power_at[now] = wallbox.meter.power_w / 1000.0
                         if now >= unplug:
                             await wallbox.unplug()
                     if during is not None:
@@ -220,6 +226,7 @@ async def run_ocpp_night(
                     await wallbox.pass_time(STEP_S)
                     if control.alive:
                         await link.charger.settle()
+                        await daemon.work.settle()  # a tick a report set off, a plan sent
                 if control.alive:
                     await daemon.shutdown()
                     if isinstance(charger, OcppWithCloud):
@@ -230,6 +237,8 @@ async def run_ocpp_night(
                 await wallbox.close()
                 await link.server.close()
         night.received = list(wallbox.received)
+        if isinstance(link.charger.on_report, ReportTicks):
+            night.report_ticks = link.charger.on_report.ticks
         night.meter_values = sum(1 for action, _ in wallbox.sent if action == "MeterValues")
         night.entries = daemon.ledger.entries()
         night.cloud_requests = len(world.cloud.requests)
@@ -319,6 +328,7 @@ __all__ = [
     "CP_ID",
     "READY_BY",
     "START",
+    "STEP_S",
     "NightControl",
     "OcppNight",
     "main",
