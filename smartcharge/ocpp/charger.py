@@ -17,8 +17,9 @@ Rules from ../shared/ocpp-wallbox.md:
   must be re-plugged: evcc#14348); RemoteStartTransaction, without a profile (evcc#6882), only
   when the connector waits in ``Preparing`` and charging is wanted.
 
-The module is just over 500 lines because the command path (a wish, its profile, the RemoteStart, the
-check that it took effect) is one sequence under one lock; its pure parts are in profiles.py.
+The module is just over 500 lines because the command path (a wish, its profile, the
+RemoteStart, the check that it took effect) is one sequence under one lock; its pure parts are
+in profiles.py.
 """
 
 from __future__ import annotations
