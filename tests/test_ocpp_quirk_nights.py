@@ -8,7 +8,9 @@ night keeps each run to seconds: an 11 kW car plugged in at 05:00 needs 8 kWh by
 by the ready-by time, by the charger's own register (a reboot's second transaction included),
 or the daemon must log why it could not hold to its plan (the event is asserted).
 
-Also here: the daemon killed (no on-exit rule, no profile cleared) once it has sent the plan
+Also here: the daemon restarted mid-session (killed, and a new one started on the same state
+dir): it finds the profile kind, the transaction and its start register again. And the daemon
+killed (no on-exit rule, no profile cleared) once it has sent the plan
 profile; the Wallbox then charges alone on the TxDefaultProfile it keeps and still delivers the
 need by the ready-by time (issue 15 item 4: "a dead daemon must never strand a car").
 """
@@ -45,6 +47,7 @@ class Seen:
     """What a night's hook saw and did."""
 
     wallbox: SimulatedOcppWallbox | None = None
+    control: NightControl | None = None
     at: dict[str, datetime] = field(default_factory=dict)
 
 
@@ -71,7 +74,7 @@ async def _night(state_dir: Path, quirks: OcppQuirks, hook: Hook | None = None) 
     seen = Seen()
 
     async def during(now: datetime, control: NightControl) -> None:
-        seen.wallbox = control.wallbox
+        seen.wallbox, seen.control = control.wallbox, control
         if hook is not None:
             await hook(now, control, seen)
 
@@ -280,3 +283,38 @@ def test_a_killed_daemon_leaves_a_charger_that_still_delivers_the_target(tmp_pat
     assert run.wallbox.profiles  # the plan profile stayed in the charger
     assert run.night.energy_by(READY_BY) >= TARGET_KWH - 0.05
     assert [] == run.night.entries  # no ledger entry: the daemon never saw the session end
+
+
+async def _restart_while_charging(now: datetime, control: NightControl, seen: Seen) -> None:
+    charging = control.wallbox.status == "Charging"
+    if "restart" not in seen.at and charging and _car_kwh(control) >= 2.0:
+        seen.at["restart"] = now
+        await control.restart()
+
+
+def test_a_daemon_restarted_mid_session_counts_on_from_the_transactions_start(tmp_path: Path):
+    """Killed while charging and started again on the same state dir (``ocpp_link.json``):
+    the new run knows the transaction and the register at its start (the session's energy is
+    the car's, not what came after the restart), sends no second RemoteStart and no profile
+    of the kind the charger refused before the restart."""
+    run = asyncio.run(
+        _night(tmp_path, OcppQuirks(required_profile_kind="Relative"), _restart_while_charging)
+    )
+    control = run.seen.control
+    assert control is not None
+    snapshot = asyncio.run(control.central.link.charger.status())
+
+    restart = run.seen.at["restart"]
+    assert 1 == control.restarts
+    assert 2 == run.wallbox.connects
+    assert 1 == run.wallbox.boots  # reconnected, not rebooted: the transaction ran on
+    assert run.night.energy_by(restart) >= 2.0
+    assert 1 == run.sent("StartTransaction")
+    assert 1 == len(run.wallbox.calls("RemoteStartTransaction"))
+    assert ["Absolute"] == [line["kind"] for line in run.logged("ocpp_profile_rejected")]
+    assert all(kind == "Relative" for kind in _kinds(run)[1:])
+    assert snapshot.added_energy_kwh == pytest.approx(run.night.energy_by(UNPLUG), abs=0.05)
+    [entry] = run.night.entries
+    assert entry.energy_kwh == pytest.approx(run.night.energy_by(UNPLUG), abs=0.1)
+    assert entry.target_met
+    assert run.night.energy_by(READY_BY) >= TARGET_KWH - 0.05

@@ -43,6 +43,7 @@ from smartcharge.ocpp.errors import (
     OcppError,
     UnsupportedCommandError,
 )
+from smartcharge.ocpp.memory import MemoryStore, remembered, restore
 from smartcharge.ocpp.profiles import (
     PlannedLimit,
     ProfileKind,
@@ -87,6 +88,8 @@ class OcppCharger:
         call_timeout_s: the longest wait for one answer.
         heartbeat_interval_s: given to the charger at boot.
         sample_interval_s: the MeterValueSampleInterval set at setup.
+        memory: where the accepted profile kind, the transaction counter and the running
+            transaction are kept across a restart (``memory.py``); None keeps them in memory.
     """
 
     def __init__(
@@ -101,6 +104,7 @@ class OcppCharger:
         call_timeout_s: float = CALL_TIMEOUT_S,
         heartbeat_interval_s: int = HEARTBEAT_INTERVAL_S,
         sample_interval_s: int = SAMPLE_INTERVAL_S,
+        memory: MemoryStore | None = None,
     ) -> None:
         self.charge_point_id = charge_point_id
         self._clock = clock
@@ -133,6 +137,12 @@ class OcppCharger:
         # Told the snapshot after each report of the charger (status, readings, transaction);
         # the runtime decides whether it is worth a tick (``runtime.report_tick``).
         self.on_report: Callable[[ChargerSnapshot], None] | None = None
+        self._memory = memory
+        self._remembered = memory.load() if memory is not None else None
+        if self._remembered is not None and self._remembered.charge_point_id == charge_point_id:
+            restore(self.record, self._remembered)
+            kind = self._remembered.profile_kind
+            self.profile_kind = None if kind is None else ProfileKind(kind)
 
     # -- connections -------------------------------------------------------------------------
 
@@ -226,7 +236,9 @@ class OcppCharger:
         if connector_id != self._connector_id:
             return self.record.new_transaction_id()
         self._remote_start_at = None
-        return self.record.start_transaction(meter_start_wh, at, self._clock.now())
+        transaction_id = self.record.start_transaction(meter_start_wh, at, self._clock.now())
+        self._remember()  # before the id is answered: it is never given twice
+        return transaction_id
 
     def on_stop_transaction(self, transaction_id: int, meter_stop_wh: float) -> None:
         """Record a stopped transaction (its energy stays the last session's)."""
@@ -241,6 +253,7 @@ class OcppCharger:
 
     def message_answered(self, connection: CentralChargePoint, action: str) -> None:
         """Start what a message sets off, now that its answer is out."""
+        self._remember()
         if connection is not self._connection:
             return
         if action == "BootNotification" or not connection.registered:
@@ -287,7 +300,19 @@ class OcppCharger:
     # -- commands ----------------------------------------------------------------------------
 
     async def status(self) -> ChargerSnapshot:
-        """Return what the charge point last said (OFFLINE when it is not connected)."""
+        """Return what the charge point last said (OFFLINE when it is not connected).
+
+        Raises:
+            ChargerNotConnectedError: the transaction remembered from before a restart has
+                not been read since (its energy is unknown until its next MeterValues; 0 kWh
+                would look like a counter reset to the session core, which would then count
+                the energy before it twice).
+        """
+        if self.record.unread:
+            raise ChargerNotConnectedError(
+                f"charge point {self.charge_point_id}: its transaction has not been read since"
+                " smartcharge started; waiting for its meter values"
+            )
         return self._snapshot()
 
     def _snapshot(self) -> ChargerSnapshot:
@@ -388,6 +413,15 @@ class OcppCharger:
         async with self._ops:
             await connection.request(call.ClearChargingProfile(id=1))
 
+    def _remember(self) -> None:
+        """Save what a restart must find again (``memory.py``), when it changed."""
+        if self._memory is None:
+            return
+        kind = None if self.profile_kind is None else self.profile_kind.value
+        now = remembered(self.charge_point_id, self.record, kind)
+        if now != self._remembered and self._memory.save(now):
+            self._remembered = now
+
     def _ready_connection(self) -> CentralChargePoint:
         connection = self._connection
         if connection is None or not connection.registered:
@@ -434,6 +468,7 @@ class OcppCharger:
                         kind=kind.value,
                     )
                 self.profile_kind = kind
+                self._remember()
                 self._limit_accepted_at = now
                 self._sent_limits = tuple(
                     plan_periods(

@@ -44,6 +44,15 @@ class ConnectorRecord:
     transaction_started_at: datetime | None = None
     session_start_wh: float | None = None
 
+    @property
+    def unread(self) -> bool:
+        """Return whether a running transaction's register has not been read yet.
+
+        Only a transaction remembered from before a restart (``memory.py``): a started one
+        is read at its start (``meterStart``).
+        """
+        return self.transaction_id is not None and self.reading.energy_register_wh is None
+
     def on_status(self, status: str, now: datetime) -> None:
         """Record a status of the connector."""
         if status == "Available" and self.transaction_id is not None:

@@ -31,6 +31,7 @@ from smartcharge.prices import (
 from smartcharge.pricing import Tariff
 from smartcharge.runtime.cloud_side import OcppWithCloud
 from smartcharge.runtime.ocpp_link import OcppLink
+from smartcharge.runtime.ocpp_memory import LinkMemoryStore
 from smartcharge.storage import StateDisk
 from smartcharge.wallbox import READ_TRIES, WallboxClient
 
@@ -77,11 +78,13 @@ def build_charger(
     )
 
 
-def build_ocpp_link(settings: Settings, clock: Clock) -> OcppLink:
+def build_ocpp_link(settings: Settings, clock: Clock, disk: StateDisk | None = None) -> OcppLink:
     """Return the OCPP endpoint and charger ``SMARTCHARGE_OCPP_*`` describe (not listening yet).
 
-    The charger takes the installation's current and phases; the password (security profile
-    1) is registered with the log redaction; a certificate and key make the endpoint wss.
+    The charger takes the installation's current and phases, and keeps what a restart must
+    find again in the state dir (``runtime.ocpp_memory``, on ``disk``); the password
+    (security profile 1) is registered with the log redaction; a certificate and key make the
+    endpoint wss.
 
     Raises:
         ConfigError: no charge point id is set (``check-config`` refuses that first).
@@ -102,6 +105,7 @@ def build_ocpp_link(settings: Settings, clock: Clock) -> OcppLink:
         charger_id=settings.wallbox_charger_id or 0,
         max_current_a=settings.max_current_a,
         phases=settings.phases,
+        memory=LinkMemoryStore(settings.state_dir, clock, disk),
     )
     server = OcppServer(charger, password=password or None, ssl_context=context)
     return OcppLink(

@@ -84,7 +84,7 @@ async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
         link: OcppLink | None = None
         charger: Charger
         if settings.charger_link is ChargerLink.OCPP:
-            link = build_ocpp_link(settings, clock)
+            link = build_ocpp_link(settings, clock, disk)
             # The cloud beside it (energy cost), when the account is configured: it never
             # polls, so the account's read budget is not shared with it.
             charger, chargers = build_ocpp_charger(settings, link, http, clock, disk), 1

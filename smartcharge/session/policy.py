@@ -385,13 +385,14 @@ def report_worth_a_tick(
     """Return whether a charger's own report should be taken in before the next poll.
 
     A link whose charger reports by itself (OCPP: StatusNotification, MeterValues every 10 s)
-    lets the daemon tick on a report that matters instead of waiting for its poll: a status
-    other than the last reading's (a car plugged in or out, charging begun, a car that stopped
-    drawing), or, in a session being planned, a draw that ``step`` would re-plan for
-    (``ReplanReason.POWER_DEVIATED``). Anything else waits for the poll.
+    lets the daemon tick on a report that matters instead of waiting for its poll: the first
+    after the last read failed, a status other than the last reading's (a car plugged in or
+    out, charging begun, a car that stopped drawing), or, in a session being planned, a draw
+    that ``step`` would re-plan for (``ReplanReason.POWER_DEVIATED``). Anything else waits
+    for the poll.
     """
     last = state.last_status
-    if last is None or report.status is not last.status:
+    if state.charger_unreachable or last is None or report.status is not last.status:
         return True
     session = state.session
     if session is None or session.hold is not None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -27,14 +27,25 @@ from typing import Any, TextIO
 
 import aiohttp
 
-from smartcharge.demo import DEMO_DAY, PLUG_IN, TZ, UNPLUG, local, plan_line, simulated_world
+from smartcharge.config import Settings
+from smartcharge.demo import (
+    DEMO_DAY,
+    PLUG_IN,
+    TZ,
+    UNPLUG,
+    SimulatedWorld,
+    local,
+    plan_line,
+    simulated_world,
+)
 from smartcharge.ledger import LedgerEntry, ledger_text
 from smartcharge.logsetup import configure_logging
 from smartcharge.runtime.adapters import build_ocpp_charger, build_ocpp_link
 from smartcharge.runtime.cloud_side import OcppWithCloud
 from smartcharge.runtime.compose import build_daemon
 from smartcharge.runtime.daemon import Daemon
-from smartcharge.runtime.jobs import JobSpec, job_specs
+from smartcharge.runtime.jobs import job_specs
+from smartcharge.runtime.ocpp_link import OcppLink
 from smartcharge.runtime.report_tick import ReportTicks
 from smartcharge.simulator._car import Car
 from smartcharge.simulator.ocpp_charge_point import (
@@ -95,20 +106,107 @@ class OcppNight:
         return [c for c in self.received if c.action in COMMANDS]
 
 
+class _Central:
+    """One run of the daemon with its OCPP endpoint, as ``smartcharge run`` would start it."""
+
+    def __init__(
+        self, link: OcppLink, daemon: Daemon, settings: Settings, port: int, *, cloud: bool
+    ) -> None:
+        self.port = port
+        self.cloud = cloud
+        self.link = link
+        self.daemon = daemon
+        self.settings = settings
+        self.specs = job_specs(settings, link.charger.capabilities.min_read_interval_s)
+        self.jobs = daemon.jobs()
+        self.due: dict[str, datetime] = {}
+
+    @classmethod
+    async def open(
+        cls,
+        world: SimulatedWorld,
+        record: Callable[[str, dict[str, Any]], None],
+        port: int = 0,
+        *,
+        cloud: bool = False,
+    ) -> _Central:
+        """Build the link and the daemon on ``world``'s settings; listen on ``port`` (0: free).
+
+        ``cloud``: the daemon's charger is the OCPP link with the cloud beside it.
+        """
+        clock, settings = world.clock, world.settings
+        link = build_ocpp_link(settings, clock)
+        link.host, link.port = "127.0.0.1", port  # the setting allows 1-65535
+        bound = await link.start()
+        charger = build_ocpp_charger(settings, link, world.http, clock) if cloud else link.charger
+        daemon = build_daemon(settings, clock, world.http, charger=charger, on_event=record)
+        return cls(link, daemon, settings, bound, cloud=cloud)
+
+    async def start(self, now: datetime) -> None:
+        """Start the daemon (its first tick) and its jobs' schedule."""
+        await self.daemon.start()
+        self.due = {s.name: s.next_after(now) for s in self.specs}
+
+    async def run_due(self, before: datetime, now: datetime, night: OcppNight) -> None:
+        """Run the jobs due by ``now`` (a plan edge passed since ``before`` first)."""
+        edge = self.daemon.next_plan_edge(before)
+        if edge is not None and edge <= now:
+            await self.daemon.plan_edge_job()
+        for spec in self.specs:
+            if now >= self.due[spec.name]:
+                night.polls += spec.name == "poll"
+                await self.jobs[spec.name]()
+                self.due[spec.name] = spec.next_after(now)
+
+    async def settle(self) -> None:
+        """Wait for what the charger's messages and the daemon's reports set off."""
+        await self.link.charger.settle()
+        await self.daemon.work.settle()  # a tick a report set off, a plan sent
+
+    async def kill(self) -> None:
+        """End abruptly: tasks cancelled, sockets closed, no on-exit rule."""
+        await self.daemon.work.abandon()
+        await self.link.charger.close()
+        await self.link.server.close()
+
+    async def stop(self) -> None:
+        """Stop as SIGTERM does: the daemon's shutdown, then the on-exit rule on the profile."""
+        await self.daemon.shutdown()
+        if isinstance(self.daemon.charger, OcppWithCloud):
+            await self.daemon.charger.release()
+        await self.link.stop(self.settings.on_exit)
+
+    def count(self, night: OcppNight) -> None:
+        """Add this run's report ticks to ``night``."""
+        if isinstance(self.link.charger.on_report, ReportTicks):
+            night.report_ticks += self.link.charger.on_report.ticks
+
+
 class NightControl:
     """What a night's ``during`` hook may do between the Wallbox's steps.
 
     Attributes:
         wallbox: the simulated Wallbox (reboot it, take it offline, look at it).
         night: what the night has recorded so far.
-        alive: whether the daemon still runs (``kill`` ends it).
+        alive: whether the daemon runs (``kill`` ends it, ``restart`` starts a new one).
+        restarts: how often the daemon was started again.
     """
 
-    def __init__(self, wallbox: SimulatedOcppWallbox, night: OcppNight, stop: _Kill) -> None:
+    def __init__(
+        self,
+        wallbox: SimulatedOcppWallbox,
+        night: OcppNight,
+        world: SimulatedWorld,
+        central: _Central,
+        record: Callable[[str, dict[str, Any]], None],
+    ) -> None:
         self.wallbox = wallbox
         self.night = night
         self.alive = True
-        self._stop = stop
+        self.restarts = 0
+        self.central = central
+        self._world = world
+        self._record = record
 
     async def kill(self) -> None:
         """End the daemon abruptly, as SIGKILL would: no on-exit rule, no profile cleared.
@@ -118,10 +216,25 @@ class NightControl:
         """
         if self.alive:
             self.alive = False
-            await self._stop()
+            self.central.count(self.night)
+            await self.central.kill()
+
+    async def restart(self) -> None:
+        """Kill the daemon and start a new one on the same state dir and port.
+
+        As a crash and the container's restart: the Wallbox reconnects without a new boot.
+        """
+        port = self.central.port
+        await self.kill()
+        self.central = await _Central.open(
+            self._world, self._record, port, cloud=self.central.cloud
+        )
+        await self.wallbox.connect()
+        await self.central.start(self._world.clock.now())
+        self.alive = True
+        self.restarts += 1
 
 
-_Kill = Callable[[], Awaitable[None]]
 During = Callable[[datetime, NightControl], Awaitable[None]]
 
 
@@ -151,7 +264,7 @@ async def run_ocpp_night(
         unplug: when it is unplugged (07:30 by default).
         quirks: the Wallbox firmware's quirks (``OcppQuirks()`` by default).
         during: called before every step of the Wallbox with the time and a ``NightControl``
-            (a reboot, an outage, the daemon killed).
+            (a reboot, an outage, the daemon killed or restarted).
         cloud: the Wallbox cloud beside the OCPP link (``build_ocpp_charger`` on the demo's
             account), for the energy cost in the app.
         overrides: settings beside the demo's (the need, the ready-by time).
@@ -164,46 +277,33 @@ async def run_ocpp_night(
     async with simulated_world(
         state_dir, start, charger_link="ocpp", ocpp_charge_point_id=CP_ID, **overrides
     ) as world:
-        clock, settings = world.clock, world.settings
-        link = build_ocpp_link(settings, clock)
-        link.host, link.port = "127.0.0.1", 0  # a free port (the setting allows 1-65535)
-        port = await link.start()
+        clock = world.clock
 
         def record(name: str, data: dict[str, Any]) -> None:
             night.events.append((clock.now(), name, data))
             if on_event is not None:
                 on_event(name, data)
 
-        charger = build_ocpp_charger(settings, link, world.http, clock) if cloud else link.charger
-        daemon = build_daemon(settings, clock, world.http, charger=charger, on_event=record)
-
-        async def kill() -> None:
-            await daemon.work.abandon()
-            await link.charger.close()
-            await link.server.close()
-
+        central = await _Central.open(world, record, cloud=cloud)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT_S)) as http:
             wallbox = SimulatedOcppWallbox(
-                f"ws://127.0.0.1:{port}/",
+                f"ws://127.0.0.1:{central.port}/",
                 CP_ID,
                 clock,
                 http,
                 car=car,
                 quirks=quirks,
-                max_current_a=float(settings.max_current_a),
+                max_current_a=float(world.settings.max_current_a),
                 timeout_s=WAIT_S,
             )
-            control = NightControl(wallbox, night, kill)
+            control = NightControl(wallbox, night, world, central, record)
             if cloud:
                 # The same charger in the app: its limit there caps what OCPP gives.
                 app = world.cloud.charger
                 wallbox.app_limit_a = lambda: float(app.max_charging_current_a)
             try:
                 await wallbox.connect()
-                await daemon.start()
-                specs = job_specs(settings, link.charger.capabilities.min_read_interval_s)
-                jobs = daemon.jobs()
-                due = {s.name: s.next_after(clock.now()) for s in specs}
+                await central.start(clock.now())
                 before = clock.now()
                 plugged_wh: float | None = None  # the register at the plug-in
                 while clock.now() < end:
@@ -221,49 +321,24 @@ async def run_ocpp_night(
                     if during is not None:
                         await during(now, control)
                     if control.alive:
-                        await _run_due_jobs(daemon, specs, jobs, due, before, now, night)
+                        await control.central.run_due(before, now, night)
                     before = now
                     await wallbox.pass_time(STEP_S)
                     if control.alive:
-                        await link.charger.settle()
-                        await daemon.work.settle()  # a tick a report set off, a plan sent
+                        await control.central.settle()
                 if control.alive:
-                    await daemon.shutdown()
-                    if isinstance(charger, OcppWithCloud):
-                        await charger.release()
-                    await link.stop(settings.on_exit)
+                    control.central.count(night)
+                    await control.central.stop()
                 await wallbox.settle()
             finally:
                 await wallbox.close()
-                await link.server.close()
+                await control.central.link.server.close()
         night.received = list(wallbox.received)
-        if isinstance(link.charger.on_report, ReportTicks):
-            night.report_ticks = link.charger.on_report.ticks
         night.meter_values = sum(1 for action, _ in wallbox.sent if action == "MeterValues")
-        night.entries = daemon.ledger.entries()
+        night.entries = control.central.daemon.ledger.entries()
         night.cloud_requests = len(world.cloud.requests)
         night.cloud_log = list(world.cloud.requests)
     return night
-
-
-async def _run_due_jobs(
-    daemon: Daemon,
-    specs: Sequence[JobSpec],
-    jobs: Mapping[str, Callable[[], Awaitable[None]]],
-    due: dict[str, datetime],
-    before: datetime,
-    now: datetime,
-    night: OcppNight,
-) -> None:
-    """Run the daemon's jobs due by ``now`` (a plan edge passed since ``before`` first)."""
-    edge = daemon.next_plan_edge(before)
-    if edge is not None and edge <= now:
-        await daemon.plan_edge_job()
-    for spec in specs:
-        if now >= due[spec.name]:
-            night.polls += spec.name == "poll"
-            await jobs[spec.name]()
-            due[spec.name] = spec.next_after(now)
 
 
 async def run_demo(out: TextIO, state_dir: Path) -> OcppNight:
