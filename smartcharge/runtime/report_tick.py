@@ -54,7 +54,9 @@ class ReportTicks:
     def __call__(self, report: ChargerSnapshot) -> None:
         """Take in one report; start a tick if it matters and the gap allows."""
         daemon = self._daemon
-        if daemon.work.stopping or (self._task is not None and not self._task.done()):
+        if daemon.started_mono is None or daemon.work.stopping:
+            return  # not started yet (the endpoint listens first) or stopping
+        if self._task is not None and not self._task.done():
             return
         now_mono = daemon.clock.monotonic()
         last = max(

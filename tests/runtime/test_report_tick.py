@@ -24,7 +24,7 @@ async def test_a_report_ticks_only_when_it_matters_and_at_most_once_per_gap(
     tmp_path: Path, clock: SimulatedClock
 ):
     """Another status than the last reading's ticks, once per gap; the same status does not;
-    nor does anything once the daemon is stopping."""
+    nor does anything before the daemon has started or once it is stopping."""
     settings = ocpp_settings(tmp_path)
     charger = OcppCharger("WB-REPORT-1", clock)
     async with open_http(settings) as http:
@@ -34,6 +34,9 @@ async def test_a_report_ticks_only_when_it_matters_and_at_most_once_per_gap(
         offline = await charger.status()
         ready = replace(offline, status=ChargerStatus.READY)
 
+        ticks(offline)  # the daemon has not started: its first tick is start()'s
+        unstarted = ticks.ticks
+        daemon.started_mono = clock.monotonic()
         ticks(offline)  # nothing read yet: any report is news
         await daemon.work.settle()
         first = daemon.last_poll_mono
@@ -50,6 +53,7 @@ async def test_a_report_ticks_only_when_it_matters_and_at_most_once_per_gap(
         daemon.work.stopping = True
         ticks(ready)
 
+    assert 0 == unstarted
     assert 0.0 == first
     assert 1 == counted
     assert 2 == ticks.ticks
