@@ -32,6 +32,7 @@ from smartcharge.runtime.cloud_side import OcppWithCloud
 from smartcharge.runtime.compose import build_daemon, build_reloader, daemon_view, open_http
 from smartcharge.runtime.jobs import job_specs, poll_interval_s, realign_jobs, schedule
 from smartcharge.runtime.ocpp_link import OcppLink
+from smartcharge.runtime.steering import link_on_exit
 from smartcharge.state import STATE_FILE
 from smartcharge.statedir import claim_state_dir
 from smartcharge.storage import StateDisk
@@ -139,7 +140,7 @@ async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
             if isinstance(charger, OcppWithCloud):
                 await charger.release()  # the app's limit as it was, if we lowered it
             if link is not None:
-                await link.stop(settings.on_exit)
+                await link.stop(link_on_exit(daemon.state, settings.on_exit))
             if health is not None:
                 await health.stop()
         if not starting.cancelled():

@@ -6,15 +6,18 @@ strategy (full power from now until the need is met), one in ``off`` by a plan t
 nothing (every slot paused, named ``off``), any other by the configured strategy. And
 ``steer_daemon``, the body of ``Daemon.steer``: apply under the tick lock, save, log, then one
 tick that plans again at once when a car is plugged in (it reads the charger once, as any tick,
-and sends only what the policy asks for).
+and sends only what the policy asks for). And ``link_on_exit``: over OCPP the on-exit rule
+clears the daemon's charging profile, which lets the car charge; a session the user switched
+``off`` keeps it (the user's no stands, as on the cloud, where ``off`` is not resumed).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from smartcharge.config import OnExit
 from smartcharge.session.accounting import TARGET_TOLERANCE_KWH
-from smartcharge.session.model import SessionState
+from smartcharge.session.model import DaemonState, SessionState
 from smartcharge.session.steering import SteerMode
 from strategies.base import Plan, PlanRequest, Strategy
 from strategies.immediate import ImmediateStrategy
@@ -35,3 +38,10 @@ def plan_for(session: SessionState, strategy: Strategy, request: PlanRequest) ->
         met = session.remaining_kwh <= TARGET_TOLERANCE_KWH
         return replace(nothing, strategy=OFF_STRATEGY, is_reachable=met)
     return strategy.plan(request)
+
+
+def link_on_exit(state: DaemonState, on_exit: OnExit) -> OnExit:
+    """Return what the OCPP link does with its profile on exit: kept for a session ``off``."""
+    if state.session is not None and state.session.mode is SteerMode.OFF:
+        return OnExit.LEAVE
+    return on_exit

@@ -9,6 +9,7 @@ request never leads to a command the policy would not send anyway.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,18 @@ from typing import Any
 import pytest
 
 from smartcharge.cli import main
+from smartcharge.config import OnExit
 from smartcharge.demo import DEMO_DAY, SimulatedWorld, local, simulated_world
 from smartcharge.runtime.jobs import run_simulated
-from smartcharge.session.steering import SteerMode, SteerRequest, SteerSource, SteerTarget
+from smartcharge.runtime.steering import link_on_exit
+from smartcharge.session.model import DaemonState, SessionState
+from smartcharge.session.steering import (
+    SessionOverride,
+    SteerMode,
+    SteerRequest,
+    SteerSource,
+    SteerTarget,
+)
 
 START = local(DEMO_DAY, time(17, 45))
 PLUG_IN = local(DEMO_DAY, time(18, 0))
@@ -234,3 +244,20 @@ async def test_status_shows_the_override_and_the_one_waiting(
     override = data["session"]["override"]
     assert ("plan", 35.0, "cli") == (override["mode"], override["target_kwh"], override["set_by"])
     assert "2025-12-17T05:30:00Z" == override["ready_by"]
+
+
+def test_over_ocpp_a_session_switched_off_keeps_the_profile_on_exit():
+    """Clearing the OCPP profile on exit lets the car charge: not for a session the user
+    switched off (as on the cloud, where off is not resumed); any other keeps the setting."""
+    off = SessionOverride(SteerMode.OFF, None, None, SteerSource.CLI, START)
+    now = replace(off, mode=SteerMode.NOW)
+    session = SessionState("s", START, START + timedelta(hours=12), 20.0)
+
+    def state(override: SessionOverride | None) -> DaemonState:
+        return DaemonState(session=replace(session, override=override))
+
+    assert OnExit.LEAVE == link_on_exit(state(off), OnExit.RESUME)
+    assert OnExit.RESUME == link_on_exit(state(now), OnExit.RESUME)
+    assert OnExit.RESUME == link_on_exit(state(None), OnExit.RESUME)
+    assert OnExit.RESUME == link_on_exit(DaemonState(), OnExit.RESUME)
+    assert OnExit.LEAVE == link_on_exit(state(None), OnExit.LEAVE)
