@@ -277,12 +277,16 @@ def quarter_rows(plan: Plan) -> list[QuarterRow]:
     return rows
 
 
-def _hhmm(instant: datetime) -> str:
-    return instant.astimezone(TZ).strftime("%H:%M")
+def _hhmm(instant: datetime, tz: ZoneInfo = TZ) -> str:
+    return instant.astimezone(tz).strftime("%H:%M")
 
 
-def plan_table(plan: Plan) -> str:
-    """Return the plan as a table with a terminal chart of the price (charging marked)."""
+def plan_table(plan: Plan, tz: ZoneInfo = TZ) -> str:
+    """Return the plan as a table with a terminal chart of the price (charging marked).
+
+    Times are local in ``tz`` (the demo's Europe/Amsterdam; ``smartcharge plan`` passes the
+    user's zone).
+    """
     rows = quarter_rows(plan)
     priced = [r.price_eur_per_kwh for r in rows if r.price_eur_per_kwh is not None]
     lo, hi = (min(priced), max(priced)) if priced else (0.0, 1.0)
@@ -299,10 +303,10 @@ def plan_table(plan: Plan) -> str:
         if r.current_a > 0:
             mark = f"  ◀ {r.current_a:4.1f} A {r.energy_kwh:5.2f} kWh"
             if r.charge_from is not None:
-                mark += f" from {_hhmm(r.charge_from)}"
+                mark += f" from {_hhmm(r.charge_from, tz)}"
             if r.charge_until is not None:
-                mark += f" until {_hhmm(r.charge_until)}"
-        lines.append(f"  {_hhmm(r.start)}  {text}  {bar:<26}{mark}".rstrip())
+                mark += f" until {_hhmm(r.charge_until, tz)}"
+        lines.append(f"  {_hhmm(r.start, tz)}  {text}  {bar:<26}{mark}".rstrip())
     return "\n".join(lines)
 
 

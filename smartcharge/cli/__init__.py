@@ -16,10 +16,10 @@ import sys
 from collections.abc import Sequence
 
 from smartcharge import __version__
-from smartcharge.cli import backtest, charger, configcmd, daemon, prices
+from smartcharge.cli import backtest, charger, configcmd, daemon, plan, prices
 from smartcharge.errors import ConfigError, SmartchargeError
 
-_GROUPS = (configcmd, charger, prices, backtest, daemon)
+_GROUPS = (configcmd, charger, prices, backtest, daemon, plan)
 
 
 def build_parser() -> argparse.ArgumentParser:
