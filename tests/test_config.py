@@ -133,6 +133,19 @@ def test_min_above_max_current_is_rejected(monkeypatch: pytest.MonkeyPatch):
     )
 
 
+def test_a_target_above_the_battery_is_rejected(monkeypatch: pytest.MonkeyPatch):
+    """SMARTCHARGE_BATTERY_KWH (optional) caps the target; at the battery it is accepted."""
+    monkeypatch.setenv("SMARTCHARGE_TARGET_KWH", "70")
+    monkeypatch.setenv("SMARTCHARGE_BATTERY_KWH", "60")
+
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    monkeypatch.setenv("SMARTCHARGE_TARGET_KWH", "60")
+
+    assert "SMARTCHARGE_TARGET_KWH (70) is above SMARTCHARGE_BATTERY_KWH (60)" in str(err.value)
+    assert 60.0 == load_settings().battery_kwh
+
+
 def test_missing_env_file_named_by_variable_is_an_error(monkeypatch: pytest.MonkeyPatch):
     """Pointing SMARTCHARGE_ENV_FILE at nothing is reported, not ignored."""
     monkeypatch.setenv("SMARTCHARGE_ENV_FILE", "/nonexistent/x.env")
