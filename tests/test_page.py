@@ -275,7 +275,7 @@ def test_a_refusal_is_shown_next_to_its_field_with_the_values_as_typed():
     assert "aria-invalid" not in tree.all("input", id="target_kwh")[0]
     error = tree.all("p", id="ready_by-error")[0]
     assert "hidden" not in error
-    assert "25:00 is not a time of day. Accepted: HH:MM, 00:00-23:59" in html
+    assert "25:00 is not a time of day. (accepted: HH:MM, 00:00-23:59)" in html
 
 
 def test_a_refusal_of_another_field_is_shown_above_the_form():
@@ -413,7 +413,7 @@ def test_the_script_refreshes_within_30_to_60_s_and_posts_json_to_the_api():
 
     assert period is not None
     assert 30_000 <= int(period.group(1)) <= 60_000
-    assert 'fetch("/api/plan"' in JS
+    assert 'fetch(here("/api/plan")' in JS
     assert '"Content-Type": "application/json"' in JS
     assert "editing()" in JS  # no refresh of the form while it is being edited
 

@@ -260,7 +260,7 @@ def _field(
     """Return one labelled input with its hint and its error slot."""
     error = refusal is not None and refusal.field == name
     extra = ' step="0.1" min="0" inputmode="decimal"' if kind == "number" else ""
-    message = f"{refusal.message} Accepted: {refusal.accepted}" if error and refusal else ""
+    message = f"{refusal.message} (accepted: {refusal.accepted})" if error and refusal else ""
     invalid = ' aria-invalid="true"' if error else ""
     return (
         f'<div class="field"><label for="{name}">{escape(label)}</label>'
@@ -286,7 +286,9 @@ def _steering(status: Json, zone: ZoneInfo, now: datetime, form: FormState | Non
         ready_by = "" if not override.get("ready_by") else _hm(override["ready_by"], zone)
     refusal = form.refusal if form else None
     general = refusal is not None and refusal.field not in FORM_FIELDS
-    general_text = f"{refusal.message} Accepted: {refusal.accepted}" if general and refusal else ""
+    general_text = ""
+    if general and refusal:
+        general_text = f"{refusal.message} (accepted: {refusal.accepted})"
     applies = (
         "For the car plugged in now, until it is unplugged."
         if session

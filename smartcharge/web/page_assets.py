@@ -116,6 +116,10 @@ JS = f"""
   "use strict";
   var REFRESH_MS = {REFRESH_S * 1000};
   var dirty = false;
+  document.documentElement.setAttribute("data-script", "on");
+  // From the origin, never the document's URL: a page opened with user:token@ in its address has
+  // the credentials in its URL, and fetch() refuses a URL with credentials.
+  function here(path) {{ return window.location.origin + path; }}
   function form() {{ return document.getElementById("steer"); }}
   function editing() {{
     var f = form();
@@ -127,7 +131,7 @@ JS = f"""
   }}
   function refresh(force) {{
     if (!force && editing()) {{ return Promise.resolve(); }}
-    return fetch("/", {{ cache: "no-store", credentials: "same-origin",
+    return fetch(here("/"), {{ cache: "no-store", credentials: "same-origin",
                         headers: {{ "Accept": "text/html" }} }})
       .then(function (r) {{ if (!r.ok) {{ throw new Error("HTTP " + r.status); }}
                             return r.text(); }})
@@ -144,7 +148,7 @@ JS = f"""
   }}
   function showError(error) {{
     var field = error.field === "target_kwh" || error.field === "ready_by" ? error.field : null;
-    var text = error.message + (error.accepted ? " Accepted: " + error.accepted : "");
+    var text = error.message + (error.accepted ? " (accepted: " + error.accepted + ")" : "");
     var slot = document.getElementById((field || "form") + "-error");
     if (slot) {{ slot.textContent = text; slot.hidden = false; }}
     if (field) {{ document.getElementById(field).setAttribute("aria-invalid", "true"); }}
@@ -166,8 +170,10 @@ JS = f"""
       if (target !== "") {{ body.target_kwh = Number(target); }}
       if (readyBy !== "") {{ body.ready_by = readyBy; }}
     }}
+    f.querySelectorAll(".error").forEach(function (el) {{ el.hidden = true; }});
+    f.querySelectorAll("input").forEach(function (el) {{ el.removeAttribute("aria-invalid"); }});
     say("Sending\\u2026");
-    fetch("/api/plan", {{ method: "POST", credentials: "same-origin",
+    fetch(here("/api/plan"), {{ method: "POST", credentials: "same-origin",
                          headers: {{ "Content-Type": "application/json" }},
                          body: JSON.stringify(body) }})
       .then(function (r) {{
