@@ -41,6 +41,9 @@ SKIPPED = {
     "SMARTCHARGE_TEST_CONTAINER=1 .venv/bin/python -m pytest": (
         "is this test suite with the container test (installs buildah/podman, needs a registry)"
     ),
+    "SMARTCHARGE_TEST_BROWSER=1 .venv/bin/python -m pytest tests/test_page_browser.py": (
+        "is part of this test suite, run by CI with the browser installed (headless Chromium)"
+    ),
     ".venv/bin/python -m pytest tests/benchmarks -m benchmark -s": (
         "benchmarks print figures for minutes; not a check"
     ),
