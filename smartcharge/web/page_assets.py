@@ -181,10 +181,12 @@ JS = f"""
           .then(function (doc) {{ return {{ status: r.status, doc: doc }}; }});
       }})
       .then(function (answer) {{
-        if (answer.status === 200) {{
+        if (answer.status === 200 || answer.status === 202) {{
           dirty = false;
           if (document.activeElement) {{ document.activeElement.blur(); }}
-          return refresh(true).then(function () {{ say("Done: the plan is updated."); }});
+          var done = answer.status === 200 ? "Done: the plan is updated."
+            : "Accepted: smartcharge applies it as soon as the charger lets it.";
+          return refresh(true).then(function () {{ say(done); }});
         }}
         if (answer.doc && answer.doc.error) {{ showError(answer.doc.error); }}
         else {{ say("Refused: HTTP " + answer.status); }}
