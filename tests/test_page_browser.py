@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -278,7 +279,12 @@ def wait_until(driver: WebDriver, condition: Any, what: str, timeout_s: float = 
                 "session",
             )
         }
-        raise AssertionError(f"timed out waiting for {what}; the page shows {shown}") from None
+        body = driver.find_element(By.TAG_NAME, "body").text[:300]
+        raise AssertionError(
+            f"timed out waiting for {what} at {re.sub('//[^@/]*@', '//', driver.current_url)}; "
+            f"the page shows {shown}; "
+            f"its text begins {body!r}"
+        ) from None
 
 
 def section_text(driver: WebDriver, section: str) -> str:

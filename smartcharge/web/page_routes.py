@@ -39,7 +39,9 @@ _HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" with the
+    # form's POST, and the server refuses a write whose origin is not its own
+    "Referrer-Policy": "same-origin",
 }
 
 

@@ -83,6 +83,8 @@ async def test_the_page_shows_the_views_documents_with_a_strict_content_security
     assert headers["Content-Type"] == "text/html; charset=utf-8"
     assert CONTENT_SECURITY_POLICY == headers["Content-Security-Policy"]
     assert "no-store" == headers["Cache-Control"]
+    # not no-referrer: under it a browser sends "Origin: null" with the form's POST (refused)
+    assert "same-origin" == headers["Referrer-Policy"]
     assert "Charged so far</dt><dd>2.5 kWh" in html
     assert "Still needed</dt><dd>17.5 kWh" in html
     # hourly prices: local 7 and 8 December whole; the plan charges 01:00-03:00Z
