@@ -244,7 +244,7 @@ def _prices(days: Sequence[Json], zone: ZoneInfo, now: datetime) -> str:
             "</ul>"
         )
         body = (
-            f"<figure>{chart.svg(items, zone, now)}"
+            f'<figure><div class="scroll">{chart.svg(items, zone, now)}</div>'
             f"<figcaption>{escape(chart.describe(items, zone))}</figcaption></figure>"
             f"{legend}{note}{chart.table(items, zone)}"
         )
@@ -360,11 +360,12 @@ def _ledger(sessions: Json, zone: ZoneInfo, now: datetime) -> str:
             f"{escape(str(totals.get('sessions', len(entries))))} sessions "
             f"({escape(_kwh(totals.get('energy_kwh')))}, cost "
             f"{escape(_eur(totals.get('cost_eur')))}) against charging at once.</p>"
-            "<table><caption>Finished sessions, newest first</caption><thead><tr>"
+            '<div class="scroll"><table><caption>Finished sessions, newest first</caption>'
+            "<thead><tr>"
             '<th scope="col">Plugged in</th><th scope="col">Unplugged</th>'
             '<th scope="col" class="num">Energy</th><th scope="col" class="num">Cost</th>'
             '<th scope="col" class="num">Saving</th><th scope="col">Target met</th>'
-            f"</tr></thead><tbody>{rows}</tbody></table>"
+            f"</tr></thead><tbody>{rows}</tbody></table></div>"
         )
     return (
         '<section id="ledger" data-refresh aria-labelledby="ledger-title">'

@@ -76,8 +76,11 @@ section {{ background: {_P["panel"]}; border-radius: 0.5rem; padding: 0.75rem 1r
 .note {{ font-size: 0.9rem; margin: 0.25rem 0; }}
 dl {{ display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 1rem; margin: 0; }}
 dt {{ font-weight: 600; }}
-dd {{ margin: 0; }}
-svg.chart {{ width: 100%; height: auto; display: block; background: {_P["background"]}; }}
+dd {{ margin: 0; overflow-wrap: anywhere; }}
+figure {{ margin: 0; }}
+.scroll {{ overflow-x: auto; }}
+svg.chart {{ width: 100%; min-width: 640px; height: auto; display: block;
+  background: {_P["background"]}; }}
 .chart .slot {{ fill: {_P["bar"]}; }}
 .chart .slot.planned {{ fill: url(#planned-hatch); }}
 .chart .axis {{ font-size: 12px; fill: {_P["muted"]}; }}
@@ -143,6 +146,7 @@ JS = f"""
           if (next) {{ el.replaceWith(document.importNode(next, true)); }}
         }});
         document.documentElement.setAttribute("data-refreshed-at", String(Date.now()));
+        showNow();
       }})
       .catch(function (err) {{ say("Could not refresh the page: " + err.message); }});
   }}
@@ -154,6 +158,16 @@ JS = f"""
     if (field) {{ document.getElementById(field).setAttribute("aria-invalid", "true"); }}
     say("Refused: " + text);
   }}
+  // On a narrow screen the chart scrolls sideways: start it at "now".
+  function showNow() {{
+    var box = document.querySelector("#prices .scroll");
+    var now = document.querySelector("#price-chart .now");
+    var chart = document.getElementById("price-chart");
+    if (!box || !now || !chart || box.scrollWidth <= box.clientWidth) {{ return; }}
+    var x = Number(now.getAttribute("x1")) / chart.viewBox.baseVal.width;
+    box.scrollLeft = Math.max(0, x * box.scrollWidth - box.clientWidth / 4);
+  }}
+  showNow();
   document.addEventListener("input", function (ev) {{
     var f = form();
     if (f !== null && f.contains(ev.target)) {{ dirty = true; }}
