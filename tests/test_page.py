@@ -415,6 +415,7 @@ def test_the_script_refreshes_within_30_to_60_s_and_posts_json_to_the_api():
     assert 30_000 <= int(period.group(1)) <= 60_000
     assert 'fetch(here("/api/plan")' in JS
     assert '"Content-Type": "application/json"' in JS
+    assert '"X-Smartcharge-Client": "page"' in JS  # logged as set from the page
     assert "editing()" in JS  # no refresh of the form while it is being edited
 
 

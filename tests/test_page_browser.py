@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -267,7 +267,10 @@ def click(driver: WebDriver, mode: str) -> None:
 def wait_until(driver: WebDriver, condition: Any, what: str, timeout_s: float = CHANGE_S) -> None:
     """Wait for ``condition(driver)``; on timeout say what the page shows."""
     try:
-        WebDriverWait(driver, timeout_s).until(condition)
+        # The page's script replaces a section as it refreshes: an element may go stale.
+        WebDriverWait(
+            driver, timeout_s, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(condition)
     except TimeoutException:
         shown = {
             part: [e.text for e in driver.find_elements(By.ID, part)]

@@ -30,6 +30,8 @@ from smartcharge.web.writes import Limited, Pending
 SESSIONS_DEFAULT_LIMIT = 30
 # The header the CLI sends, so an override it sets is logged as set by the CLI.
 CLIENT_HEADER = "X-Smartcharge-Client"
+# Who the header may name (anything else is the API): the CLI, and the web page's script.
+_CLIENTS = {"cli": SteerSource.CLI, "page": SteerSource.PAGE}
 JSON_TYPE = "application/json"
 
 
@@ -97,8 +99,8 @@ async def _steer(request: web.Request) -> web.Response:
     parsed = parse_steer(await request.read())
     if isinstance(parsed, SteerRefusal):
         return refusal_response(parsed)
-    cli = request.headers.get(CLIENT_HEADER, "").strip().lower() == "cli"
-    source = SteerSource.CLI if cli else SteerSource.API
+    client = request.headers.get(CLIENT_HEADER, "").strip().lower()
+    source = _CLIENTS.get(client, SteerSource.API)
     answer = await request.app[WRITES].steer(parsed, source)
     if isinstance(answer, Limited):
         return error_response(

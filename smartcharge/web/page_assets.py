@@ -188,7 +188,8 @@ JS = f"""
     f.querySelectorAll("input").forEach(function (el) {{ el.removeAttribute("aria-invalid"); }});
     say("Sending\\u2026");
     fetch(here("/api/plan"), {{ method: "POST", credentials: "same-origin",
-                         headers: {{ "Content-Type": "application/json" }},
+                         headers: {{ "Content-Type": "application/json",
+                                    "X-Smartcharge-Client": "page" }},
                          body: JSON.stringify(body) }})
       .then(function (r) {{
         return r.json().catch(function () {{ return {{}}; }})

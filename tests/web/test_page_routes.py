@@ -105,6 +105,15 @@ async def test_a_form_post_steers_from_the_page_and_answers_303_to_the_page(clie
     assert [(SteerRequest(SteerMode.PLAN, 30.0, "06:00"), SteerSource.PAGE)] == view.calls
 
 
+async def test_the_pages_script_steers_through_the_api_as_the_page(client, view):
+    status, _, _ = await client.call(
+        "POST", "/api/plan", json={"mode": "now"}, headers={"X-Smartcharge-Client": "page"}
+    )
+
+    assert 200 == status
+    assert [(SteerRequest(SteerMode.NOW), SteerSource.PAGE)] == view.calls
+
+
 @pytest.mark.parametrize("mode", ["now", "off", "clear"])
 async def test_the_buttons_send_their_mode_alone(client, view, mode: str):
     form = {"mode": mode, "target_kwh": "30", "ready_by": "06:00"}

@@ -92,9 +92,14 @@ async def test_an_accepted_request_answers_the_override_and_the_plan(
 
 @pytest.mark.parametrize(
     ("header", "source"),
-    [("cli", SteerSource.CLI), ("CLI", SteerSource.CLI), ("page", SteerSource.API)],
+    [
+        ("cli", SteerSource.CLI),
+        ("CLI", SteerSource.CLI),
+        ("page", SteerSource.PAGE),  # the web page's script (web/page_assets.py)
+        ("browser", SteerSource.API),  # any other name: the API
+    ],
 )
-async def test_the_cli_says_so_in_a_header(
+async def test_the_cli_and_the_page_say_so_in_a_header(
     server: HttpServer, view: ViewDouble, header: str, source: SteerSource
 ):
     await post(server, {"mode": "now"}, headers={"X-Smartcharge-Client": header})
