@@ -185,7 +185,8 @@ async def _json_errors(request: web.Request, handler: _Handler) -> web.StreamRes
             raise
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         accepted = {
-            404: "GET /api/status, /api/plan, /api/prices, /api/sessions, /healthz; POST /api/plan",
+            404: "GET / (the page), /api/status, /api/plan, /api/prices, /api/sessions, "
+            "/healthz; POST /api/plan, /plan (the page's form)",
             405: f"the methods {exc.headers.get('Allow', '')}",
             413: f"a body of at most {MAX_BODY_BYTES} bytes",
         }.get(exc.status, "see the README, 'The local API'")

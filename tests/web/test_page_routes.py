@@ -213,3 +213,11 @@ async def test_beyond_loopback_the_page_needs_the_token_as_basic_password(view):
     assert 200 == right[0]
     assert 'id="price-chart"' in right[2]
     assert [] == view.calls
+
+
+async def test_an_unknown_path_names_the_pages_paths_among_those_accepted(client):
+    status, _, text = await client.call("GET", "/nowhere")
+
+    assert 404 == status
+    assert "GET / (the page)" in text
+    assert "POST /api/plan, /plan (the page's form)" in text
