@@ -391,3 +391,36 @@ def test_without_javascript_the_page_reads_and_the_form_posts_to_plan(site, tmp_
         assert 11.0 == site.get("/api/plan")["plan"]["target_kwh"]
     finally:
         driver.quit()
+
+
+REFRESH = (
+    "var done = arguments[arguments.length - 1];"
+    "document.querySelectorAll('[data-refresh]').forEach(function (el) { el.dataset.old = '1'; });"
+    "document.documentElement.removeAttribute('data-refreshed-at');"
+    "window.smartcharge.refresh(false).then(function () {"
+    "  done([document.documentElement.getAttribute('data-refreshed-at'),"
+    "        Array.from(document.querySelectorAll('[data-old]'))"
+    "          .map(function (e) { return e.id; })]);"
+    "});"
+)
+
+
+def test_the_refresh_leaves_the_form_alone_while_it_is_edited(browser, site):
+    open_page(browser, site)
+    field = browser.find_element(By.ID, "target_kwh")
+    field.clear()
+    field.send_keys("3")
+
+    while_editing = browser.execute_async_script(REFRESH)
+    field = browser.find_element(By.ID, "target_kwh")
+    assert "3" == field.get_attribute("value")
+    assert [
+        None,
+        ["updated", "problems", "session", "prices", "steering", "ledger", "contact"],
+    ] == (while_editing)
+
+    browser.refresh()  # a fresh page: nothing typed, nothing focused
+    WebDriverWait(browser, PAGE_S).until(lambda d: d.find_elements(By.ID, "steer"))
+    refreshed_at, kept = browser.execute_async_script(REFRESH)
+    assert refreshed_at is not None
+    assert [] == kept  # every section was replaced by the new page's

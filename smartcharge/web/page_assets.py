@@ -209,6 +209,8 @@ JS = f"""
       .catch(function (err) {{ say("Could not reach smartcharge: " + err.message); }});
   }});
   setInterval(function () {{ refresh(false); }}, REFRESH_MS);
+  // For the browser test: the refresh the timer runs, without waiting for the timer.
+  window.smartcharge = {{ refresh: refresh }};
 }})();
 """
 
