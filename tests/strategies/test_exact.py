@@ -254,9 +254,12 @@ def long_windows(draw: st.DrawFn) -> tuple[list[float], list[float], list[float]
     return prices, caps, los, energy, draw(st.integers(1, 4))
 
 
-# Each example runs two exact searches over up to 160 slots (~0.3 s on a loaded machine): 40
-# keep the test near 10 s; runs outside CI draw new examples every time.
-@settings(max_examples=40, deadline=None)
+# Each example runs two exact searches over up to 160 slots, about 1 s of CPU (measured: 20
+# examples took 19.6 s of CPU, 38.7 s of wall time beside other work; 40 examples twice ran past
+# the 60 s per-test timeout in a full run on a loaded machine). 12 examples keep it near 12 s of
+# CPU; its own bound of 150 s leaves room for slow draws. New examples are drawn every run.
+@pytest.mark.timeout(150)
+@settings(max_examples=12, deadline=None)
 @given(problem=long_windows())
 def test_the_reduced_search_gives_the_plain_searchs_plan(
     problem: tuple[list[float], list[float], list[float], float, int],
