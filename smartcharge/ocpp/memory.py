@@ -102,6 +102,7 @@ def restore(record: ConnectorRecord, memory: LinkMemory) -> None:
         record.transaction_id = memory.transaction_id
         record.transaction_started_at = memory.transaction_started_at
         record.session_start_wh = memory.session_start_wh
+        record.restored = True
 
 
 class MemoryStore(Protocol):

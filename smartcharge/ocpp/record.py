@@ -34,6 +34,8 @@ class ConnectorRecord:
         transaction_started_at: when the running transaction started (profiles anchor on it).
         session_start_wh: the energy register at the session's start.
         next_transaction_id: the id the next StartTransaction gets.
+        restored: the running transaction was remembered from before a restart
+            (``memory.py``) and the charge point has not sent a reading of it since.
     """
 
     next_transaction_id: int
@@ -43,15 +45,17 @@ class ConnectorRecord:
     transaction_id: int | None = None
     transaction_started_at: datetime | None = None
     session_start_wh: float | None = None
+    restored: bool = False
 
     @property
     def unread(self) -> bool:
-        """Return whether a running transaction's register has not been read yet.
+        """Return whether the running transaction was remembered and not read since.
 
-        Only a transaction remembered from before a restart (``memory.py``): a started one
-        is read at its start (``meterStart``).
+        Its energy is then unknown (a started transaction is read at its start,
+        ``meterStart``); the first MeterValues of the connector ends the wait, with or without
+        the register (a charger that never reports it is not waited for).
         """
-        return self.transaction_id is not None and self.reading.energy_register_wh is None
+        return self.restored and self.transaction_id is not None
 
     def on_status(self, status: str, now: datetime) -> None:
         """Record a status of the connector."""
@@ -63,6 +67,7 @@ class ConnectorRecord:
     def start_transaction(self, meter_start_wh: float, at: datetime, now: datetime) -> int:
         """Record a transaction started on the connector; return its new id."""
         self.transaction_id = self.new_transaction_id()
+        self.restored = False
         self.transaction_started_at = at
         self.session_start_wh = meter_start_wh
         self.reading = MeterReading(energy_register_wh=meter_start_wh, taken_at=at)
@@ -79,6 +84,7 @@ class ConnectorRecord:
         if transaction_id != self.transaction_id:
             return
         self.transaction_id = None
+        self.restored = False
         self.reading = MeterReading(energy_register_wh=meter_stop_wh)
         self.updated_at = now
 
@@ -86,6 +92,7 @@ class ConnectorRecord:
         self, transaction_id: int | None, reading: MeterReading, now: datetime
     ) -> None:
         """Record a reading of the connector."""
+        self.restored = False
         if transaction_id is not None and self.transaction_id is None:
             # Started before we were running: the first register seen is our session start.
             self.transaction_id = transaction_id

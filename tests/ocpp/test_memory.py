@@ -16,7 +16,9 @@ from structlog.testing import capture_logs
 
 from smartcharge.ocpp import ProfileKind
 from smartcharge.ocpp.errors import ChargerNotConnectedError
-from smartcharge.ocpp.memory import LinkMemory
+from smartcharge.ocpp.memory import LinkMemory, restore
+from smartcharge.ocpp.readings import MeterReading
+from smartcharge.ocpp.record import ConnectorRecord
 from smartcharge.runtime.ocpp_memory import OCPP_MEMORY_FILE, LinkMemoryStore
 from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.simulator.ocpp_charge_point import OcppQuirks
@@ -113,3 +115,22 @@ async def test_another_charge_points_memory_is_not_used(
 
     assert central.charger.profile_kind is None
     assert central.charger.record.next_transaction_id < 4_000_000_000
+
+
+def test_only_a_remembered_transaction_is_waited_for_and_only_until_its_first_reading(
+    clock: SimulatedClock,
+):
+    """A transaction first seen in MeterValues without the register (a charger that does not
+    report it) is not waited for; a remembered one is, until its first MeterValues."""
+    now = clock.now()
+    seen = ConnectorRecord(100)
+    seen.on_meter_values(7, MeterReading(power_w=1000.0), now)
+    remembered = ConnectorRecord(100)
+    restore(remembered, LinkMemory(CP_ID, last_transaction_id=120, transaction_id=7))
+    waiting = remembered.unread
+    remembered.on_meter_values(7, MeterReading(power_w=1000.0), now)
+
+    assert not seen.unread
+    assert waiting
+    assert not remembered.unread
+    assert 120 == remembered.next_transaction_id
