@@ -426,3 +426,24 @@ def test_the_content_security_policy_allows_exactly_the_inline_script_and_style(
     html = page()
     assert f"<script>{JS}</script>" in html
     assert f"<style>{CSS}</style>" in html
+
+
+def test_the_cars_figures_read_as_text():
+    car = {
+        "full_power_kw": 10.9,
+        "power_by_current_kw": [[16, 3.42], [10, 2.1]],
+        "learnt_at": "2026-12-07T19:00:00Z",
+        "sessions": 4,
+    }
+    html = page(status=status(car=car))
+
+    assert "Car: full power kw</dt><dd>10.9" in html
+    assert "Car: power by current kw</dt><dd>16: 3.42, 10: 2.1" in html
+    assert "Car: learnt at</dt><dd>20:00" in html
+    assert "Car: sessions</dt><dd>4" in html
+
+
+def test_a_ledger_that_could_not_be_read_is_said():
+    sessions = {**SESSIONS, "ledger_problem": "ledger.jsonl line 3: not JSON"}
+
+    assert "The ledger could not be read: ledger.jsonl line 3: not JSON" in page(sessions=sessions)

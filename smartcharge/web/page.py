@@ -341,6 +341,12 @@ def _hm(text: str, zone: ZoneInfo) -> str:
 def _ledger(sessions: Json, zone: ZoneInfo, now: datetime) -> str:
     entries = list(sessions.get("sessions") or ())
     totals = sessions.get("totals") or {}
+    problem = sessions.get("ledger_problem")
+    warning = (
+        f'<p class="warning" role="note">The ledger could not be read: {escape(str(problem))}</p>'
+        if problem
+        else ""
+    )
     if not entries:
         body = '<p class="note">No finished sessions yet.</p>'
     else:
@@ -369,7 +375,7 @@ def _ledger(sessions: Json, zone: ZoneInfo, now: datetime) -> str:
         )
     return (
         '<section id="ledger" data-refresh aria-labelledby="ledger-title">'
-        f'<h2 id="ledger-title">Ledger</h2>{body}</section>'
+        f'<h2 id="ledger-title">Ledger</h2>{warning}{body}</section>'
     )
 
 
@@ -386,16 +392,26 @@ def _contact(status: Json, zone: ZoneInfo, now: datetime) -> str:
         ("Prices known until", local_when(status.get("prices_known_until"), zone, now)),
     ]
     car = status.get("car") or {}
-    rows += [(f"Car: {str(k).replace('_', ' ')}", _figure(v)) for k, v in car.items()]
+    rows += [
+        (f"Car: {str(k).replace('_', ' ')}", _figure(v, str(k), zone, now)) for k, v in car.items()
+    ]
     return (
         '<section id="contact" data-refresh aria-labelledby="contact-title">'
         f'<h2 id="contact-title">Charger, prices and car</h2>{_dl(rows)}</section>'
     )
 
 
-def _figure(value: Any) -> str:
+def _figure(value: Any, name: str, zone: ZoneInfo, now: datetime) -> str:
+    """Return one of the car's figures as text (a time local, a list of pairs as ``a: b``)."""
     if value is None:
         return "unknown"
+    if name.endswith("_at") and isinstance(value, str):
+        return local_when(value, zone, now)
+    if isinstance(value, list):
+        return ", ".join(
+            ": ".join(str(v) for v in item) if isinstance(item, list) else str(item)
+            for item in value
+        )
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
