@@ -193,7 +193,6 @@ def chromium(profile: Path, *, javascript: bool = True) -> WebDriver:
         "--disable-component-update",
         "--disable-sync",
         "--window-size=1000,1800",
-        "--lang=en-GB",  # a 24-hour clock in the time input
         f"--user-data-dir={profile}",
     ):
         options.add_argument(flag)
