@@ -12,6 +12,11 @@ of today and tomorrow, the planned slots marked exactly where ``GET /api/plan`` 
 form changes the plan (and the API agrees); "charge now", "don't charge" and "back to the plan"
 work. A screenshot is kept as a test artefact (its path is printed).
 
+The README's picture (``docs/page.png``) is the last test's: the demo's world in process (the
+recorded NL day-ahead prices, on a simulated clock) after one finished night, at 18:30 the next
+evening with a car plugged in for 20 kWh by 07:00, so the chart shows a real evening's prices,
+the plan in the cheap night and a ledger with a saving.
+
 Opt-in: ``SMARTCHARGE_TEST_BROWSER=1`` (``.ci/run`` installs the packages and sets it); without
 it the module is skipped. With it set and no browser installed, the tests fail.
 
@@ -35,11 +40,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from pydantic import SecretStr
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
@@ -47,6 +53,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
+from smartcharge.demo import DEMO_DAY, local, simulated_world
+from smartcharge.ledger import LedgerEntry
+from smartcharge.runtime.compose import daemon_view
+from smartcharge.runtime.jobs import run_simulated
+from smartcharge.web.server import HttpServer
 from tests.resilience.process import DaemonProcess, SignalWorld, signal_world
 from tests.resilience.report import write_figures
 
@@ -103,11 +114,9 @@ class Loop:
 
 
 @dataclass
-class Site:
-    """The running daemon as the tests reach it."""
+class Page:
+    """A served page as the tests reach it: its port and its token."""
 
-    world: SignalWorld
-    daemon: DaemonProcess
     port: int
     token: str
 
@@ -126,6 +135,14 @@ class Site:
         )
         with urllib.request.urlopen(request, timeout=HTTP_S) as answer:  # noqa: S310
             return json.loads(answer.read())
+
+
+@dataclass
+class Site(Page):
+    """The running daemon process as the tests reach it."""
+
+    world: SignalWorld
+    daemon: DaemonProcess
 
 
 async def _start(world: SignalWorld, port: int, token: str) -> DaemonProcess:
@@ -164,7 +181,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     try:
         loop.run(daemon.wait_event("scheduler_started", START_S), START_S + 5)
         loop.run(daemon.wait_event("plan_made", START_S), START_S + 5)
-        yield Site(world, daemon, port, token)
+        yield Site(port, token, world, daemon)
     finally:
         loop.run(daemon.close(), HTTP_S)
         output = "\n".join(daemon.lines)
@@ -232,7 +249,7 @@ def parse(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def expected_bars(site: Site) -> list[tuple[str, bool]]:
+def expected_bars(site: Page) -> list[tuple[str, bool]]:
     """Return (start, planned) per price slot of today and tomorrow, planned from /api/plan."""
     today = site.get("/api/prices")
     tomorrow = date.fromisoformat(today["date"]) + timedelta(days=1)
@@ -249,7 +266,7 @@ def expected_bars(site: Site) -> list[tuple[str, bool]]:
     return out
 
 
-def open_page(driver: WebDriver, site: Site) -> None:
+def open_page(driver: WebDriver, site: Page) -> None:
     driver.get(site.login_url)
     WebDriverWait(driver, PAGE_S).until(lambda d: d.find_elements(By.ID, "steer"))
 
@@ -423,3 +440,99 @@ def test_the_refresh_leaves_the_form_alone_while_it_is_edited(browser, site):
     refreshed_at, kept = browser.execute_async_script(REFRESH)
     assert refreshed_at is not None
     assert [] == kept  # every section was replaced by the new page's
+
+
+@dataclass
+class Evening:
+    """The demo's world held at a simulated evening, its page served with a token."""
+
+    page: Page
+    ledger: list[LedgerEntry]
+    charging: list[tuple[datetime, datetime]]
+
+
+async def _evening(
+    state_dir: Path, token: str, served: asyncio.Future[Evening], done: asyncio.Event
+) -> None:
+    """Run a night and an evening on the recorded prices; serve the page until ``done``.
+
+    A car is plugged in at 18:00 the night before ``DEMO_DAY`` and unplugged at 07:30 (one
+    finished session in the ledger), then plugged in again at 18:30; the clock stops at 18:45.
+    """
+    night = DEMO_DAY - timedelta(days=1)
+    plug_ins = [local(night, time(18, 0)), local(DEMO_DAY, time(18, 30))]
+    unplug = local(DEMO_DAY, time(7, 30))
+    async with simulated_world(state_dir, local(night, time(17, 45))) as world:
+        await world.daemon.start()
+        charger = world.cloud.charger
+
+        def between(at: datetime) -> None:
+            if at >= unplug and len(plug_ins) == 1 and charger.is_car_connected:
+                charger.unplug()
+            if plug_ins and at >= plug_ins[0] and not charger.is_car_connected:
+                plug_ins.pop(0)
+                charger.plug_in(car_max_power_kw=11.0)
+
+        await run_simulated(
+            world.daemon, world.clock, local(DEMO_DAY, time(18, 45)), between=between
+        )
+        server = HttpServer(
+            daemon_view(world.daemon), "127.0.0.1", 0, world.clock, SecretStr(token)
+        )
+        await server.start()
+        try:
+            session = world.daemon.state.session
+            plan = None if session is None or session.plan is None else session.plan.plan
+            charging = [(s.start, s.end) for s in (plan.slots if plan else []) if s.is_charging]
+            served.set_result(
+                Evening(Page(server.port, token), world.daemon.ledger.entries(), charging)
+            )
+            await done.wait()
+        finally:
+            await server.stop()
+            await world.daemon.shutdown()
+
+
+@pytest.fixture
+def evening(tmp_path: Path) -> Iterator[Evening]:
+    """The demo's world at 18:45 after a finished night, its page served (in a thread)."""
+    loop = Loop()
+    served: asyncio.Future[Evening] = loop.loop.create_future()
+    done = asyncio.Event()
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    running = asyncio.run_coroutine_threadsafe(
+        _evening(state_dir, secrets.token_urlsafe(24), served, done), loop.loop
+    )
+    try:
+        yield loop.run(asyncio.wait_for(asyncio.shield(served), START_S), START_S + 5)
+    finally:
+        loop.loop.call_soon_threadsafe(done.set)
+        running.result(START_S)
+        loop.close()
+
+
+def test_the_readme_screenshot_a_recorded_evening_planned_in_the_cheap_night(
+    browser, evening, request, tmp_path
+):
+    """``docs/page.png``: real NL prices, a car plugged in at 18:30, the plan in the night."""
+    page = evening.page
+    open_page(browser, page)
+
+    shown = bars(browser)
+    assert shown == expected_bars(page)
+    assert len(shown) >= 2 * 96  # today's and tomorrow's prices (15-minute slots)
+    planned = [datetime.fromisoformat(start) for start, on in shown if on]
+    assert planned, "no slot planned"
+    assert evening.charging, "the plan charges nothing"
+    # The cheap night: every planned bar between 19:00 and the ready-by at 07:00.
+    first, last = local(DEMO_DAY, time(19, 0)), local(DEMO_DAY + timedelta(days=1), time(7, 0))
+    assert all(first <= at < last for at in planned), planned
+    prices = page.get("/api/prices")
+    assert len({s["price_eur_per_kwh"] for s in prices["slots"]}) > 20  # a real day, not flat
+    assert 1 == len(evening.ledger)
+    assert evening.ledger[0].target_met
+    assert "saving" in section_text(browser, "ledger").lower()
+    shot = tmp_path / "page.png"
+    assert browser.save_screenshot(str(shot))
+    write_figures(request, "README screenshot (copy to docs/page.png)", {"path": shot})
