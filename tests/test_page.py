@@ -351,7 +351,7 @@ def test_no_problems_no_alert():
 def test_the_ledger_shows_each_session_and_the_saving():
     html = page()
 
-    assert "Saved <strong>€1.50</strong> over 1 sessions" in html
+    assert "Saved <strong>€1.50</strong> over 1 session (20.0 kWh" in html
     assert (
         '<td class="num">20.0 kWh</td><td class="num">€4.00</td><td class="num">€1.50</td>' in html
     )

@@ -347,6 +347,7 @@ def _ledger(sessions: Json, zone: ZoneInfo, now: datetime) -> str:
         if problem
         else ""
     )
+    count = totals.get("sessions", len(entries))
     if not entries:
         body = '<p class="note">No finished sessions yet.</p>'
     else:
@@ -363,7 +364,7 @@ def _ledger(sessions: Json, zone: ZoneInfo, now: datetime) -> str:
         )
         body = (
             f"<p>Saved <strong>{escape(_eur(totals.get('saving_eur')))}</strong> over "
-            f"{escape(str(totals.get('sessions', len(entries))))} sessions "
+            f"{escape(str(count))} {'session' if count == 1 else 'sessions'} "
             f"({escape(_kwh(totals.get('energy_kwh')))}, cost "
             f"{escape(_eur(totals.get('cost_eur')))}) against charging at once.</p>"
             '<div class="scroll"><table><caption>Finished sessions, newest first</caption>'
