@@ -239,8 +239,29 @@ _LAYER_TABLE: dict[str, tuple[str, ...] | None] = {
     # the local HTTP server (issue 14): an adapter of the outer ring (aiohttp); what it shows
     # and reads is pure: the documents are functions of the daemon's state (session, ledger,
     # plan, prices, car), the body and the guard's checks of text, the health check of facts
-    "smartcharge.web": _ANYTHING,
+    # The server itself knows the daemon only through its view (web.view, built by
+    # runtime.compose): never the runtime, a charger or a price adapter.
+    "smartcharge.web": (
+        *_BASE,
+        "smartcharge.session",
+        "smartcharge.ledger",
+        "smartcharge.carprofile",
+        "smartcharge.config",
+        "strategies.base",
+    ),
     "smartcharge.web.health": _BASE,
+    # the page: pure HTML from the documents
+    "smartcharge.web.page": (
+        *_BASE,
+        "smartcharge.session",
+        "smartcharge.web.chart",
+        "smartcharge.web.page_assets",
+        "smartcharge.web.timefmt",
+    ),
+    "smartcharge.web.chart": (*_BASE, "smartcharge.web.page_assets", "smartcharge.web.timefmt"),
+    "smartcharge.web.timefmt": _BASE,
+    "smartcharge.web.page_assets": _BASE,
+    "smartcharge.web.form": (*_BASE, "smartcharge.session"),
     "smartcharge.web.view": (
         *_BASE,
         "smartcharge.session",
