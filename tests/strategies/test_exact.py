@@ -264,11 +264,28 @@ def long_windows(draw: st.DrawFn) -> tuple[list[float], list[float], list[float]
 def test_the_reduced_search_gives_the_plain_searchs_plan(
     problem: tuple[list[float], list[float], list[float], float, int],
 ) -> None:
-    """Searching the multiplier on the reduced window (and spreading its bounds) changes nothing."""
+    """Searching the multiplier on the reduced window (and spreading its bounds) changes nothing.
+
+    Nothing the tie rules look at: the same blocks, the same cost, and the same energy at each
+    price. Which of two slots of one price inside a block takes the partial current is no tie
+    rule's (a draw found this: slots 61 and 75 at -0.05 EUR swapped 2.76 and 1.035 kWh, the
+    costs equal but for the last bit), so the two searches may place it differently.
+    """
     prices, caps, los, energy, k = problem
     sol = optimise(prices, caps, los, energy, k)
-    assert sol == optimise(prices, caps, los, energy, k, reduce=False)
+    plain = optimise(prices, caps, los, energy, k, reduce=False)
+    assert sol.blocks == plain.blocks
+    assert sol.cost == pytest.approx(plain.cost, abs=TIE_EUR)
+    assert _energy_by_price(sol, prices) == pytest.approx(_energy_by_price(plain, prices), abs=1e-9)
     assert_valid(sol, caps, los, energy, k)
+
+
+def _energy_by_price(sol: Solution, prices: Sequence[float]) -> dict[float, float]:
+    """Return the energy a solution plans at each price (kWh by EUR/kWh)."""
+    by_price: dict[float, float] = {}
+    for price, kwh in zip(prices, sol.energies, strict=True):
+        by_price[price] = by_price.get(price, 0.0) + kwh
+    return by_price
 
 
 @settings(max_examples=60, deadline=None)
