@@ -30,7 +30,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -255,6 +255,10 @@ PROCESS_KILLS = KILLS
 ROOT = Path(__file__).resolve().parent.parent
 
 
+async def _call(function: Callable[[], None]) -> None:
+    function()
+
+
 class _FakesThread:
     """The simulated cloud and ENTSO-E on a shared file clock, served from a thread."""
 
@@ -318,18 +322,27 @@ class _FakesThread:
         self.loop.close()
 
     def arm(self, pid: int) -> None:
-        """Kill ``pid`` at the n-th request from now, before, after or shortly after it."""
-        self.pid = pid
-        self.kill_after = self.rng.randint(1, 12)
-        self.kill_mode = self.rng.choice(["before_handler", "after_handler", "shortly_after"])
+        """Kill ``pid`` at the n-th request from now, before, after or shortly after it.
+
+        Armed on the fakes' own thread, as every kill happens there: armed from the test's
+        thread, a new process could be armed while the last kill was still being booked, and
+        that booking would disarm it (a fresh clone's CI run saw 2 kills of 20 that way).
+        """
+
+        def arm_here() -> None:
+            self.kill_after = self.rng.randint(1, 12)
+            self.kill_mode = self.rng.choice(["before_handler", "after_handler", "shortly_after"])
+            self.pid = pid
+
+        asyncio.run_coroutine_threadsafe(_call(arm_here), self.loop).result(10)
 
     def _kill(self) -> None:
-        if self.pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
+        pid, self.pid = self.pid, None
+        if pid is not None:
             self.kills_by_mode[self.kill_mode] += 1
             self.last_kill_at = self.clock.now()
-            self.pid = None
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         if self._kill_pending is not None:
             self._kill_pending.set()
             self._kill_pending = None
