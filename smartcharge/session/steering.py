@@ -270,16 +270,26 @@ def stopping(request: SteerRequest) -> SteerOutcome:
 
 
 def _utc_text(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return instant.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# The target as shown: to the Wh (the override keeps full precision).
+_TARGET_DIGITS = 3
 
 
 def override_data(override: SessionOverride | None) -> dict[str, Any] | None:
-    """Return ``override`` as the API's OVERRIDE document (times ISO-8601 UTC with ``Z``)."""
+    """Return ``override`` as the API's OVERRIDE document, or None.
+
+    ``{"mode", "target_kwh", "ready_by", "set_by", "set_at"}``: times ISO-8601 UTC with ``Z``
+    to the second, the target rounded to the Wh. The one source of this shape: ``GET
+    /api/status``, ``POST /api/plan``'s answer and ``smartcharge status --json`` all use it.
+    """
     if override is None:
         return None
+    target = override.target_kwh
     return {
         "mode": override.mode.value,
-        "target_kwh": override.target_kwh,
+        "target_kwh": None if target is None else round(target, _TARGET_DIGITS),
         "ready_by": None if override.ready_by is None else _utc_text(override.ready_by),
         "set_by": override.set_by.value,
         "set_at": _utc_text(override.set_at),

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from smartcharge.ledger import LedgerEntry, totals
 from smartcharge.session.model import SessionState
-from smartcharge.session.steering import SessionOverride, SteerOutcome
+from smartcharge.session.steering import SteerOutcome, override_data
 from smartcharge.web.view import ApiFacts, CarFigures
 from strategies.base import PlanSlot
 
@@ -40,19 +40,6 @@ def utc_text(instant: datetime | None) -> str | None:
 
 def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
-
-
-def override_document(override: SessionOverride | None) -> Document | None:
-    """Return OVERRIDE: ``{"mode", "target_kwh", "ready_by", "set_by", "set_at"}``, or None."""
-    if override is None:
-        return None
-    return {
-        "mode": override.mode.value,
-        "target_kwh": _round(override.target_kwh, _KWH),
-        "ready_by": utc_text(override.ready_by),
-        "set_by": override.set_by.value,
-        "set_at": utc_text(override.set_at),
-    }
 
 
 def _slot_document(slot: PlanSlot) -> Document:
@@ -100,7 +87,7 @@ def _session_document(session: SessionState | None) -> Any:
         "delivered_kwh": round(session.delivered_kwh, _KWH),
         "remaining_kwh": round(session.remaining_kwh, _KWH),
         "target_met_at": utc_text(session.target_met_at),
-        "override": override_document(session.override),
+        "override": override_data(session.override),
     }
 
 
@@ -136,7 +123,7 @@ def status_document(facts: ApiFacts) -> Document:
         "now": utc_text(facts.now),
         "link": facts.link,
         "session": _session_document(state.session),
-        "next_override": override_document(state.next_override),
+        "next_override": override_data(state.next_override),
         "plan": plan_json(state.session),
         "next_action": None
         if action is None
@@ -250,7 +237,7 @@ def steer_document(outcome: SteerOutcome, facts: ApiFacts) -> Document:
     """
     return {
         "applies_to": None if outcome.applies_to is None else outcome.applies_to.value,
-        "override": override_document(outcome.override),
+        "override": override_data(outcome.override),
         "plan": plan_json(facts.state.session),
     }
 
