@@ -262,11 +262,14 @@ _LAYER_TABLE: dict[str, tuple[str, ...] | None] = {
     "smartcharge.web.timefmt": _BASE,
     "smartcharge.web.page_assets": _BASE,
     "smartcharge.web.form": (*_BASE, "smartcharge.session"),
+    # the facts also carry what the settings say of the energy cost in the app (a value of
+    # config.readiness, the one source `smartcharge status` uses too)
     "smartcharge.web.view": (
         *_BASE,
         "smartcharge.session",
         "smartcharge.ledger",
         "smartcharge.carprofile",
+        "smartcharge.config.readiness",
         "smartcharge.web.health",
     ),
     "smartcharge.web.documents": (

@@ -17,11 +17,8 @@ from smartcharge.cli._common import settings_and_logging
 from smartcharge.clock import SystemClock
 from smartcharge.codec import to_data
 from smartcharge.config import (
-    ChargerLink,
     Settings,
-    account_gap,
-    account_problems,
-    energy_cost_note,
+    energy_cost_in_app,
     load_settings,
     readiness_problems,
 )
@@ -230,7 +227,7 @@ def _status(args: Any) -> int:
     )
     data["car_profile"] = _car_profile_json(settings)
     data["charger_link"] = settings.charger_link.value
-    data["energy_cost_in_app"] = _energy_cost_json(settings)
+    data["energy_cost_in_app"] = energy_cost_in_app(settings).to_json()
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
@@ -250,17 +247,6 @@ def _status(args: Any) -> int:
     lines.append(_car_profile_text(data["car_profile"], tz).lstrip("\n"))
     print("\n".join(lines))
     return 0
-
-
-def _energy_cost_json(settings: Settings) -> dict[str, Any]:
-    """Return whether the energy cost per kWh in the Wallbox app is kept, and by what."""
-    note = energy_cost_note(settings)
-    if note is not None:
-        missing = [problem.split(" ", 1)[0] for problem in account_problems(settings)]
-        why = account_gap(settings)
-        return {"kept": False, "by": None, "missing": missing, "why": why, "note": note}
-    by = "cloud" if settings.charger_link is ChargerLink.CLOUD else "cloud beside ocpp"
-    return {"kept": True, "by": by, "missing": [], "why": None, "note": None}
 
 
 def _energy_cost_text(cost: dict[str, Any]) -> list[str]:

@@ -39,8 +39,10 @@ from smartcharge.config.loading import load_settings
 from smartcharge.config.model import Settings, setting_names, strategy_folder
 from smartcharge.config.names import ENV_FILE_VAR, PREFIX, SECRET_FILE_VARS, mask_url
 from smartcharge.config.readiness import (
+    EnergyCostInApp,
     account_gap,
     account_problems,
+    energy_cost_in_app,
     energy_cost_note,
     readiness_problems,
 )
@@ -54,6 +56,7 @@ __all__ = [
     "PREFIX",
     "SECRET_FILE_VARS",
     "ChargerLink",
+    "EnergyCostInApp",
     "LogFormat",
     "LogLevel",
     "ManualOverride",
@@ -62,6 +65,7 @@ __all__ = [
     "account_gap",
     "account_problems",
     "child_environment",
+    "energy_cost_in_app",
     "energy_cost_note",
     "env_file_path",
     "known_zones",

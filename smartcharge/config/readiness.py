@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from smartcharge.config.choices import ChargerLink
 from smartcharge.config.model import Settings
 
@@ -46,6 +49,47 @@ def energy_cost_note(settings: Settings) -> str | None:
         f"Wallbox cloud can set it, and {gap} (the account is optional with "
         "SMARTCHARGE_CHARGER_LINK=ocpp; smartcharge's own ledger costs every session either way)"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyCostInApp:
+    """Whether the energy cost per kWh in the Wallbox app is kept, and by what.
+
+    ``smartcharge status`` and ``GET /api/status`` both show it (``energy_cost_in_app``).
+
+    Attributes:
+        kept: whether smartcharge keeps it.
+        by: ``cloud`` (the cloud link) or ``cloud beside ocpp``; None when not kept.
+        missing: the variables of the Wallbox account that are not set (when not kept).
+        why: what the account lacks, as a phrase (when not kept).
+        note: the whole note of ``energy_cost_note`` (when not kept).
+    """
+
+    kept: bool
+    by: str | None
+    missing: tuple[str, ...]
+    why: str | None
+    note: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return ``{"kept", "by", "missing", "why", "note"}``."""
+        return {
+            "kept": self.kept,
+            "by": self.by,
+            "missing": list(self.missing),
+            "why": self.why,
+            "note": self.note,
+        }
+
+
+def energy_cost_in_app(settings: Settings) -> EnergyCostInApp:
+    """Return whether the energy cost per kWh in the Wallbox app is kept with ``settings``."""
+    note = energy_cost_note(settings)
+    if note is not None:
+        missing = tuple(problem.split(" ", 1)[0] for problem in account_problems(settings))
+        return EnergyCostInApp(False, None, missing, account_gap(settings), note)
+    by = "cloud" if settings.charger_link is ChargerLink.CLOUD else "cloud beside ocpp"
+    return EnergyCostInApp(True, by, (), None, None)
 
 
 def readiness_problems(settings: Settings) -> list[str]:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from smartcharge.clock import Clock
-from smartcharge.config import Settings
+from smartcharge.config import Settings, energy_cost_in_app
 from smartcharge.errors import SmartchargeError
 from smartcharge.http import open_session
 from smartcharge.ports import Charger
@@ -193,6 +193,7 @@ class _LiveView:
             state=daemon.state,
             prices=health.prices,
             health=check(health, health.read_at, health.read_mono),
+            energy_cost_in_app=energy_cost_in_app(settings),
             car=None
             if profile is None
             else CarFigures(

@@ -116,7 +116,10 @@ def _price_source(facts: ApiFacts) -> str | None:
 
 
 def status_document(facts: ApiFacts) -> Document:
-    """Return ``GET /api/status``: the session, plan, next action, contacts, car and health."""
+    """Return ``GET /api/status``: the session, plan, next action, contacts, car and health.
+
+    ``energy_cost_in_app`` is what ``smartcharge status`` says of the energy cost in the app.
+    """
     state = facts.state
     action = state.next_action
     return {
@@ -136,6 +139,7 @@ def status_document(facts: ApiFacts) -> Document:
             "price_source": _price_source(facts),
         },
         "car": _car_document(facts.car),
+        "energy_cost_in_app": facts.energy_cost_in_app.to_json(),
         "health": {
             "status": "ok" if facts.health.ok else "unhealthy",
             "reasons": list(facts.health.reasons),

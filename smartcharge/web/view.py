@@ -15,6 +15,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from smartcharge.carprofile import CarProfile
+from smartcharge.config.readiness import EnergyCostInApp
 from smartcharge.domain import PriceCurve
 from smartcharge.ledger import LedgerEntry
 from smartcharge.session.model import DaemonState
@@ -50,6 +51,8 @@ class ApiFacts:
         prices: the known all-in prices.
         car: what was learnt about the car, or None.
         health: the health check's verdict now.
+        energy_cost_in_app: whether the energy cost per kWh in the Wallbox app is kept
+            (from the running daemon's settings).
         settings_problems: why the last edit of ``.env`` was refused, while it is in the file.
         ledger: the finished sessions, oldest first.
         ledger_problem: why the ledger could not be read (then ``ledger`` is empty), or None.
@@ -61,6 +64,7 @@ class ApiFacts:
     state: DaemonState
     prices: PriceCurve
     health: Health
+    energy_cost_in_app: EnergyCostInApp
     car: CarFigures | None = None
     settings_problems: tuple[str, ...] = ()
     ledger: tuple[LedgerEntry, ...] = ()

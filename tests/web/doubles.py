@@ -13,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from smartcharge.carprofile import CarProfile
+from smartcharge.config import EnergyCostInApp
 from smartcharge.domain import CommandKind, PriceCurve, PriceSlot
 from smartcharge.ledger import LedgerEntry
 from smartcharge.session.model import (
@@ -135,6 +136,7 @@ def facts(**changes: object) -> ApiFacts:
         ),
         "prices": prices(),
         "health": Health(True, ()),
+        "energy_cost_in_app": EnergyCostInApp(True, "cloud", (), None, None),
         "car": CarFigures(CarProfile(0.31, 0.45, ((16, 3.42),), 40, 2, NOW - 24 * HOUR), 16, 0.69),
         "ledger": (entry(5, 4.0, 6.0), entry(6, 3.5, None)),
     }

@@ -131,6 +131,7 @@ STATUS: dict[str, Any] = {
         "readings": 40,
         "learnt_at": "2026-12-06T17:30:00Z",
     },
+    "energy_cost_in_app": {"kept": True, "by": "cloud", "missing": [], "why": None, "note": None},
     "health": {"status": "ok", "reasons": []},
     "settings_problems": [],
 }
