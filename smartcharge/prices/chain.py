@@ -166,6 +166,18 @@ class PriceChain:
             self._note_serving(self.sources[min(served)].name)
         return ChainResult(tuple(new), tuple(failures), tuple(not_published), retry_at)
 
+    def rebase(self, step: timedelta) -> tuple[str, ...]:
+        """Move each source's ``Retry-After`` (or auth block) by a step of the wall clock.
+
+        The instant was read on the wall clock before the step; moved with it, the source is
+        asked again after the time it asked for has passed, whichever way the clock went.
+
+        Returns:
+            What was moved, one ``<source>_retry_after`` each.
+        """
+        self._blocked_until = {name: at + step for name, at in self._blocked_until.items()}
+        return tuple(f"{name}_retry_after" for name in sorted(self._blocked_until))
+
     def _answered(self, name: str) -> None:
         self._blocked_until.pop(name, None)
         if name in self._failing:

@@ -10,6 +10,10 @@ the cache, and says when the next refresh is due:
   backoff: 5, 10, 20, 40, then every 60 minutes (or later, if a source said ``Retry-After``);
 * tomorrow missing before its publication time is normal: the refresh is complete, and the
   next one is due at the publication time.
+
+A step of the wall clock (NTP, a VM resume) moves the next try and the sources' ``Retry-After``
+with it (``rebase``, called by the daemon when it notices one): they are waits of passing time.
+The publication time is not moved: it is a time of day, read on whatever the clock says now.
 """
 
 from __future__ import annotations
@@ -132,6 +136,18 @@ class PriceFeed:
         if gaps(self.curve, start, self.day_start(tomorrow + timedelta(days=1)), exact):
             return max(now, self.publication_at(tomorrow))
         return self.publication_at(tomorrow + timedelta(days=1))
+
+    def rebase(self, step: timedelta) -> tuple[str, ...]:
+        """Move the next try (and the sources' ``Retry-After``) by a step of the wall clock.
+
+        Returns:
+            What was moved: ``prices_retry_at``, ``<source>_retry_after``.
+        """
+        moved: tuple[str, ...] = ()
+        if self._retry_at is not None:
+            self._retry_at += step
+            moved = ("prices_retry_at",)
+        return moved + self.chain.rebase(step)
 
     async def refresh(self, now: datetime) -> RefreshResult:
         """Fetch what is missing of local today and tomorrow."""

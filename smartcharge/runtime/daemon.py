@@ -19,12 +19,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 
-from smartcharge.clock import Clock
+from smartcharge.clock import Clock, ClockWatch
 from smartcharge.config import Settings
 from smartcharge.domain import ChargerSnapshot, Command
 from smartcharge.errors import SmartchargeError, StateError
@@ -112,6 +112,9 @@ class Daemon(Lifecycle):
         self.started_mono: float | None = None
         self.last_poll_mono: float | None = None
         self.work = WorkInFlight()
+        self.clock_watch = ClockWatch(clock)
+        self.clock_offset = timedelta(0)
+        self.on_clock_step: Callable[[timedelta], None] | None = None
         # Commands found not applied by the last reading, with how often each was sent.
         self._not_applied: dict[Command, int] = {}
         # A live edit of a planning setting (``apply_settings``): the next tick plans again.
@@ -132,6 +135,7 @@ class Daemon(Lifecycle):
 
     async def prices_job(self) -> None:
         """Fetch prices when the feed says they are due; re-plan when they changed."""
+        self.look_at_clock()
         now = self.clock.now()
         if self.feed.next_due(now) > now:
             return
@@ -247,6 +251,7 @@ class Daemon(Lifecycle):
                 self.state = replace(self.state, session=replace(session, carried_hold=None))
 
     async def _tick(self) -> None:
+        self.look_at_clock()
         now = self.clock.now()
         try:
             snapshot = await self.charger.status()
@@ -315,6 +320,10 @@ class Daemon(Lifecycle):
     ) -> None:
         for command in commands:
             self.work.command = command
+            # A step noticed before the time is read leaves it alone; one noticed while the
+            # answer is awaited has moved the pending commands but not this one: moved here.
+            self.look_at_clock()
+            offset = self.clock_offset
             sent_at = self.clock.now()
             why = CommandReason.COMMAND_NOT_APPLIED if command in self._not_applied else reason
             sends = 1 + (self._not_applied.pop(command, 0) if aspect_of(command) else 0)
@@ -322,6 +331,7 @@ class Daemon(Lifecycle):
                 result = await self.charger.apply(command, base=base)
             except SmartchargeError as exc:
                 self.work.command = None
+                sent_at += self.clock_offset - offset
                 self._event("command_failed", level="warning", command=str(command), error=str(exc))
                 self.state = after_failed(
                     self.state,
@@ -335,6 +345,7 @@ class Daemon(Lifecycle):
                     self._save()
                 return
             self.work.command = None
+            sent_at += self.clock_offset - offset
             at = self.clock.now()
             self.state = after_sent(self.state, command, sent_at, at, why, sends)
             self.last_snapshot = result

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from smartcharge.domain import PriceCurve
@@ -47,6 +47,10 @@ class PriceFeed(Protocol):
 
     async def refresh(self, now: datetime) -> RefreshOutcome:
         """Fetch what is due and merge it into ``curve``."""
+        ...
+
+    def rebase(self, step: timedelta) -> tuple[str, ...]:
+        """Move the waits it holds by a step of the wall clock; return what was moved."""
         ...
 
 

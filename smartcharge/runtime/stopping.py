@@ -8,9 +8,14 @@ short after that; the on-exit rule applies (``session.commands.may_resume_on_exi
 doubt, charge"); the state is saved and ``daemon_stopped`` is the last line.
 
 **Clock steps.** APScheduler counts in wall time, so a step of the system clock (NTP, a VM
-resume) would silence its jobs for the size of a backward step. ``watch_clock`` compares the
-wall clock with the monotonic one every ``CLOCK_WATCH_S``; on a step it logs ``clock_stepped``
-once, with the size, and hands it on (``runtime.jobs.realign_jobs`` puts every job back on its
+resume) would silence its jobs for the size of a backward step; the daemon's own waits are
+wall-clock instants too (the price feed's next try, a source's ``Retry-After``, a pending
+command's five minutes). ``look_at_clock`` compares the wall clock with the monotonic one: every
+``CLOCK_WATCH_S`` (``watch_clock``), and before a job or a command reads the time, so that what
+it records is never moved by a step it took place after. On a step it moves those waits by the
+step (they are of passing time; the plan's slots, the ready-by and the publication time are
+times of day and stay), logs ``clock_stepped`` once with the size and what was moved
+(``rebased``), and hands the step on (``runtime.jobs.realign_jobs`` puts every job back on its
 schedule).
 """
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -26,10 +32,12 @@ from smartcharge.config import Settings
 from smartcharge.domain import ChargerSnapshot, Command, CommandKind
 from smartcharge.ledger import Ledger
 from smartcharge.ports import Charger
+from smartcharge.runtime.feed import PriceFeed
 from smartcharge.runtime.inflight import WorkInFlight
 from smartcharge.runtime.on_exit import charger_on_exit
 from smartcharge.session import policy
 from smartcharge.session.commands import may_resume_on_exit, resume_on_exit
+from smartcharge.session.decide import pending_rebased
 from smartcharge.session.events import Event
 from smartcharge.session.model import CommandReason, DaemonState
 from smartcharge.session.rules import Rules
@@ -62,10 +70,16 @@ class Lifecycle:
     last_snapshot: ChargerSnapshot | None
     work: WorkInFlight
 
+    feed: PriceFeed
     store: StateStore
     ledger: Ledger
     strategy: Strategy
     started_mono: float | None
+    # The wall clock's steps (``look_at_clock``): one watch for every look, the sum of the
+    # steps seen, and who else is told of one (the scheduler's realignment).
+    clock_watch: ClockWatch
+    clock_offset: timedelta
+    on_clock_step: Callable[[timedelta], None] | None
 
     def _event(self, event: str, level: str = "info", **data: Any) -> None:
         raise NotImplementedError
@@ -125,24 +139,52 @@ class Lifecycle:
         await self.work.run_job(job)
 
     async def watch_clock(self, on_step: Callable[[timedelta], None]) -> None:
-        """Look for steps of the wall clock every ``CLOCK_WATCH_S``, for ever.
+        """Look for steps of the wall clock every ``CLOCK_WATCH_S``, for ever (``look_at_clock``).
 
-        A step is logged once (``clock_stepped`` with its size in seconds; negative is
-        backwards) and handed to ``on_step`` (``realign_jobs`` under APScheduler).
+        ``on_step`` is told of every step from now on, whoever noticed it (``realign_jobs``
+        under APScheduler).
         """
-        watch = ClockWatch(self.clock)
+        self.on_clock_step = on_step
         while True:
             await self.clock.sleep(CLOCK_WATCH_S)
-            step = watch.check()
-            if step is None:
-                continue
-            self._event(
-                "clock_stepped",
-                level="warning",
-                step_s=round(step.total_seconds(), 3),
-                now=self.clock.now().isoformat(),
-            )
-            on_step(step)
+            self.look_at_clock()
+
+    def look_at_clock(self) -> timedelta | None:
+        """Notice a step of the wall clock since the last look; return it (None: no step).
+
+        A step is logged once (``clock_stepped`` with its size in seconds; negative is
+        backwards) and handed to ``on_clock_step``.
+        """
+        step = self.clock_watch.check()
+        if step is None:
+            return None
+        self.clock_offset += step
+        rebased = self._rebase(step)
+        self._event(
+            "clock_stepped",
+            level="warning",
+            step_s=round(step.total_seconds(), 3),
+            now=self.clock.now().isoformat(),
+            rebased=rebased,
+        )
+        if self.on_clock_step is not None:
+            self.on_clock_step(step)
+        return step
+
+    def _rebase(self, step: timedelta) -> list[str]:
+        """Move the waits the daemon holds by ``step``; return what was moved (for the log).
+
+        Synchronous, so no tick sees half of it; a command in flight meanwhile is moved by
+        ``_send`` when its answer comes (it read its time before the step).
+        """
+        moved = list(self.feed.rebase(step))
+        session = self.state.session
+        if session is not None and session.pending:
+            pending = pending_rebased(session.pending, step)
+            self.state = replace(self.state, session=replace(session, pending=pending))
+            moved += [f"pending_{p.command.kind.value}" for p in session.pending]
+            self._save()
+        return moved
 
     async def shutdown(self, budget_s: float = SHUTDOWN_BUDGET_S, *, scheduler: Any = None) -> None:
         """Stop within ``budget_s``, ``daemon_stopped`` being the last line logged.

@@ -32,6 +32,9 @@ reading that does not show it yet is not taken for the user's. If the deadline p
 reading taken after it still does not show it, it is sent once more (``command_not_applied``);
 if that one never shows either, the daemon stops sending it (``command_not_applied`` again,
 ``gave_up``) and takes the reading for the truth, until the plan asks for something else.
+The five minutes are of passing time: when the wall clock steps (NTP, a VM resume) the daemon
+moves every pending command's instants by the step (``pending_rebased``), so a step back
+neither strands a command for the size of the step nor a step forward sends one again early.
 
 **The manual-override rule.** Only a change made by hand *after* the daemon's own last
 command counts as the user's choice: the daemon remembers what it last brought the charger to
@@ -49,7 +52,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from smartcharge.domain import (
@@ -110,6 +113,21 @@ def shows(snapshot: ChargerSnapshot, command: Command) -> bool:
 def pending_after_send(command: Command, sent_at: datetime, sends: int = 1) -> PendingCommand:
     """Return the pending record of ``command`` sent at ``sent_at`` (the ``sends``-th time)."""
     return PendingCommand(command, sent_at, sent_at + PENDING_DEADLINE, sends)
+
+
+def pending_rebased(
+    pending: Sequence[PendingCommand], step: timedelta
+) -> tuple[PendingCommand, ...]:
+    """Return ``pending`` after the wall clock stepped by ``step``: every instant moved with it.
+
+    ``sent_at`` and ``deadline_at`` were read on the wall clock before the step; moved by the
+    step they stand where they would have been on the new clock, so a reading taken after the
+    step can confirm the command and its deadline comes after ``PENDING_DEADLINE`` of passing
+    time, whichever way the clock went.
+    """
+    return tuple(
+        replace(p, sent_at=p.sent_at + step, deadline_at=p.deadline_at + step) for p in pending
+    )
 
 
 @dataclass(frozen=True, slots=True)
