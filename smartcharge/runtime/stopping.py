@@ -16,7 +16,9 @@ it records is never moved by a step it took place after. On a step it moves thos
 step (they are of passing time; the plan's slots, the ready-by and the publication time are
 times of day and stay), logs ``clock_stepped`` once with the size and what was moved
 (``rebased``), and hands the step on (``runtime.jobs.realign_jobs`` puts every job back on its
-schedule).
+schedule). A host that slept looks like a step forward (Linux's monotonic clock stops while
+suspended): the waits in flight then end up to the sleep's length late, never early, so no
+request or command goes out before its time.
 """
 
 from __future__ import annotations
