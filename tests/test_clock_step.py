@@ -17,6 +17,8 @@ from the new wall time, as APScheduler's jobs do once realigned.
 
 from __future__ import annotations
 
+import asyncio
+import time as monotonic_time
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,8 @@ BACK = timedelta(hours=-3)
 FORWARD = timedelta(hours=3)
 RESUME_ACTION = 1  # remote-action bodies (wallbox-api.md §4.3)
 PAUSE_ACTION = 2
+# A real deadline for waiting on the simulator (no simulated time).
+WAIT_S = 5.0
 
 
 def events(world: SimulatedWorld, name: str) -> list[tuple[datetime, dict[str, Any]]]:
@@ -194,6 +198,46 @@ async def test_a_lost_command_is_sent_again_after_five_minutes_of_passing_time(
     assert [PAUSE_ACTION, RESUME_ACTION] == actions(world)
     assert charging
     assert ["pending_resume"] == [r for r in stepped[0][1]["rebased"] if r.startswith("pending")]
+
+
+async def test_a_step_noticed_while_a_command_s_answer_is_awaited_moves_that_command_too(
+    tmp_path: Path,
+):
+    """The user asks to charge now at 20:00; the resume reaches the charger but its answer is
+    held, and meanwhile the wall clock steps back an hour and the watch notices it. The resume
+    read its time before the step, so it is pending from 19:00 on the new clock: the next
+    reading (which shows it) confirms it, and nothing is sent again."""
+    step = timedelta(hours=-1)
+    async with simulated_world(tmp_path, START) as world:
+        await world.daemon.start()
+        await run_simulated(world.daemon, world.clock, PLUG_IN - timedelta(minutes=1))
+        world.cloud.charger.plug_in(car_max_power_kw=11.0)
+        await run_simulated(world.daemon, world.clock, local(DEMO_DAY, time(20)))
+        world.cloud.inject(Fault.HOLD, path_contains="remote-action", applied=True)
+        sent_at = world.clock.now()
+        steering = asyncio.create_task(
+            world.daemon.steer(SteerRequest(SteerMode.NOW), SteerSource.PAGE)
+        )
+        deadline = monotonic_time.monotonic() + WAIT_S
+        while world.cloud.held != 1:
+            assert monotonic_time.monotonic() < deadline, "the resume never reached the cloud"
+            await asyncio.sleep(0.01)
+        await step_and_notice(world, step)
+        world.cloud.release_held()
+        await asyncio.wait_for(steering, WAIT_S)
+        session = world.daemon.state.session
+        assert session is not None
+        pending = [(str(p.command), p.sent_at) for p in session.pending]
+        await run_simulated(world.daemon, world.clock, world.clock.now() + timedelta(minutes=5))
+        session = world.daemon.state.session
+        assert session is not None
+        left = list(session.pending)
+        confirmed = [data["command"] for _, data in events(world, "command_confirmed")]
+
+    assert [("resume", sent_at + step)] == pending
+    assert [] == left
+    assert "resume" in confirmed
+    assert [PAUSE_ACTION, RESUME_ACTION] == actions(world)
 
 
 def test_a_step_forward_before_the_first_reading_does_not_make_a_pause_not_applied():
