@@ -205,6 +205,54 @@ async def test_a_bad_number_is_refused_by_the_cli_itself(env, capsys):
     assert "'lots' is not a number; accepted: a number of kWh above 0" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("args", "culprit", "accepted"),
+    [
+        (("--ready-by", "25:00"), "ready_by=25:00: not a time of day", "accepted: HH:MM (local"),
+        (("--ready-by", "tomorrow"), "ready_by=tomorrow: neither HH:MM nor", "accepted: HH:MM"),
+        (
+            ("--ready-by", "2026-12-08T06:30"),
+            "ready_by=2026-12-08T06:30: an ISO",
+            "with its offset",
+        ),
+        (("--target-kwh", "-3"), "target_kwh=-3: a target must be above 0", "at most 200"),
+        (("--target-kwh", "0"), "target_kwh=0: a target must be above 0", "above 0"),
+        (("--target-kwh", "500"), "target_kwh=500: above the maximum of 200", "at most 200"),
+        (("--now", "--ready-by", "06:30"), "ready_by=06:30: now charges at once", "no ready_by"),
+        (("--off", "--target-kwh", "30"), "target_kwh=30: off does not", "no target_kwh"),
+        (("--clear", "--ready-by", "06:30"), "ready_by=06:30: clear returns", "no ready_by"),
+    ],
+)
+async def test_the_syntax_is_refused_by_the_cli_before_it_asks_the_daemon(
+    env, capsys, args: tuple[str, ...], culprit: str, accepted: str
+):
+    """No daemon runs: a typo is still named (field, value, what is accepted), exit 2."""
+    env.setenv("SMARTCHARGE_HEALTH_PORT", str(free_port()))
+
+    code, out, err = await plan(capsys, *args)
+
+    assert 2 == code
+    assert "" == out
+    assert f"smartcharge: refused, nothing changed: {culprit}" in err
+    assert accepted in err
+    assert "no smartcharge daemon" not in err
+    assert "Traceback" not in err
+
+
+async def test_what_needs_the_daemon_state_is_left_to_the_daemon(env, capsys):
+    """A ready-by in the past and a target above any battery's are well-formed: the CLI asks
+    the daemon (whose clock and battery judge them), and there is none here."""
+    env.setenv("SMARTCHARGE_HEALTH_PORT", str(free_port()))
+    env.setenv("SMARTCHARGE_BATTERY_KWH", "60")
+
+    past = await plan(capsys, "--ready-by", "2025-12-16T12:00:00+01:00")
+    big = await plan(capsys, "--target-kwh", "75")
+
+    for code, _, err in (past, big):
+        assert 1 == code
+        assert "no smartcharge daemon answers" in err
+
+
 async def test_the_override_persists_across_a_restart_of_the_daemon(tmp_path, env, capsys):
     async with simulated_world(tmp_path / "state", START) as world:
         await plugged_in(world)

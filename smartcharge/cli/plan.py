@@ -17,6 +17,10 @@ library, a timeout, the header ``X-Smartcharge-Client: cli`` (the daemon logs ``
 and ``SMARTCHARGE_API_TOKEN`` as a Bearer token when it is set. Exit status: 0 done; 1 no
 daemon answers (or it answered with something else than a result); 2 the daemon refused the
 request (the field, the value and what is accepted are printed) or the options are wrong.
+
+The options' syntax (what ``session.steering.check_request`` checks: the fields a mode takes,
+the target's number, the ready-by's form) is checked here first, so a typo is named even with
+no daemon running; what needs the daemon's state (its battery, the time now) it checks itself.
 """
 
 from __future__ import annotations
@@ -36,7 +40,14 @@ from smartcharge.cli._common import settings_and_logging
 from smartcharge.config import Settings
 from smartcharge.config.http import local_base_url
 from smartcharge.demo import plan_table
-from smartcharge.session.steering import MAX_TARGET_KWH, override_text
+from smartcharge.session.steering import (
+    MAX_TARGET_KWH,
+    SteerMode,
+    SteerRefusal,
+    SteerRequest,
+    check_request,
+    override_text,
+)
 from strategies.base import Plan, PlanSlot
 
 CLIENT_HEADER = "X-Smartcharge-Client"
@@ -180,12 +191,18 @@ def api_for(settings: Settings) -> DaemonApi | None:
 def run(args: argparse.Namespace) -> int:
     """Run ``smartcharge plan``; return the exit status."""
     settings = settings_and_logging(quiet=args.json, one_shot=True)
+    tz = ZoneInfo(settings.timezone)
+    steering = args.mode is not None or args.target_kwh is not None or args.ready_by is not None
+    if steering:
+        request = SteerRequest(SteerMode(args.mode or "plan"), args.target_kwh, args.ready_by)
+        refusal = check_request(request, tz)
+        if refusal is not None:
+            _refused(refusal)
+            return 2
     api = api_for(settings)
     if api is None:
         _say("SMARTCHARGE_HEALTH_PORT=0: the daemon serves no API, so it cannot be reached")
         return 1
-    tz = ZoneInfo(settings.timezone)
-    steering = args.mode is not None or args.target_kwh is not None or args.ready_by is not None
     try:
         if steering:
             return _steer(api, args, tz)
@@ -233,10 +250,13 @@ def _failed(answer: Answer) -> int:
         _say(f"too many changes at once; try again in {answer.retry_after or 'a few'} s")
         return 1
     if error is not None and answer.status == 400:
-        value = error.get("value")
-        _say(
-            f"refused, nothing changed: {error.get('field')}={value}: {error.get('message')}"
-            f"\n  accepted: {error.get('accepted')}"
+        _refused(
+            SteerRefusal(
+                str(error.get("field")),
+                str(error.get("value")),
+                str(error.get("message")),
+                str(error.get("accepted")),
+            )
         )
         return 2
     message = error.get("message") if error is not None else f"HTTP {answer.status}"
@@ -325,6 +345,13 @@ def plan_from_document(doc: dict[str, Any]) -> Plan:
         for s in doc["slots"]
     )
     return Plan(doc["strategy"], slots, doc["cost_eur"], doc["energy_kwh"], doc["reachable"])
+
+
+def _refused(refusal: SteerRefusal) -> None:
+    _say(
+        f"refused, nothing changed: {refusal.field}={refusal.value}: {refusal.message}"
+        f"\n  accepted: {refusal.accepted}"
+    )
 
 
 def _say(text: str) -> None:

@@ -8,6 +8,8 @@ session. ``SteerOutcome`` is the answer: applied, or refused with the field and 
 
 ``resolve`` checks a request against the override in force and returns the new override (or
 None: back to the settings) or a refusal; the state it is applied to is ``session.steer``'s.
+``check_request`` is the part of its checks that needs no state (the fields a mode takes, the
+target's number, the ready-by's form): ``smartcharge plan`` runs it before it asks the daemon.
 
 The rules a request is held to (each refusal names the field, the value and what is accepted):
 
@@ -175,38 +177,56 @@ def check_target(value: float, battery_kwh: float | None) -> SteerRefusal | None
     return None
 
 
-def parse_ready_by(text: str, now: datetime, timezone: ZoneInfo) -> datetime | SteerRefusal:
-    """Return the instant (UTC) ``text`` names after ``now``, or a refusal.
-
-    ``HH:MM`` is the next such local time after ``now``; an ISO-8601 instant must carry its
-    offset. Either must lie after ``now`` and at most ``MAX_AHEAD`` ahead.
-    """
-    accepted = (
+def _ready_by_accepted(timezone: ZoneInfo) -> str:
+    return (
         f"HH:MM (local time in {timezone.key}, the next such time) or an ISO-8601 time with its"
         f" offset (e.g. 2026-12-08T06:30:00+01:00), after now and at most"
         f" {MAX_AHEAD.total_seconds() / 3600:g} h ahead"
     )
+
+
+def read_ready_by(text: str, timezone: ZoneInfo) -> time | datetime | SteerRefusal:
+    """Return what ``text`` names, or a refusal: its form only, whatever the time now.
+
+    ``HH:MM`` is a local time of day (``time``); an ISO-8601 instant must carry its offset
+    (returned in UTC). Whether it lies ahead is ``parse_ready_by``'s question.
+    """
+    accepted = _ready_by_accepted(timezone)
     stripped = text.strip()
     hhmm = _HHMM.match(stripped)
     if hhmm is not None:
         hour, minute = int(hhmm.group(1)), int(hhmm.group(2))
         if hour > 23 or minute > 59:
             return SteerRefusal("ready_by", text, "not a time of day", accepted)
-        return ready_by_after(now, time(hour, minute), timezone)
+        return time(hour, minute)
     try:
         instant = datetime.fromisoformat(stripped)
     except ValueError:
         return SteerRefusal("ready_by", text, "neither HH:MM nor an ISO-8601 time", accepted)
     if instant.tzinfo is None or instant.utcoffset() is None:
         return SteerRefusal("ready_by", text, "an ISO-8601 time without its offset", accepted)
-    instant = instant.astimezone(UTC)
-    if instant <= now:
+    return instant.astimezone(UTC)
+
+
+def parse_ready_by(text: str, now: datetime, timezone: ZoneInfo) -> datetime | SteerRefusal:
+    """Return the instant (UTC) ``text`` names after ``now``, or a refusal.
+
+    ``HH:MM`` is the next such local time after ``now``; an ISO-8601 instant must carry its
+    offset. Either must lie after ``now`` and at most ``MAX_AHEAD`` ahead.
+    """
+    read = read_ready_by(text, timezone)
+    if isinstance(read, SteerRefusal):
+        return read
+    if isinstance(read, time):
+        return ready_by_after(now, read, timezone)
+    accepted = _ready_by_accepted(timezone)
+    if read <= now:
         return SteerRefusal("ready_by", text, "in the past", accepted)
-    if instant - now > MAX_AHEAD:
+    if read - now > MAX_AHEAD:
         return SteerRefusal(
             "ready_by", text, f"more than {MAX_AHEAD.total_seconds() / 3600:g} h ahead", accepted
         )
-    return instant
+    return read
 
 
 def _not_with(mode: SteerMode, name: str, value: str) -> SteerRefusal:
@@ -217,6 +237,30 @@ def _not_with(mode: SteerMode, name: str, value: str) -> SteerRefusal:
     }[mode]
     accepted = "no ready_by with mode now" if mode is SteerMode.NOW else f"no {name} with {mode}"
     return SteerRefusal(name, value, what, accepted)
+
+
+def check_request(request: SteerRequest, timezone: ZoneInfo) -> SteerRefusal | None:
+    """Return why ``request`` is refused whatever the daemon's state, or None.
+
+    Its syntax: the fields its mode takes, the target a finite number above 0 and at most
+    ``MAX_TARGET_KWH``, the ready-by's form. What needs the daemon's state (the battery from
+    its settings, the time now) is ``resolve``'s, which checks this first. ``smartcharge
+    plan`` checks it before it asks the daemon.
+    """
+    mode = request.mode
+    if request.target_kwh is not None and mode in (SteerMode.OFF, SteerMode.CLEAR):
+        return _not_with(mode, "target_kwh", f"{request.target_kwh:g}")
+    if request.ready_by is not None and mode is not SteerMode.PLAN:
+        return _not_with(mode, "ready_by", request.ready_by)
+    if request.target_kwh is not None:
+        refusal = check_target(request.target_kwh, None)
+        if refusal is not None:
+            return refusal
+    if request.ready_by is not None:
+        read = read_ready_by(request.ready_by, timezone)
+        if isinstance(read, SteerRefusal):
+            return read
+    return None
 
 
 def resolve(
@@ -240,10 +284,9 @@ def resolve(
             the request leaves out is kept from it.
     """
     mode = request.mode
-    if request.target_kwh is not None and mode in (SteerMode.OFF, SteerMode.CLEAR):
-        return _not_with(mode, "target_kwh", f"{request.target_kwh:g}")
-    if request.ready_by is not None and mode is not SteerMode.PLAN:
-        return _not_with(mode, "ready_by", request.ready_by)
+    refusal = check_request(request, timezone)
+    if refusal is not None:
+        return refusal
     target = None if current is None else current.target_kwh
     ready_by = None if current is None else current.ready_by
     if request.target_kwh is not None:
