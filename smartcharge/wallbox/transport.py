@@ -185,9 +185,10 @@ class Transport:
             TokenRejectedError: access token refused (401 on the api host).
             WallboxRateLimitedError: 429, or 403 on a read (the whole client backs off).
             WallboxForbiddenError: 403 on a command.
-            WallboxChargerNotFoundError: 404.
+            WallboxChargerNotFoundError: 404 on the api host (a charger path).
             WallboxUnavailableError: timeout, connection failure, 5xx.
-            WallboxResponseError: another status, or a body that is not JSON.
+            WallboxResponseError: 404 on the user-api host (the sign-in's or refresh's URL is
+                wrong), another status, or a body that is not JSON.
         """
         url = f"{self._urls[endpoint.host]}/{endpoint.path}"
         sent_headers = {
@@ -303,6 +304,13 @@ class Transport:
                 f"{where} was refused (HTTP 403): the account may not own this charger, or the "
                 "charger is in OCPP mode or not in a state that allows it",
                 action=endpoint.action,
+            )
+        if status == 404 and endpoint.host == AUTH:
+            # The user-api has no such path: the URL points elsewhere (the api host, a proxy).
+            raise WallboxResponseError(
+                f"{where} returned 404 from {self._urls[AUTH]}: not the Wallbox sign-in "
+                "service; check SMARTCHARGE_WALLBOX_AUTH_URL",
+                endpoint=endpoint.name,
             )
         if status == 404:
             raise WallboxChargerNotFoundError(
