@@ -6,15 +6,17 @@
       WallboxError                 anything that went wrong talking to the Wallbox cloud
         WallboxAuthError           sign-in rejected (403 on users/signin), or too many sign-ins
                                    this hour: permanent until the credentials change
-        WallboxChargerNotFoundError  the charger id is not on the account (404), or the account
-                                   has no charger / several and none was chosen
+        WallboxChargerNotFoundError  the charger id is not on the account (404 on the api
+                                   host), or the account has no charger / several and none
+                                   was chosen
         WallboxForbiddenError      403 on a command (not the owner, OCPP mode): permanent for
                                    that action; names it
         WallboxRateLimitedError    429, or a 403 on polling that behaves like one
                                    (wallbox-api.md §8, §9): back off until ``retry_at``
         WallboxUnavailableError    timeout, dropped connection, 5xx: transient;
                                    ``outcome_unknown`` is set when a command may have arrived
-        WallboxResponseError       unexpected JSON: names the endpoint and the field
+        WallboxResponseError       unexpected JSON (names the endpoint and the field), or an
+                                   unexpected status, e.g. 404 from the sign-in URL
 
 A 401 from the API means the access token expired; the client refreshes it (or signs in once
 when the refresh is refused) and retries, so it never surfaces unless that fails, and then as a
