@@ -201,6 +201,7 @@ _LAYER_TABLE: dict[str, tuple[str, ...] | None] = {
         "smartcharge.storage",
         "smartcharge.pricing",
     ),
+    "smartcharge.wallbox.defaults": (),  # data, read by config too
     "smartcharge.ocpp": (*_BASE, "smartcharge.ports", "smartcharge.storage"),
     # persistence: state files are written through storage
     "smartcharge.state": (
@@ -219,11 +220,13 @@ _LAYER_TABLE: dict[str, tuple[str, ...] | None] = {
     "smartcharge.carstore": (*_BASE, "smartcharge.carprofile", "smartcharge.storage"),
     # settings: validates strategy names against the registry, bidding zones against the zone
     # list that lives beside the ENTSO-E adapter (a data module, no imports)
+    # and takes the Wallbox adapter's defaults from their data module (no imports)
     "smartcharge.config": (
         *_BASE,
         "strategies",
         "smartcharge.number_text",
         "smartcharge.prices.zones",
+        "smartcharge.wallbox.defaults",
     ),
     # what changed between two Settings and what each change asks for (pure; issue 14 item 1)
     "smartcharge.settings_diff": (*_BASE, "smartcharge.config"),

@@ -316,3 +316,16 @@ def test_max_price_has_one_parser(value: str):
         accepted = False
 
     assert read == accepted
+
+
+def test_the_wallbox_timeout_default_has_one_source():
+    """SMARTCHARGE_WALLBOX_TIMEOUT_S's default is the adapter's own (the same object, not a
+    second 20.0 that could drift), and the adapter still imports no config."""
+    from smartcharge.config import Settings  # noqa: PLC0415
+    from smartcharge.wallbox import defaults, transport  # noqa: PLC0415
+
+    field = Settings.model_fields["wallbox_timeout_s"]
+
+    assert field.default is defaults.DEFAULT_TIMEOUT_S
+    assert transport.DEFAULT_TIMEOUT_S is defaults.DEFAULT_TIMEOUT_S
+    assert 20.0 == Settings(_env_file=None).wallbox_timeout_s

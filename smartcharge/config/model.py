@@ -42,6 +42,7 @@ from smartcharge.config.names import ENV_FILE_VAR, PREFIX, SECRET_FILE_VARS, mas
 from smartcharge.config.zones import check_zone
 from smartcharge.errors import ConfigError
 from smartcharge.number_text import Slip, read_slip
+from smartcharge.wallbox.defaults import DEFAULT_TIMEOUT_S as WALLBOX_TIMEOUT_S
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _SOURCE_NAMES = ("entsoe", "energyzero")
@@ -99,7 +100,7 @@ class Settings(BaseSettings):
     wallbox_auth_url: str = "https://user-api.wall-box.com"
     wallbox_reads_per_minute: float = Field(default=1.0, gt=0, le=3)
     wallbox_writes_per_minute: float = Field(default=3.0, gt=0, le=5)
-    wallbox_timeout_s: float = Field(default=20.0, gt=0, le=120)
+    wallbox_timeout_s: float = Field(default=WALLBOX_TIMEOUT_S, gt=0, le=120)
     wallbox_signins_per_hour: int = Field(default=3, ge=1, le=10)
     # Where the account's shared call budget lives (None: the state dir); see .env.example.
     wallbox_budget_dir: Path | None = None

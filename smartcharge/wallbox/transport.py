@@ -23,6 +23,7 @@ from smartcharge import __version__
 from smartcharge.clock import Clock
 from smartcharge.wallbox._json import MAX_JSON_DEPTH, json_too_deep
 from smartcharge.wallbox.auth import AuthCall, RefreshRejectedError
+from smartcharge.wallbox.defaults import DEFAULT_TIMEOUT_S
 from smartcharge.wallbox.errors import (
     WallboxAuthError,
     WallboxChargerNotFoundError,
@@ -46,10 +47,6 @@ __all__ = [
     "retry_after_s",
 ]
 
-# The cloud normally answers in well under a second; the user-api host has had slow spells
-# (home-assistant/core#140059). 20 s lets a slow answer through yet bounds a daemon tick; it is
-# Settings.wallbox_timeout_s and applies to the whole exchange, body included.
-DEFAULT_TIMEOUT_S = 20.0
 # No source shows the cloud sending Retry-After (wallbox-api.md §8, §11). Without one, back off
 # for a minute: the window of the observed 1-read-a-minute limit (§9).
 DEFAULT_RETRY_AFTER_S = 60.0
