@@ -6,8 +6,9 @@ shared state dir; the daemon reads the file at every tick and takes what is newe
 has seen for the user's choice at once, without waiting for a reading to differ from its own
 baseline (which a command of its own still pending would explain away).
 
-The file is a checksummed document (``smartcharge.storage``) holding the last few commands;
-a corrupt one is moved aside like every other state file.
+The file is a checksummed document (``smartcharge.storage``) holding the last few commands,
+each written by the shared codec (``smartcharge.codec``); a corrupt file is moved aside like
+every other state file, and an entry that does not read is skipped.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
+from smartcharge.codec import from_data, to_data
 from smartcharge.domain import Command, CommandKind
 from smartcharge.errors import StateError
 from smartcharge.session.model import DaemonState
@@ -34,43 +35,32 @@ TRACKED = frozenset({CommandKind.PAUSE, CommandKind.RESUME, CommandKind.SET_MAX_
 
 @dataclass(frozen=True, slots=True)
 class ManualCommand:
-    """A command the user sent by hand.
+    """A command the user sent by hand, as saved (``smartcharge.codec``, one entry per command).
+
+    The fields are flat so the file keeps the shape of version 1, written by hand before:
+    ``{"kind", "value", "at", "charger_id"}``.
 
     Attributes:
-        command: what was sent.
+        kind: what was sent.
+        value: amps for SET_MAX_CURRENT, else None.
         at: when the cloud accepted it (UTC).
         charger_id: the charger it went to.
     """
 
-    command: Command
+    kind: CommandKind
+    value: float | None
     at: datetime
     charger_id: int
 
-    def to_json(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {
-            "kind": self.command.kind.value,
-            "value": self.command.value,
-            "at": self.at.isoformat(),
-            "charger_id": self.charger_id,
-        }
-
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ManualCommand:
-        """Build from ``to_json`` output.
+    def of(cls, command: Command, at: datetime, charger_id: int) -> ManualCommand:
+        """Return the record of ``command``, sent to ``charger_id`` and accepted at ``at``."""
+        return cls(command.kind, command.value, at, charger_id)
 
-        Raises:
-            KeyError, TypeError, ValueError: the entry is not one.
-        """
-        value = data.get("value")
-        at = datetime.fromisoformat(str(data["at"]))
-        if at.tzinfo is None:
-            raise ValueError(f"naive time in {MANUAL_FILE}: {data['at']!r}")
-        return cls(
-            Command(CommandKind(data["kind"]), None if value is None else float(value)),
-            at,
-            int(data["charger_id"]),
-        )
+    @property
+    def command(self) -> Command:
+        """Return what was sent."""
+        return Command(self.kind, self.value)
 
 
 def _load(path: Path, now: datetime) -> list[ManualCommand]:
@@ -85,9 +75,9 @@ def _load(path: Path, now: datetime) -> list[ManualCommand]:
     out: list[ManualCommand] = []
     for item in found.data:
         try:
-            out.append(ManualCommand.from_json(item))
+            out.append(from_data(ManualCommand, item))
         except (KeyError, TypeError, ValueError):
-            continue
+            continue  # one unreadable entry costs only itself
     return out
 
 
@@ -101,7 +91,7 @@ def record_manual_command(state_dir: Path, manual: ManualCommand) -> None:
         return
     path = state_dir / MANUAL_FILE
     kept = [*_load(path, manual.at), manual][-MANUAL_KEPT:]
-    save_document(path, MANUAL_KIND, MANUAL_VERSION, [m.to_json() for m in kept])
+    save_document(path, MANUAL_KIND, MANUAL_VERSION, to_data(kept))
 
 
 def manual_commands_after(

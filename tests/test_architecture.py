@@ -216,7 +216,12 @@ _LAYER_TABLE: dict[str, tuple[str, ...] | None] = {
         "smartcharge.storage",
         "smartcharge.codec",
     ),
-    "smartcharge.manual": (*_BASE, "smartcharge.session", "smartcharge.storage"),
+    "smartcharge.manual": (
+        *_BASE,
+        "smartcharge.session",
+        "smartcharge.storage",
+        "smartcharge.codec",
+    ),
     "smartcharge.carstore": (*_BASE, "smartcharge.carprofile", "smartcharge.storage"),
     # settings: validates strategy names against the registry, bidding zones against the zone
     # list that lives beside the ENTSO-E adapter (a data module, no imports)

@@ -248,7 +248,9 @@ async def test_a_resume_sent_by_hand_while_our_pause_is_pending_is_the_users(tmp
             charger.remote_resume()
             record_manual_command(
                 world.settings.state_dir,
-                ManualCommand(Command(CommandKind.RESUME), world.clock.now(), charger.charger_id),
+                ManualCommand.of(
+                    Command(CommandKind.RESUME), world.clock.now(), charger.charger_id
+                ),
             )
 
         await run_until(

@@ -245,7 +245,7 @@ async def _send(client: WallboxClient, command: Command, settings: Settings | No
     if settings is not None:
         try:
             record_manual_command(
-                settings.state_dir, ManualCommand(command, SystemClock().now(), after.charger_id)
+                settings.state_dir, ManualCommand.of(command, SystemClock().now(), after.charger_id)
             )
         except StateError as exc:
             print(
