@@ -33,8 +33,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -58,7 +56,8 @@ from smartcharge.ledger import LedgerEntry
 from smartcharge.runtime.compose import daemon_view
 from smartcharge.runtime.jobs import run_simulated
 from smartcharge.web.server import HttpServer
-from tests.resilience.process import DaemonProcess, SignalWorld, signal_world
+from tests.resilience.daemon_process import DaemonProcess, start_daemon
+from tests.resilience.process import SignalWorld, signal_world
 from tests.resilience.report import write_figures
 
 BROWSER_SWITCH = "SMARTCHARGE_TEST_BROWSER"
@@ -88,12 +87,6 @@ pytestmark = [
     # One daemon start (up to a minute on a busy machine) is shared by the module's tests.
     pytest.mark.timeout(180),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Loop:
@@ -145,26 +138,13 @@ class Site(Page):
     daemon: DaemonProcess
 
 
-async def _start(world: SignalWorld, port: int, token: str) -> DaemonProcess:
+def _environment(world: SignalWorld, token: str) -> dict[str, str]:
+    """The world's environment, beyond loopback with ``token`` (the harness picks the port)."""
     env = world.environment()
-    env.update(
-        {
-            "SMARTCHARGE_HEALTH_PORT": str(port),
-            "SMARTCHARGE_HTTP_HOST": "0.0.0.0",  # noqa: S104 - beyond loopback on purpose
-            "SMARTCHARGE_API_TOKEN": token,
-        }
-    )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "smartcharge",
-        "run",
-        cwd=world.state_dir.parent,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    return DaemonProcess(proc)
+    del env["SMARTCHARGE_HEALTH_PORT"]
+    env["SMARTCHARGE_HTTP_HOST"] = "0.0.0.0"  # noqa: S104 - beyond loopback on purpose
+    env["SMARTCHARGE_API_TOKEN"] = token
+    return env
 
 
 @pytest.fixture(scope="module")
@@ -176,8 +156,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     world_cm = signal_world(state_dir)
     world = loop.run(world_cm.__aenter__(), START_S)
     token = secrets.token_urlsafe(24)
-    port = free_port()
-    daemon = loop.run(_start(world, port, token), START_S)
+    env = _environment(world, token)
+    daemon = loop.run(start_daemon(env, world.state_dir.parent, http=True), 3 * START_S)
+    port = daemon.port
+    assert port is not None
     try:
         loop.run(daemon.wait_event("scheduler_started", START_S), START_S + 5)
         loop.run(daemon.wait_event("plan_made", START_S), START_S + 5)

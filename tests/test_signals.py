@@ -39,7 +39,8 @@ from smartcharge.prices.cache import CACHE_FILE
 from smartcharge.simulator.entsoe_server import EntsoeFault
 from smartcharge.simulator.wallbox_cloud import Fault
 from smartcharge.state import StateStore
-from tests.resilience.process import DaemonProcess, SignalWorld, signal_world
+from tests.resilience.daemon_process import DaemonProcess
+from tests.resilience.process import SignalWorld, signal_world
 from tests.resilience.report import write_figures
 
 INSTANTS = ["sign_in", "first_read", "command_in_flight", "price_fetch_at_start", "idle"]
@@ -118,7 +119,7 @@ async def run_case(world: SignalWorld, instant: str, sig: signal.Signals) -> dic
     session_id = await world.carry_session(resumed=instant == "command_in_flight")
     arrange(world, instant)
     fetches = len(world.entsoe.requests)
-    daemon = await DaemonProcess.start(world)
+    daemon = await world.start_daemon()
     last: DaemonProcess = daemon
     try:
         await reach(world, daemon, instant, fetches)
@@ -135,7 +136,7 @@ async def run_case(world: SignalWorld, instant: str, sig: signal.Signals) -> dic
             killed, _ = await daemon.exited(STOP_S)
             assert -signal.SIGKILL == killed
             release(world)
-            last = await DaemonProcess.start(world)
+            last = await world.start_daemon()
             try:
                 await last.wait_event("scheduler_started", START_S)
                 code, stop_s = await stop(last)
@@ -190,7 +191,7 @@ async def test_sighup_does_not_kill_the_daemon(tmp_path: Path):
     SIGTERM with the on-exit resume."""
     async with signal_world(tmp_path / "state") as world:
         await world.carry_session()
-        daemon = await DaemonProcess.start(world)
+        daemon = await world.start_daemon()
         try:
             await daemon.wait_event("scheduler_started", START_S)
             daemon.send(signal.SIGHUP)
@@ -215,7 +216,7 @@ async def test_sigterm_while_the_startup_command_hangs_stops_within_one_budget(t
         world.cloud.charger.energy_cost_eur_per_kwh = 0.01  # so the start-up writes it
         world.cloud.inject(Fault.HANG, path_contains="chargers/config", method="POST")
         writes = len(world.cloud.requests_to("POST", "chargers/config"))
-        daemon = await DaemonProcess.start(world)
+        daemon = await world.start_daemon()
         try:
             await daemon.wait_for(
                 "the hanging energy-cost write",
@@ -246,7 +247,7 @@ async def test_sigterm_with_the_pause_cut_short_resumes_within_the_default_read_
         world.reads_per_minute = 1.0
         await world.carry_session(resumed=True)
         world.cloud.inject(Fault.HOLD, path_contains="remote-action", applied=True)
-        daemon = await DaemonProcess.start(world)
+        daemon = await world.start_daemon()
         try:
             await daemon.wait_for("the held pause", lambda: world.cloud.held == 1, START_S)
             paused = world.cloud.charger.status_id

@@ -4,21 +4,14 @@
 real clock (prices: dear now, cheap in three hours, so a plan pauses now and charges later),
 records every applied write that changed nothing on the charger (a duplicate), and can leave a
 session behind in a state dir the way a daemon killed after its first tick would
-(``carry_session``). ``DaemonProcess`` runs ``python -m smartcharge run`` on it, configured only
-through the environment, and collects its JSON log lines so a test can wait for an event
-rather than for time to pass.
+(``carry_session``). ``start_daemon`` runs ``python -m smartcharge run`` on it, configured only
+through the environment (the harness: ``tests/resilience/daemon_process.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import signal
-import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,6 +26,13 @@ from smartcharge.runtime.compose import build_daemon, open_http
 from smartcharge.simulator.entsoe_server import EntsoeFakeServer
 from smartcharge.simulator.wallbox_cloud import WallboxCloudSimulator
 from smartcharge.wallbox.limiter import budget_file_name
+from tests.resilience.daemon_process import (
+    DaemonProcess,
+    cloud_settings,
+    entsoe_settings,
+    run_environment,
+    served,
+)
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TZ = ZoneInfo("Europe/Amsterdam")
@@ -86,18 +86,10 @@ class SignalWorld:
 
     def environment(self) -> dict[str, str]:
         """Return the environment of ``smartcharge run`` for this world."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SMARTCHARGE_", "ENTSOE_"))}
-        settings = demo_settings(self.state_dir, self.cloud_url, self.entsoe_url)
-        env.update(
+        return run_environment(
             {
-                "SMARTCHARGE_WALLBOX_USERNAME": DEMO_USER,
-                "SMARTCHARGE_WALLBOX_PASSWORD": DEMO_PASSWORD,
-                "SMARTCHARGE_WALLBOX_API_URL": self.cloud_url,
-                "SMARTCHARGE_WALLBOX_AUTH_URL": self.cloud_url,
-                "SMARTCHARGE_WALLBOX_CHARGER_ID": "999001",
-                "SMARTCHARGE_ENTSOE_API_KEY": DEMO_KEY,
-                "SMARTCHARGE_ENTSOE_API_URL": settings.entsoe_api_url,
-                "SMARTCHARGE_PRICE_SOURCES": "entsoe",
+                **cloud_settings(self.cloud_url, DEMO_USER, DEMO_PASSWORD),
+                **entsoe_settings(self.entsoe_url, DEMO_KEY),
                 "SMARTCHARGE_STATE_DIR": str(self.state_dir),
                 "SMARTCHARGE_HEALTH_PORT": "0",
                 "SMARTCHARGE_TARGET_KWH": "20",
@@ -108,7 +100,10 @@ class SignalWorld:
                 "SMARTCHARGE_LOG_LEVEL": "INFO",
             }
         )
-        return env
+
+    async def start_daemon(self, **settings: str) -> DaemonProcess:
+        """Start ``smartcharge run`` for this world (``settings`` added to its environment)."""
+        return await DaemonProcess.start({**self.environment(), **settings}, self.state_dir.parent)
 
     async def carry_session(self, *, resumed: bool = False) -> str:
         """Leave a session behind: a daemon starts, pauses for the cheap hours, and dies.
@@ -156,98 +151,16 @@ async def signal_world(state_dir: Path) -> AsyncIterator[SignalWorld]:
 
     cloud.app.middlewares.append(watch)
     cloud_url = await cloud.start()
-    runner = web.AppRunner(entsoe.app(), handle_signals=False, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    world = SignalWorld(
-        state_dir, cloud, entsoe, cloud_url, f"http://{host}:{port}", now + timedelta(hours=9)
-    )
-    holder.append(world)
     try:
-        yield world
-    finally:
-        entsoe.release_hangs()
-        cloud.release_held()
-        await runner.cleanup()
-        await cloud.stop()
-
-
-class DaemonProcess:
-    """One ``smartcharge run`` process and its log lines."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.lines: list[str] = []
-        self.events: list[dict[str, Any]] = []
-        self._changed = asyncio.Event()
-        self._reader = asyncio.create_task(self._read())
-        self.signalled_at: float | None = None
-
-    @classmethod
-    async def start(cls, world: SignalWorld) -> DaemonProcess:
-        """Start ``python -m smartcharge run`` for ``world``."""
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "smartcharge",
-            "run",
-            cwd=world.state_dir.parent,
-            env=world.environment(),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        return cls(proc)
-
-    async def _read(self) -> None:
-        assert self.proc.stdout is not None
-        while line := await self.proc.stdout.readline():
-            text = line.decode("utf-8", "replace").rstrip("\n")
-            self.lines.append(text)
+        async with served(entsoe.app()) as entsoe_url:
+            world = SignalWorld(
+                state_dir, cloud, entsoe, cloud_url, entsoe_url, now + timedelta(hours=9)
+            )
+            holder.append(world)
             try:
-                event = json.loads(text)
-            except ValueError:
-                event = {"event": None, "raw": text}
-            self.events.append(event if isinstance(event, dict) else {"raw": text})
-            self._changed.set()
-        self._changed.set()
-
-    def named(self, name: str) -> list[dict[str, Any]]:
-        """Return the logged events called ``name``."""
-        return [e for e in self.events if e.get("event") == name]
-
-    async def wait_for(self, what: str, condition: Callable[[], bool], timeout_s: float) -> None:
-        """Wait until ``condition()`` holds (checked on every log line and every 50 ms)."""
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                tail = "\n".join(self.lines[-15:])
-                raise AssertionError(f"timed out waiting for {what}; last lines:\n{tail}")
-            self._changed.clear()
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(left, 0.05))
-
-    async def wait_event(self, name: str, timeout_s: float) -> dict[str, Any]:
-        """Wait for the first log event ``name``."""
-        await self.wait_for(name, lambda: bool(self.named(name)), timeout_s)
-        return self.named(name)[0]
-
-    def send(self, sig: signal.Signals) -> None:
-        """Send ``sig`` to the process (the time is kept for the stop's duration)."""
-        self.signalled_at = time.monotonic()
-        self.proc.send_signal(sig)
-
-    async def exited(self, timeout_s: float) -> tuple[int, float]:
-        """Wait for the exit; return its status and the seconds since the last signal."""
-        code = await asyncio.wait_for(self.proc.wait(), timeout_s)
-        await asyncio.wait_for(self._reader, timeout_s)
-        since = time.monotonic() - (self.signalled_at or time.monotonic())
-        return code, since
-
-    async def close(self) -> None:
-        """Kill the process if it still runs."""
-        if self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
-        self._reader.cancel()
+                yield world
+            finally:
+                entsoe.release_hangs()
+                cloud.release_held()
+    finally:
+        await cloud.stop()
