@@ -25,7 +25,7 @@ from smartcharge.runtime.compose import daemon_view
 from smartcharge.runtime.jobs import run_simulated
 from smartcharge.session.steering import SteerMode
 from smartcharge.web.server import HttpServer
-from tests.test_daemon_run import free_port
+from tests.resilience.ports import refused_port
 
 START = local(DEMO_DAY, time(17, 45))
 PLUG_IN = local(DEMO_DAY, time(18, 0))
@@ -82,10 +82,10 @@ def charging(world: SimulatedWorld) -> bool:
 
 
 async def test_no_daemon_answering_is_said_and_exits_1(env, capsys):
-    env.setenv("SMARTCHARGE_HEALTH_PORT", str(free_port()))
-
-    code, out, err = await plan(capsys)
-    set_code, _, set_err = await plan(capsys, "--now")
+    with refused_port() as port:
+        env.setenv("SMARTCHARGE_HEALTH_PORT", str(port))
+        code, out, err = await plan(capsys)
+        set_code, _, set_err = await plan(capsys, "--now")
 
     assert (1, 1) == (code, set_code)
     assert "" == out
@@ -196,10 +196,10 @@ async def test_a_refusal_exits_2_naming_the_field_and_changes_nothing(tmp_path, 
 
 
 async def test_a_bad_number_is_refused_by_the_cli_itself(env, capsys):
-    env.setenv("SMARTCHARGE_HEALTH_PORT", str(free_port()))
-
-    with pytest.raises(SystemExit) as exited:
-        await plan(capsys, "--target-kwh", "lots")
+    with refused_port() as port:
+        env.setenv("SMARTCHARGE_HEALTH_PORT", str(port))
+        with pytest.raises(SystemExit) as exited:
+            await plan(capsys, "--target-kwh", "lots")
 
     assert 2 == exited.value.code
     assert "'lots' is not a number; accepted: a number of kWh above 0" in capsys.readouterr().err

@@ -13,30 +13,38 @@ Waiting here is for another process, bounded by deadlines; no simulated time is 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
-from datetime import timedelta
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from smartcharge.clock import SystemClock
 from smartcharge.simulator.clock import SimulatedClock
-from smartcharge.simulator.entsoe_server import EntsoeFakeServer
 from smartcharge.simulator.ocpp_charge_point import SimulatedOcppWallbox
-from tests.test_daemon_run import KEY, free_port, wait_for
+from tests.resilience.daemon_process import (
+    OCPP,
+    DaemonProcess,
+    entsoe_settings,
+    flat_entsoe,
+    need_settings,
+    run_environment,
+    running_daemon,
+    served,
+)
+from tests.test_daemon_run import KEY
 
 CP_ID = "WB-RUN-0001"
 OCPP_PASSWORD = "ocpp-run-pa55word-01"  # noqa: S105 - the simulated charger's
 PUK = "55443322"
 
 
-async def connect_when_listening(wallbox: SimulatedOcppWallbox, timeout_s: float) -> None:
-    """Connect as soon as the daemon's endpoint accepts (it listens before the daemon starts)."""
+async def connect(wallbox: SimulatedOcppWallbox, timeout_s: float) -> None:
+    """Connect, again while the daemon is too busy to answer (a loaded machine)."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -48,79 +56,67 @@ async def connect_when_listening(wallbox: SimulatedOcppWallbox, timeout_s: float
             await asyncio.sleep(0.05)
 
 
+def ocpp_environment(
+    tmp_path: Path, now: datetime, entsoe_url: str, cp_id: str, **more: str
+) -> dict[str, str]:
+    """The daemon on the OCPP link, no HTTP server, 20 kWh wanted within the hour."""
+    return run_environment(
+        {
+            "SMARTCHARGE_CHARGER_LINK": "ocpp",
+            "SMARTCHARGE_OCPP_HOST": "127.0.0.1",
+            "SMARTCHARGE_OCPP_CHARGE_POINT_ID": cp_id,
+            **entsoe_settings(entsoe_url, KEY),
+            **need_settings(tmp_path / "state", now),
+            "SMARTCHARGE_HEALTH_PORT": "0",
+            "SMARTCHARGE_ON_EXIT": "resume",
+            **more,
+        }
+    )
+
+
+@asynccontextmanager
+async def connected_charger(
+    daemon: DaemonProcess, cp_id: str, now: datetime, **options: Any
+) -> AsyncIterator[SimulatedOcppWallbox]:
+    """The simulated Wallbox on OCPP, a car waiting in Preparing, connected to ``daemon``."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+        wallbox = SimulatedOcppWallbox(
+            f"ws://127.0.0.1:{daemon.port}/",
+            cp_id,
+            SimulatedClock(now),
+            http,
+            max_current_a=16,
+            timeout_s=5.0,
+            **options,
+        )
+        await wallbox.plug_in()  # the car waits in Preparing when the charger boots
+        try:
+            await connect(wallbox, 20)
+            yield wallbox
+        finally:
+            await wallbox.close()
+
+
 async def test_smartcharge_run_drives_the_charger_over_ocpp_and_clears_its_profile_on_stop(
     tmp_path: Path,
 ):
     """Profile + RemoteStart for a car that must charge now; SIGTERM -> profile cleared, 0."""
     now = SystemClock().now()
-    entsoe = EntsoeFakeServer(valid_keys=[KEY])
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    points = [(day + timedelta(minutes=15 * i), 100.0) for i in range(-96, 4 * 96)]
-    entsoe.serve_points("NL", points, 15)
-    runner = web.AppRunner(entsoe.app(), handle_signals=False, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    entsoe_port = runner.addresses[0][1]
-    ocpp_port = free_port()
-    ready_by = (now + timedelta(hours=1)).astimezone(ZoneInfo("Europe/Amsterdam"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMARTCHARGE_", "ENTSOE_"))}
-    env.update(
-        {
-            "SMARTCHARGE_CHARGER_LINK": "ocpp",
-            "SMARTCHARGE_OCPP_HOST": "127.0.0.1",
-            "SMARTCHARGE_OCPP_PORT": str(ocpp_port),
-            "SMARTCHARGE_OCPP_CHARGE_POINT_ID": CP_ID,
-            "SMARTCHARGE_OCPP_PASSWORD": OCPP_PASSWORD,
-            "SMARTCHARGE_ENTSOE_API_KEY": KEY,
-            "SMARTCHARGE_ENTSOE_API_URL": f"http://127.0.0.1:{entsoe_port}/api",
-            "SMARTCHARGE_PRICE_SOURCES": "entsoe",
-            "SMARTCHARGE_STATE_DIR": str(tmp_path / "state"),
-            "SMARTCHARGE_HEALTH_PORT": "0",
-            "SMARTCHARGE_TARGET_KWH": "20",
-            "SMARTCHARGE_READY_BY": ready_by.strftime("%H:%M"),
-            "SMARTCHARGE_LOG_FORMAT": "json",
-            "SMARTCHARGE_ON_EXIT": "resume",
-        }
-    )
-    timeout = aiohttp.ClientTimeout(total=5)
-    async with aiohttp.ClientSession(timeout=timeout) as http:
-        wallbox = SimulatedOcppWallbox(
-            f"ws://127.0.0.1:{ocpp_port}/",
-            CP_ID,
-            SimulatedClock(now),
-            http,
-            password=OCPP_PASSWORD,
-            puk=PUK,
-            max_current_a=16,
-            timeout_s=5.0,
+    async with served(flat_entsoe(KEY, now).app()) as entsoe_url:
+        env = ocpp_environment(
+            tmp_path, now, entsoe_url, CP_ID, SMARTCHARGE_OCPP_PASSWORD=OCPP_PASSWORD
         )
-        await wallbox.plug_in()  # the car waits in Preparing when the charger boots
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "smartcharge",
-            "run",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        try:
-            await connect_when_listening(wallbox, 20)
-            await wait_for(
-                lambda: bool(wallbox.calls("RemoteStartTransaction")), 30, "the remote start"
+        async with (
+            running_daemon(env, tmp_path, listen=OCPP) as daemon,
+            connected_charger(daemon, CP_ID, now, password=OCPP_PASSWORD, puk=PUK) as wallbox,
+        ):
+            await daemon.wait_for(
+                "the remote start", lambda: bool(wallbox.calls("RemoteStartTransaction")), 30
             )
-            await wait_for(lambda: wallbox.status == "Charging", 10, "charging")
-            proc.send_signal(signal.SIGTERM)
-            code = await asyncio.wait_for(proc.wait(), 15)
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-            assert proc.stdout is not None
-            output = (await proc.stdout.read()).decode()
-            await wallbox.close()
-            await runner.cleanup()
+            await daemon.wait_for("charging", lambda: wallbox.status == "Charging", 10)
+            daemon.send(signal.SIGTERM)
+            code, _ = await daemon.exited()
+    output = daemon.output
 
     assert 0 == code, output[-3000:]
     profiles = wallbox.calls("SetChargingProfile")

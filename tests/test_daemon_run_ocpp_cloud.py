@@ -11,24 +11,20 @@ Waiting here is for another process, bounded by deadlines; no simulated time is 
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import sys
-from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
-
-import aiohttp
-from aiohttp import web
 
 from smartcharge.clock import SystemClock
-from smartcharge.simulator.clock import SimulatedClock
-from smartcharge.simulator.entsoe_server import EntsoeFakeServer
-from smartcharge.simulator.ocpp_charge_point import SimulatedOcppWallbox
 from smartcharge.simulator.wallbox_cloud import WallboxCloudSimulator
-from tests.test_daemon_run import KEY, PASSWORD, USER, free_port, wait_for
-from tests.test_daemon_run_ocpp import connect_when_listening
+from tests.resilience.daemon_process import (
+    OCPP,
+    cloud_settings,
+    flat_entsoe,
+    running_daemon,
+    served,
+)
+from tests.test_daemon_run import KEY, PASSWORD, USER
+from tests.test_daemon_run_ocpp import connected_charger, ocpp_environment
 
 CP_ID = "WB-RUN-CLOUD-01"
 # 100 EUR/MWh all day: (0.1 + 0.09161 tax) x 1.21 VAT = 0.2318 EUR/kWh, 0.23 in the app.
@@ -41,39 +37,6 @@ async def test_smartcharge_run_on_ocpp_keeps_the_energy_cost_through_the_cloud(t
     now = clock.now()
     cloud = WallboxCloudSimulator(clock, username=USER, password=PASSWORD)
     cloud_url = await cloud.start()
-    entsoe = EntsoeFakeServer(valid_keys=[KEY])
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    points = [(day + timedelta(minutes=15 * i), 100.0) for i in range(-96, 4 * 96)]
-    entsoe.serve_points("NL", points, 15)
-    runner = web.AppRunner(entsoe.app(), handle_signals=False, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    entsoe_port = runner.addresses[0][1]
-    ocpp_port = free_port()
-    ready_by = (now + timedelta(hours=1)).astimezone(ZoneInfo("Europe/Amsterdam"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMARTCHARGE_", "ENTSOE_"))}
-    env.update(
-        {
-            "SMARTCHARGE_CHARGER_LINK": "ocpp",
-            "SMARTCHARGE_OCPP_HOST": "127.0.0.1",
-            "SMARTCHARGE_OCPP_PORT": str(ocpp_port),
-            "SMARTCHARGE_OCPP_CHARGE_POINT_ID": CP_ID,
-            "SMARTCHARGE_WALLBOX_USERNAME": USER,
-            "SMARTCHARGE_WALLBOX_PASSWORD": PASSWORD,
-            "SMARTCHARGE_WALLBOX_API_URL": cloud_url,
-            "SMARTCHARGE_WALLBOX_AUTH_URL": cloud_url,
-            "SMARTCHARGE_WALLBOX_CHARGER_ID": str(cloud.charger.charger_id),
-            "SMARTCHARGE_ENTSOE_API_KEY": KEY,
-            "SMARTCHARGE_ENTSOE_API_URL": f"http://127.0.0.1:{entsoe_port}/api",
-            "SMARTCHARGE_PRICE_SOURCES": "entsoe",
-            "SMARTCHARGE_STATE_DIR": str(tmp_path / "state"),
-            "SMARTCHARGE_HEALTH_PORT": "0",
-            "SMARTCHARGE_TARGET_KWH": "20",
-            "SMARTCHARGE_READY_BY": ready_by.strftime("%H:%M"),
-            "SMARTCHARGE_LOG_FORMAT": "json",
-            "SMARTCHARGE_ON_EXIT": "resume",
-        }
-    )
 
     def energy_costs() -> list[object]:
         return [
@@ -82,42 +45,30 @@ async def test_smartcharge_run_on_ocpp_keeps_the_energy_cost_through_the_cloud(t
             if r.method == "POST" and r.path.startswith("/chargers/config/")
         ]
 
-    timeout = aiohttp.ClientTimeout(total=5)
-    async with aiohttp.ClientSession(timeout=timeout) as http:
-        wallbox = SimulatedOcppWallbox(
-            f"ws://127.0.0.1:{ocpp_port}/",
-            CP_ID,
-            SimulatedClock(now),
-            http,
-            max_current_a=16,
-            timeout_s=5.0,
-        )
-        await wallbox.plug_in()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "smartcharge",
-            "run",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        try:
-            await connect_when_listening(wallbox, 20)
-            await wait_for(lambda: wallbox.status == "Charging", 30, "charging over OCPP")
-            await wait_for(lambda: bool(energy_costs()), 15, "the energy cost in the cloud")
-            proc.send_signal(signal.SIGTERM)
-            code = await asyncio.wait_for(proc.wait(), 15)
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-            assert proc.stdout is not None
-            output = (await proc.stdout.read()).decode()
-            await wallbox.close()
-            await runner.cleanup()
-            await cloud.stop()
+    try:
+        async with served(flat_entsoe(KEY, now).app()) as entsoe_url:
+            env = ocpp_environment(
+                tmp_path,
+                now,
+                entsoe_url,
+                CP_ID,
+                **cloud_settings(cloud_url, USER, PASSWORD, cloud.charger.charger_id),
+            )
+            async with (
+                running_daemon(env, tmp_path, listen=OCPP) as daemon,
+                connected_charger(daemon, CP_ID, now) as wallbox,
+            ):
+                await daemon.wait_for(
+                    "charging over OCPP", lambda: wallbox.status == "Charging", 30
+                )
+                await daemon.wait_for(
+                    "the energy cost in the cloud", lambda: bool(energy_costs()), 15
+                )
+                daemon.send(signal.SIGTERM)
+                code, _ = await daemon.exited()
+    finally:
+        await cloud.stop()
+    output = daemon.output
 
     assert 0 == code, output[-3000:]
     assert [{"energyCost": ENERGY_COST}] == energy_costs()

@@ -8,22 +8,16 @@ daemon's, the Wallbox client's), the seam every store of the process writes thro
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time as monotonic_time
 from collections.abc import Iterator
 from datetime import time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
@@ -37,6 +31,14 @@ from smartcharge.storage import StateDisk, StateIOError, save_document
 from smartcharge.wallbox.limiter import budget_file_name
 from smartcharge.wallbox.tokens import TOKEN_FILE
 from smartcharge.web.health import check
+from tests.resilience.daemon_process import (
+    HTTP,
+    START_S,
+    cloud_settings,
+    ready_by,
+    run_environment,
+    running_daemon,
+)
 from tests.test_daemon_rules import actions, plug_in, run_until
 
 USER = "fulldisk@example.com"
@@ -158,70 +160,44 @@ async def test_full_state_disk_still_drives_the_charger_as_a_process(full_tmpfs:
     cloud.charger.plug_in(car_max_power_kw=11.0)
     cloud.charger.user_pause()
     cloud_url = await cloud.start()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    ready_by = (SystemClock().now() + timedelta(minutes=30)).astimezone(
-        ZoneInfo("Europe/Amsterdam")
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMARTCHARGE_", "ENTSOE_"))}
-    env.update(
+    env = run_environment(
         {
-            "SMARTCHARGE_WALLBOX_USERNAME": USER,
-            "SMARTCHARGE_WALLBOX_PASSWORD": PASSWORD,
-            "SMARTCHARGE_WALLBOX_API_URL": cloud_url,
-            "SMARTCHARGE_WALLBOX_AUTH_URL": cloud_url,
-            "SMARTCHARGE_WALLBOX_CHARGER_ID": "999001",
+            **cloud_settings(cloud_url, USER, PASSWORD),
             "SMARTCHARGE_PRICE_SOURCES": "energyzero",
             "SMARTCHARGE_ENERGYZERO_API_URL": "http://127.0.0.1:9",
             "SMARTCHARGE_STATE_DIR": str(full_tmpfs),
-            "SMARTCHARGE_HEALTH_PORT": str(port),
             "SMARTCHARGE_LOG_FORMAT": "json",
             "SMARTCHARGE_TARGET_KWH": "20",
             "SMARTCHARGE_TIMEZONE": "Europe/Amsterdam",
-            "SMARTCHARGE_READY_BY": ready_by.strftime("%H:%M"),
+            "SMARTCHARGE_READY_BY": ready_by(SystemClock().now(), timedelta(minutes=30)),
         }
     )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "smartcharge",
-        "run",
-        cwd="/",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    health: tuple[int, list[str]] = (0, [])
     try:
-        deadline = monotonic_time.monotonic() + 40
-        while not [r for r in cloud.requests if r.method == "POST"]:
-            assert monotonic_time.monotonic() < deadline, "no command reached the cloud"
-            await asyncio.sleep(0.1)
-        while not any("state not saved" in r for r in health[1]):
-            assert monotonic_time.monotonic() < deadline, f"/healthz never named the disk: {health}"
-            async with (
-                aiohttp.ClientSession() as http,
-                http.get(
-                    f"http://127.0.0.1:{port}/healthz", timeout=aiohttp.ClientTimeout(total=3)
-                ) as resp,
-            ):
-                health = (resp.status, (await resp.json())["reasons"])
-        proc.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(proc.wait(), 15)
+        async with running_daemon(env, "/", listen=HTTP) as daemon:
+            await daemon.wait_for(
+                "a command to reach the cloud",
+                lambda: bool([r for r in cloud.requests if r.method == "POST"]),
+                START_S,
+            )
+            health = await daemon.wait_answer(
+                "/healthz to name the disk",
+                "/healthz",
+                lambda _, body: any(
+                    "state not saved" in r for r in (body or {}).get("reasons", [])
+                ),
+                START_S,
+            )
+            daemon.send(signal.SIGTERM)
+            code, _ = await daemon.exited()
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        assert proc.stdout is not None
-        output = (await proc.stdout.read()).decode()
         await cloud.stop()
+    output = daemon.output
     events = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     failed = [e["path"] for e in events if e["event"] == "state_write_failed"]
 
     assert [{"action": 1}] == [r.body for r in cloud.requests if "remote-action" in r.path]
     assert 503 == health[0]
-    assert any("No space left on device" in r for r in health[1]), health
+    assert any("No space left on device" in r for r in health[1]["reasons"]), health
     assert failed, output[-3000:]
     assert len(failed) == len(set(failed)), failed
     assert "Traceback" not in output

@@ -56,7 +56,7 @@ from smartcharge.ledger import LedgerEntry
 from smartcharge.runtime.compose import daemon_view
 from smartcharge.runtime.jobs import run_simulated
 from smartcharge.web.server import HttpServer
-from tests.resilience.daemon_process import DaemonProcess, start_daemon
+from tests.resilience.daemon_process import HTTP, DaemonProcess, start_daemon
 from tests.resilience.process import SignalWorld, signal_world
 from tests.resilience.report import write_figures
 
@@ -157,7 +157,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     world = loop.run(world_cm.__aenter__(), START_S)
     token = secrets.token_urlsafe(24)
     env = _environment(world, token)
-    daemon = loop.run(start_daemon(env, world.state_dir.parent, http=True), 3 * START_S)
+    daemon = loop.run(start_daemon(env, world.state_dir.parent, listen=HTTP), 3 * START_S)
     port = daemon.port
     assert port is not None
     try:

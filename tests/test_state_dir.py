@@ -21,7 +21,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +42,7 @@ from smartcharge.storage import (
     save_document,
 )
 from smartcharge.wallbox.limiter import CallKind, RateLimiter, budget_file_name, budget_lock_name
+from tests.resilience.daemon_process import cloud_settings, run_environment, running_daemon
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 APP_UID = 10001  # the container's user (docker/Dockerfile)
@@ -55,14 +55,9 @@ EXIT_TIMEOUT_S = 30
 
 def daemon_env(state_dir: Path, cloud_url: str = "http://127.0.0.1:9") -> dict[str, str]:
     """Return the environment of ``smartcharge run`` on ``state_dir`` (port 9: nothing there)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMARTCHARGE_", "ENTSOE_"))}
-    env.update(
+    return run_environment(
         {
-            "SMARTCHARGE_WALLBOX_USERNAME": USER,
-            "SMARTCHARGE_WALLBOX_PASSWORD": PASSWORD,
-            "SMARTCHARGE_WALLBOX_API_URL": cloud_url,
-            "SMARTCHARGE_WALLBOX_AUTH_URL": cloud_url,
-            "SMARTCHARGE_WALLBOX_CHARGER_ID": "999001",
+            **cloud_settings(cloud_url, USER, PASSWORD),
             "SMARTCHARGE_PRICE_SOURCES": "energyzero",
             "SMARTCHARGE_ENERGYZERO_API_URL": "http://127.0.0.1:9",
             "SMARTCHARGE_STATE_DIR": str(state_dir),
@@ -70,7 +65,6 @@ def daemon_env(state_dir: Path, cloud_url: str = "http://127.0.0.1:9") -> dict[s
             "SMARTCHARGE_LOG_FORMAT": "json",
         }
     )
-    return env
 
 
 # Root without these capabilities is held to file permissions like any user.
@@ -122,46 +116,37 @@ async def test_second_daemon_on_the_same_state_dir_exits_2_at_once(tmp_path: Pat
     other_cloud = WallboxCloudSimulator(SystemClock(), username=USER, password=PASSWORD)
     other_url = await other_cloud.start()
     state_dir = tmp_path / "state"
-    env = daemon_env(state_dir, cloud_url)
-    first = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "smartcharge",
-        "run",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
     try:
-        deadline = time.monotonic() + EXIT_TIMEOUT_S
-        while not cloud.requests:
-            assert time.monotonic() < deadline, "the first daemon never called the cloud"
-            await asyncio.sleep(0.1)
-        second = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "smartcharge",
-            "run",
-            cwd=tmp_path,
-            env=daemon_env(state_dir, other_url),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(second.communicate(), EXIT_TIMEOUT_S)
-        first.send_signal(signal.SIGTERM)
-        first_code = await asyncio.wait_for(first.wait(), EXIT_TIMEOUT_S)
+        async with running_daemon(daemon_env(state_dir, cloud_url), tmp_path) as first:
+            await first.wait_for(
+                "the first daemon to call the cloud", lambda: bool(cloud.requests), EXIT_TIMEOUT_S
+            )
+            second = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "smartcharge",
+                "run",
+                cwd=tmp_path,
+                env=daemon_env(state_dir, other_url),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            try:
+                out, err = await asyncio.wait_for(second.communicate(), EXIT_TIMEOUT_S)
+            finally:
+                if second.returncode is None:  # it did not stop at once: not left running
+                    second.kill()
+                    await second.wait()
+            first.send(signal.SIGTERM)
+            first_code, _ = await first.exited(EXIT_TIMEOUT_S)
     finally:
-        if first.returncode is None:
-            first.kill()
-            await first.wait()
         await cloud.stop()
         await other_cloud.stop()
     lines = [line for line in err.decode().splitlines() if line.strip()]
 
     assert 2 == second.returncode
     assert [
-        f"smartcharge: another smartcharge daemon (pid {first.pid}) uses {state_dir}; stop it "
+        f"smartcharge: another smartcharge daemon (pid {first.proc.pid}) uses {state_dir}; stop it "
         "first, or give this one a state dir of its own (SMARTCHARGE_STATE_DIR)"
     ] == lines
     assert b"" == out

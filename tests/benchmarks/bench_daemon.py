@@ -14,18 +14,23 @@ import asyncio
 import collections
 import os
 import signal
-import socket
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from smartcharge.clock import SystemClock
 from smartcharge.simulator.entsoe_server import EntsoeFakeServer
 from smartcharge.simulator.wallbox_cloud import WallboxCloudSimulator
+from tests.resilience.daemon_process import (
+    HTTP,
+    cloud_settings,
+    entsoe_settings,
+    run_environment,
+    running_daemon,
+    served,
+)
 
 pytestmark = pytest.mark.benchmark
 
@@ -35,12 +40,6 @@ USER = "bench@example.com"
 PASSWORD = "bench-password-123"  # noqa: S105 - the fake account's
 KEY = "bench-entsoe-key"
 TICK_S = os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rss_mb(pid: int) -> float:
@@ -55,60 +54,34 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK_S
 
 
-async def _daemon(tmp: Path, name: str, plugged: bool, entsoe_port: int) -> dict[str, float]:
+async def _daemon(tmp: Path, name: str, plugged: bool, entsoe_url: str) -> dict[str, float]:
     clock = SystemClock()
     cloud = WallboxCloudSimulator(clock, username=USER, password=PASSWORD)
     if plugged:
         cloud.charger.plug_in(car_max_power_kw=11.0)
     url = await cloud.start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMARTCHARGE_", "ENTSOE_"))}
-    env.update(
+    env = run_environment(
         {
-            "SMARTCHARGE_WALLBOX_USERNAME": USER,
-            "SMARTCHARGE_WALLBOX_PASSWORD": PASSWORD,
-            "SMARTCHARGE_WALLBOX_API_URL": url,
-            "SMARTCHARGE_WALLBOX_AUTH_URL": url,
-            "SMARTCHARGE_WALLBOX_CHARGER_ID": "999001",
-            "SMARTCHARGE_ENTSOE_API_KEY": KEY,
-            "SMARTCHARGE_ENTSOE_API_URL": f"http://127.0.0.1:{entsoe_port}/api",
-            "SMARTCHARGE_PRICE_SOURCES": "entsoe",
+            **cloud_settings(url, USER, PASSWORD),
+            **entsoe_settings(entsoe_url, KEY),
             "SMARTCHARGE_STATE_DIR": str(tmp / name),
-            "SMARTCHARGE_HEALTH_PORT": str(_free_port()),
         }
-    )
-    log_path = tmp / f"{name}.log"
-    log_file = log_path.open("wb")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "smartcharge",
-        "run",
-        cwd=tmp,
-        env=env,
-        stdout=log_file,
-        stderr=asyncio.subprocess.STDOUT,
     )
     started = time.monotonic()
     try:
-        await asyncio.sleep(WARMUP_S)  # a benchmark waits for real time on purpose
-        cpu0, t0, n0 = _cpu_s(proc.pid), time.monotonic(), len(cloud.requests)
-        await asyncio.sleep(SECONDS - WARMUP_S)
-        cpu1, t1 = _cpu_s(proc.pid), time.monotonic()
-        rss = _rss_mb(proc.pid)
-        window = cloud.requests[n0:]
-        proc.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(proc.wait(), 20)
+        async with running_daemon(env, tmp, listen=HTTP) as daemon:
+            pid = daemon.proc.pid
+            await asyncio.sleep(WARMUP_S)  # a benchmark waits for real time on purpose
+            cpu0, t0, n0 = _cpu_s(pid), time.monotonic(), len(cloud.requests)
+            await asyncio.sleep(SECONDS - WARMUP_S)
+            cpu1, t1 = _cpu_s(pid), time.monotonic()
+            rss = _rss_mb(pid)
+            window = cloud.requests[n0:]
+            daemon.send(signal.SIGTERM)
+            code, _ = await daemon.exited(20)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
         await cloud.stop()
-        log_file.close()
-    events = [
-        line.split('"event": "')[1].split('"')[0]
-        for line in log_path.read_text().splitlines()
-        if '"event": "' in line
-    ]
+    events = [str(e["event"]) for e in daemon.events if "event" in e]
     print(
         f"\n[{name}] {len(cloud.requests)} cloud requests in all; "
         f"log events: {dict(collections.Counter(events))}"
@@ -132,16 +105,11 @@ async def test_daemon_memory_cpu_and_requests(tmp_path: Path):
     entsoe.serve_points(
         "NL", [(day + timedelta(minutes=15 * i), 100.0 + (i % 7)) for i in range(-96, 384)], 15
     )
-    runner = web.AppRunner(entsoe.app(), handle_signals=False, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
-    try:
+    async with served(entsoe.app()) as entsoe_url:
         plugged, idle = await asyncio.gather(
-            _daemon(tmp_path, "plugged", True, port), _daemon(tmp_path, "idle", False, port)
+            _daemon(tmp_path, "plugged", True, entsoe_url),
+            _daemon(tmp_path, "idle", False, entsoe_url),
         )
-    finally:
-        await runner.cleanup()
 
     for name, fig in (("car plugged in", plugged), ("no car", idle)):
         print(

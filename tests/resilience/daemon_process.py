@@ -8,10 +8,11 @@ out, whatever happened. Every wait is for something the daemon says or does, aga
 deadline; one that runs out fails naming what it waited for, the exit status if the process
 has ended, and the last lines of its log.
 
-Ports: the OCPP endpoint binds port 0 and says which one it got (``ocpp_port``). The HTTP
-server cannot (``SMARTCHARGE_HEALTH_PORT=0`` means no server), so ``http=True`` picks a free
-port, and when something else takes it between the pick and the daemon's bind (the daemon then
-exits saying "address already in use") starts the daemon again on another one.
+Ports: neither the HTTP server nor the OCPP endpoint can be asked for port 0 (for the first,
+``SMARTCHARGE_HEALTH_PORT=0`` means no server; the second's setting refuses it). So
+``listen=HTTP`` (or ``OCPP``) picks a free port, waits until the daemon says it listens there,
+and when something else took the port between the pick and the daemon's bind (the daemon then
+exits saying "address already in use"), starts the daemon again on another one.
 """
 
 from __future__ import annotations
@@ -19,21 +20,21 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
 
 from smartcharge.simulator.entsoe_server import EntsoeFakeServer
+from tests.resilience.ports import free_port
 
 # A start on a loaded 2-core machine (two other suites beside it) takes far longer than alone.
 START_S = 60.0
@@ -45,6 +46,18 @@ LINE_LIMIT = 16 * 1024 * 1024
 BIND_ATTEMPTS = 5
 _IN_USE = "address already in use"
 TZ = ZoneInfo("Europe/Amsterdam")
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A server of the daemon: the setting that names its port, the event saying it listens."""
+
+    setting: str
+    event: str
+
+
+HTTP = Listener("SMARTCHARGE_HEALTH_PORT", "http_server_started")
+OCPP = Listener("SMARTCHARGE_OCPP_PORT", "ocpp_endpoint_listening")
 
 
 def run_environment(settings: Mapping[str, str]) -> dict[str, str]:
@@ -81,6 +94,18 @@ def ready_by(now: datetime, within: timedelta) -> str:
     return (now + within).astimezone(TZ).strftime("%H:%M")
 
 
+def need_settings(
+    state_dir: Path, now: datetime, within: timedelta = timedelta(hours=1), kwh: int = 20
+) -> dict[str, str]:
+    """Return a state dir, JSON logs, and a need of ``kwh`` by ``within`` from ``now``."""
+    return {
+        "SMARTCHARGE_STATE_DIR": str(state_dir),
+        "SMARTCHARGE_LOG_FORMAT": "json",
+        "SMARTCHARGE_TARGET_KWH": str(kwh),
+        "SMARTCHARGE_READY_BY": ready_by(now, within),
+    }
+
+
 def flat_entsoe(key: str, now: datetime, eur_per_mwh: float = 100.0) -> EntsoeFakeServer:
     """Return a fake ENTSO-E with one price for yesterday to three days from now (15 min)."""
     entsoe = EntsoeFakeServer(valid_keys=[key])
@@ -101,12 +126,6 @@ async def served(app: web.Application) -> AsyncIterator[str]:
         yield f"http://{host}:{port}"
     finally:
         await runner.cleanup()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class DaemonProcess:
@@ -162,9 +181,10 @@ class DaemonProcess:
         """Return whether the output is closed (the process has ended, or is ending)."""
         return self._reader.done()
 
-    def listening(self) -> bool:
-        """Return whether the HTTP server listens, or the process has ended (it never will)."""
-        return bool(self.named("http_server_started")) or self.ended
+    @property
+    def gone(self) -> bool:
+        """Return whether the process has exited and its output is read to the end."""
+        return self.proc.returncode is not None and self.ended
 
     def tail(self, lines: int = TAIL_LINES) -> str:
         """Return the last ``lines`` lines of output, for a failure message."""
@@ -179,12 +199,15 @@ class DaemonProcess:
         deadline = time.monotonic() + timeout_s
         while not condition():
             left = deadline - time.monotonic()
-            if left <= 0:
-                code = self.proc.returncode
-                status = "still running" if code is None else f"exited with {code}"
+            if self.gone:
                 raise AssertionError(
-                    f"timed out after {timeout_s:g} s waiting for {what} (the daemon "
-                    f"{status}); its last lines:\n{self.tail()}"
+                    f"the daemon exited with {self.proc.returncode} while a test waited for "
+                    f"{what}; its last lines:\n{self.tail()}"
+                )
+            if left <= 0:
+                raise AssertionError(
+                    f"timed out after {timeout_s:g} s waiting for {what} (the daemon still "
+                    f"runs); its last lines:\n{self.tail()}"
                 )
             self._changed.clear()
             with suppress(TimeoutError):
@@ -195,18 +218,11 @@ class DaemonProcess:
         await self.wait_for(f"the log event {name!r}", lambda: bool(self.named(name)), timeout_s)
         return self.named(name)[0]
 
-    async def ocpp_port(self, timeout_s: float = START_S) -> int:
-        """Wait for the OCPP endpoint (bound with SMARTCHARGE_OCPP_PORT=0); return its port."""
-        event = await self.wait_event("ocpp_endpoint_listening", timeout_s)
-        port = urlsplit(str(event["url"])).port
-        assert port is not None, event
-        return port
-
     async def call(
         self, method: str, path: str, headers: Mapping[str, str] | None = None, **kw: Any
     ) -> tuple[int, Any]:
         """Ask the daemon's HTTP server; return the status and the JSON body (0 if unreached)."""
-        assert self.port is not None, "started without http=True"
+        assert self.port is not None, "started without listen=HTTP"
         timeout = aiohttp.ClientTimeout(total=HTTP_S)
         try:
             async with (
@@ -271,47 +287,43 @@ class DaemonProcess:
 
 
 async def start_daemon(
-    env: Mapping[str, str], cwd: Path | str, *, http: bool = False
+    env: Mapping[str, str], cwd: Path | str, *, listen: Listener | None = None
 ) -> DaemonProcess:
-    """Start ``smartcharge run``; with ``http``, return once its HTTP server listens.
+    """Start ``smartcharge run``; with ``listen``, return once that server listens.
 
-    With ``http`` the server gets a free port (``daemon.port``; ``env`` must not name one),
+    With ``listen`` the server gets a free port (``daemon.port``; ``env`` must not name one),
     and another when something else took that one before the daemon bound it.
     """
-    if not http:
+    if listen is None:
         return await DaemonProcess.start(env, cwd)
-    assert "SMARTCHARGE_HEALTH_PORT" not in env, "http=True picks the port"
+    assert listen.setting not in env, f"listen= picks {listen.setting}"
     for _ in range(BIND_ATTEMPTS):
-        port = _free_port()
-        daemon = await DaemonProcess.start({**env, "SMARTCHARGE_HEALTH_PORT": str(port)}, cwd)
+        port = free_port()
+        daemon = await DaemonProcess.start({**env, listen.setting: str(port)}, cwd)
         try:
-            await daemon.wait_for(
-                "the HTTP server (http_server_started)", daemon.listening, START_S
-            )
+            await daemon.wait_event(listen.event, START_S)
+        except AssertionError:
+            await daemon.close()
+            if not daemon.gone or _IN_USE not in daemon.output:
+                raise
+            continue
         except BaseException:
             await daemon.close()
             raise
-        if daemon.named("http_server_started"):
-            daemon.port = port
-            return daemon
-        await daemon.close()
-        if _IN_USE not in daemon.output:
-            raise AssertionError(
-                f"the daemon exited with {daemon.proc.returncode} before its HTTP server "
-                f"listened; its last lines:\n{daemon.tail()}"
-            )
+        daemon.port = port
+        return daemon
     raise AssertionError(f"port taken {BIND_ATTEMPTS} times in a row; last:\n{daemon.tail()}")
 
 
 @asynccontextmanager
 async def running_daemon(
-    env: Mapping[str, str], cwd: Path | str, *, http: bool = False
+    env: Mapping[str, str], cwd: Path | str, *, listen: Listener | None = None
 ) -> AsyncIterator[DaemonProcess]:
     """Run ``smartcharge run`` for the block; it is killed on the way out if still running.
 
-    With ``http`` its HTTP server listens (``daemon.port``) before the block starts.
+    With ``listen`` that server listens (on ``daemon.port``) before the block starts.
     """
-    daemon = await start_daemon(env, cwd, http=http)
+    daemon = await start_daemon(env, cwd, listen=listen)
     try:
         yield daemon
     finally:
