@@ -12,7 +12,6 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ import pytest
 from smartcharge.clock import SystemClock
 from smartcharge.simulator.wallbox_cloud import WallboxCloudSimulator
 from smartcharge.wallbox.limiter import CallKind, RateLimiter, budget_file_name
+from tests.resilience.ports import refused_port
 
 USER = "test.user@example.com"
 PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - the simulator's fake account
@@ -92,14 +92,6 @@ def _start(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def _closed_port() -> int:
-    """Return a port on 127.0.0.1 that nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 # --- one budget per account (issue 16, item 2) ------------------------------------------
@@ -249,11 +241,10 @@ def test_cloud_unreachable_fails_with_one_line_three_times_without_lockout(tmp_p
     With an allowance of one sign-in an hour, a counted attempt would lock the second run out
     ("SIGNINS_PER_HOUR"); the unanswered attempts are not counted, so each run really tries.
     """
-    port = _closed_port()
     state = tmp_path / "state"
-    env = _env(f"http://127.0.0.1:{port}", state, SMARTCHARGE_WALLBOX_SIGNINS_PER_HOUR="1")
-
-    runs = _offline_runs(env, tmp_path)
+    with refused_port() as port:
+        env = _env(f"http://127.0.0.1:{port}", state, SMARTCHARGE_WALLBOX_SIGNINS_PER_HOUR="1")
+        runs = _offline_runs(env, tmp_path)
 
     _assert_three_real_attempts(runs, state, f"127.0.0.1:{port}")
 

@@ -43,6 +43,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from smartcharge import __version__
+from tests.resilience.ports import refused_port
 
 pytestmark = pytest.mark.docker
 
@@ -380,15 +381,16 @@ def _free_port() -> int:
 
 async def test_healthcheck_script_fails_when_nothing_listens() -> None:
     """With no daemon on the port, the script exits 1 and says why."""
-    env = {"PATH": os.environ.get("PATH", ""), "SMARTCHARGE_HEALTH_PORT": str(_free_port())}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(HEALTHCHECK_SCRIPT),
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    with refused_port() as port:
+        env = {"PATH": os.environ.get("PATH", ""), "SMARTCHARGE_HEALTH_PORT": str(port)}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(HEALTHCHECK_SCRIPT),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
 
     assert 1 == proc.returncode
     assert "refused" in out.decode().lower()

@@ -73,15 +73,12 @@ async def test_a_dropped_put_reaches_the_cloud_once(auto_clock: SimulatedClock, 
 
 async def test_a_refused_connection_is_still_known_as_never_sent():
     """Connecting to nothing raises aiohttp's connector error, so writes know nothing went out."""
-    import socket
-
     import aiohttp
     import pytest
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from tests.resilience.ports import refused_port
 
-    async with open_session(2.0) as session:
-        with pytest.raises(aiohttp.ClientConnectorError):
-            await session.get(f"http://127.0.0.1:{port}/")
+    with refused_port() as port:
+        async with open_session(2.0) as session:
+            with pytest.raises(aiohttp.ClientConnectorError):
+                await session.get(f"http://127.0.0.1:{port}/")

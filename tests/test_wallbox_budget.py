@@ -6,7 +6,6 @@ clock. The CLI's real-process tests are in ``test_cli_budget.py``.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -26,6 +25,7 @@ from smartcharge.simulator.clock import SimulatedClock
 from smartcharge.wallbox import WallboxRateLimitedError, WallboxUnavailableError
 from smartcharge.wallbox.client import FRESH_STATUS_S, WallboxClient
 from smartcharge.wallbox.limiter import CallKind, RateLimiter, budget_file_name
+from tests.resilience.ports import refused_port
 from tests.test_wallbox_client import CID, PASSWORD, USER, Cloud, start_cloud, stop_cloud
 
 
@@ -36,14 +36,6 @@ async def cloud(auto_clock: SimulatedClock, tmp_path: Path) -> AsyncIterator[Clo
     c.sim.charger.plug_in(car_max_power_kw=11.0)
     yield c
     await stop_cloud(c)
-
-
-def _closed_port() -> int:
-    """Return a port on 127.0.0.1 that nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 # --- one budget per account -------------------------------------------------------------
@@ -232,28 +224,28 @@ async def test_unreached_sign_ins_and_reads_do_not_use_the_allowance(
     clock: SimulatedClock, tmp_path: Path
 ):
     """Five tries against a closed port: each is a real attempt, none is counted."""
-    port = _closed_port()
-    url = f"http://127.0.0.1:{port}"
     errors: list[WallboxUnavailableError] = []
-    async with aiohttp.ClientSession() as http:
-        for _ in range(5):
-            client = WallboxClient(
-                http,
-                register_secret=register_secret,
-                api_url=url,
-                auth_url=url,
-                username=USER,
-                password=SecretStr(PASSWORD),
-                clock=clock,
-                state_dir=tmp_path / "state",
-                charger_id=CID,
-                timeout_s=5,
-                read_tries=1,
-                signins_per_hour=1,
-            )
-            with pytest.raises(WallboxUnavailableError) as info:
-                await client.status()
-            errors.append(info.value)
+    with refused_port() as port:
+        url = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as http:
+            for _ in range(5):
+                client = WallboxClient(
+                    http,
+                    register_secret=register_secret,
+                    api_url=url,
+                    auth_url=url,
+                    username=USER,
+                    password=SecretStr(PASSWORD),
+                    clock=clock,
+                    state_dir=tmp_path / "state",
+                    charger_id=CID,
+                    timeout_s=5,
+                    read_tries=1,
+                    signins_per_hour=1,
+                )
+                with pytest.raises(WallboxUnavailableError) as info:
+                    await client.status()
+                errors.append(info.value)
     limiter = RateLimiter(tmp_path / "state", clock, username=USER, signins_per_hour=1)
 
     assert 5 == len(errors)

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.resilience.ports import refused_port
+
 pytestmark = pytest.mark.benchmark
 
 
@@ -63,10 +65,8 @@ def _three_runs(label: str, prefix: list[str], env: dict[str, str], cwd: Path) -
 
 def test_closed_port(tmp_path: Path):
     """Connection refused on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    _three_runs("closed port", [], _env(tmp_path / "s", f"http://127.0.0.1:{port}"), tmp_path)
+    with refused_port() as port:
+        _three_runs("closed port", [], _env(tmp_path / "s", f"http://127.0.0.1:{port}"), tmp_path)
 
 
 def test_server_that_never_answers(tmp_path: Path):
