@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
@@ -38,6 +38,14 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     monkeypatch.setenv("SMARTCHARGE_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("SMARTCHARGE_TIMEZONE", "Europe/Amsterdam")
     return monkeypatch
+
+
+@pytest.fixture
+def no_daemon(env: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """``env`` with SMARTCHARGE_HEALTH_PORT on a port that refuses every connection, held."""
+    with refused_port() as port:
+        env.setenv("SMARTCHARGE_HEALTH_PORT", str(port))
+        yield env
 
 
 @contextlib.asynccontextmanager
@@ -81,11 +89,9 @@ def charging(world: SimulatedWorld) -> bool:
     return world.cloud.charger.status_id in (193, 194, 195)
 
 
-async def test_no_daemon_answering_is_said_and_exits_1(env, capsys):
-    with refused_port() as port:
-        env.setenv("SMARTCHARGE_HEALTH_PORT", str(port))
-        code, out, err = await plan(capsys)
-        set_code, _, set_err = await plan(capsys, "--now")
+async def test_no_daemon_answering_is_said_and_exits_1(no_daemon, capsys):
+    code, out, err = await plan(capsys)
+    set_code, _, set_err = await plan(capsys, "--now")
 
     assert (1, 1) == (code, set_code)
     assert "" == out
@@ -195,11 +201,9 @@ async def test_a_refusal_exits_2_naming_the_field_and_changes_nothing(tmp_path, 
     assert before is after
 
 
-async def test_a_bad_number_is_refused_by_the_cli_itself(env, capsys):
-    with refused_port() as port:
-        env.setenv("SMARTCHARGE_HEALTH_PORT", str(port))
-        with pytest.raises(SystemExit) as exited:
-            await plan(capsys, "--target-kwh", "lots")
+async def test_a_bad_number_is_refused_by_the_cli_itself(no_daemon, capsys):
+    with pytest.raises(SystemExit) as exited:
+        await plan(capsys, "--target-kwh", "lots")
 
     assert 2 == exited.value.code
     assert "'lots' is not a number; accepted: a number of kWh above 0" in capsys.readouterr().err
@@ -224,10 +228,9 @@ async def test_a_bad_number_is_refused_by_the_cli_itself(env, capsys):
     ],
 )
 async def test_the_syntax_is_refused_by_the_cli_before_it_asks_the_daemon(
-    env, capsys, args: tuple[str, ...], culprit: str, accepted: str
+    no_daemon, capsys, args: tuple[str, ...], culprit: str, accepted: str
 ):
     """No daemon runs: a typo is still named (field, value, what is accepted), exit 2."""
-    env.setenv("SMARTCHARGE_HEALTH_PORT", str(free_port()))
 
     code, out, err = await plan(capsys, *args)
 
@@ -239,11 +242,10 @@ async def test_the_syntax_is_refused_by_the_cli_before_it_asks_the_daemon(
     assert "Traceback" not in err
 
 
-async def test_what_needs_the_daemon_state_is_left_to_the_daemon(env, capsys):
+async def test_what_needs_the_daemon_state_is_left_to_the_daemon(no_daemon, capsys):
     """A ready-by in the past and a target above any battery's are well-formed: the CLI asks
     the daemon (whose clock and battery judge them), and there is none here."""
-    env.setenv("SMARTCHARGE_HEALTH_PORT", str(free_port()))
-    env.setenv("SMARTCHARGE_BATTERY_KWH", "60")
+    no_daemon.setenv("SMARTCHARGE_BATTERY_KWH", "60")
 
     past = await plan(capsys, "--ready-by", "2025-12-16T12:00:00+01:00")
     big = await plan(capsys, "--target-kwh", "75")
