@@ -28,7 +28,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -43,7 +42,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from smartcharge import __version__
-from tests.resilience.ports import refused_port
+from tests.resilience.ports import free_port, refused_port
 
 pytestmark = pytest.mark.docker
 
@@ -68,6 +67,8 @@ BUILD_TIMEOUT_S = 600.0
 PODMAN_TIMEOUT_S = 60.0
 # The daemon signs in, polls and fetches prices before /healthz says 200.
 HEALTHY_TIMEOUT_S = 90.0
+# A health port found free may be taken before the daemon binds it: then another, this often.
+BIND_ATTEMPTS = 3
 # `podman stop -t 10`: SIGTERM, then SIGKILL after 10 s (the daemon promises to exit within 10 s).
 STOP_GRACE_S = 10
 
@@ -372,13 +373,6 @@ async def test_healthcheck_script_reports_the_health_endpoint(
     assert f"{status} {body}" in out.decode()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def test_healthcheck_script_fails_when_nothing_listens() -> None:
     """With no daemon on the port, the script exits 1 and says why."""
     with refused_port() as port:
@@ -509,8 +503,12 @@ async def _logs(name: str) -> str:
     )
 
 
-async def _wait_healthy(name: str, url: str) -> None:
-    """Poll /healthz from the host until 200; fail with the logs if it never comes."""
+async def _wait_healthy(name: str, url: str) -> bool:
+    """Poll /healthz from the host until 200; fail with the logs if it never comes.
+
+    Returns False (the container stopped) when its daemon found the port taken: the port was
+    free when picked, and something else may bind it before the daemon does.
+    """
     deadline = time.monotonic() + HEALTHY_TIMEOUT_S
     last = "no answer yet"
     timeout = aiohttp.ClientTimeout(total=5)
@@ -519,15 +517,18 @@ async def _wait_healthy(name: str, url: str) -> None:
             try:
                 async with session.get(url) as response:
                     if response.status == 200:
-                        return
+                        return True
                     last = f"{response.status} {await response.text()}"
-            except aiohttp.ClientError as exc:
+            except (aiohttp.ClientError, TimeoutError) as exc:  # not (yet) our daemon there
                 last = repr(exc)
             running = await _arun(
                 [*PODMAN, "inspect", "--format", "{{.State.Running}}", name], check=False
             )
             if running.stdout.strip() != "true":
-                pytest.fail(f"the container stopped before it was healthy{await _logs(name)}")
+                logs = await _logs(name)
+                if "address already in use" in logs:
+                    return False
+                pytest.fail(f"the container stopped before it was healthy{logs}")
             # Waiting on another process, not timing anything: poll a few times a second.
             await asyncio.sleep(0.25)
     pytest.fail(
@@ -569,42 +570,44 @@ async def test_container_runs_the_daemon_healthy_as_non_root_and_stops_cleanly(
         60,
     )
     entsoe_server = TestServer(entsoe.app(), host="127.0.0.1")
-    health_port = _free_port()
     name = f"smartcharge-test-{secrets.token_hex(4)}"
     env_file = tmp_path / "container.env"
     env_file.touch(mode=0o600)
     cloud_url = await cloud.start()
     await entsoe_server.start_server()
     try:
-        env_file.write_text(
-            "\n".join(
-                [
-                    "SMARTCHARGE_WALLBOX_USERNAME=docker.test@example.com",
-                    f"SMARTCHARGE_WALLBOX_PASSWORD={password}",
-                    "SMARTCHARGE_WALLBOX_CHARGER_ID=424242",
-                    f"SMARTCHARGE_WALLBOX_API_URL={cloud_url}",
-                    f"SMARTCHARGE_WALLBOX_AUTH_URL={cloud_url}",
-                    f"SMARTCHARGE_ENTSOE_API_KEY={api_key}",
-                    f"SMARTCHARGE_ENTSOE_API_URL={entsoe_server.make_url('/api')}",
-                    "SMARTCHARGE_PRICE_SOURCES=entsoe",
-                    "SMARTCHARGE_BIDDING_ZONE=NL",
-                    f"SMARTCHARGE_HEALTH_PORT={health_port}",
-                    "SMARTCHARGE_LOG_LEVEL=DEBUG",
-                ]
-            )
-            + "\n",
-            encoding="utf-8",
+        settings = "\n".join(
+            [
+                "SMARTCHARGE_WALLBOX_USERNAME=docker.test@example.com",
+                f"SMARTCHARGE_WALLBOX_PASSWORD={password}",
+                "SMARTCHARGE_WALLBOX_CHARGER_ID=424242",
+                f"SMARTCHARGE_WALLBOX_API_URL={cloud_url}",
+                f"SMARTCHARGE_WALLBOX_AUTH_URL={cloud_url}",
+                f"SMARTCHARGE_ENTSOE_API_KEY={api_key}",
+                f"SMARTCHARGE_ENTSOE_API_URL={entsoe_server.make_url('/api')}",
+                "SMARTCHARGE_PRICE_SOURCES=entsoe",
+                "SMARTCHARGE_BIDDING_ZONE=NL",
+                "SMARTCHARGE_LOG_LEVEL=DEBUG",
+            ]
         )
-        await _arun(
-            [*PODMAN, "run", "--detach", "--name", name, "--network", "host",
-             "--label", f"{OWNER_LABEL}={os.getpid()}",
-             "--env-file", str(env_file), "--volume", f"{name}:/data",
-             "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
-             "--security-opt", "no-new-privileges",
-             image]
-        )  # fmt: skip
-
-        await _wait_healthy(name, f"http://127.0.0.1:{health_port}/healthz")
+        for _ in range(BIND_ATTEMPTS):
+            health_port = free_port()
+            env_file.write_text(
+                f"{settings}\nSMARTCHARGE_HEALTH_PORT={health_port}\n", encoding="utf-8"
+            )
+            await _arun(
+                [*PODMAN, "run", "--detach", "--name", name, "--network", "host",
+                 "--label", f"{OWNER_LABEL}={os.getpid()}",
+                 "--env-file", str(env_file), "--volume", f"{name}:/data",
+                 "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
+                 "--security-opt", "no-new-privileges",
+                 image]
+            )  # fmt: skip
+            if await _wait_healthy(name, f"http://127.0.0.1:{health_port}/healthz"):
+                break
+            await _arun([*PODMAN, "rm", "--force", name], check=False)  # again, another port
+        else:
+            pytest.fail(f"the health port was taken {BIND_ATTEMPTS} times in a row")
         health = await _arun([*PODMAN, "healthcheck", "run", name], check=False)
         uid = await _arun([*PODMAN, "exec", name, "id", "-u"])
         top = await _arun([*PODMAN, "top", name, "huser", "user", "args"])
