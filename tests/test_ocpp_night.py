@@ -38,6 +38,11 @@ from smartcharge.simulator.ocpp_night import (
     run_ocpp_night,
 )
 
+# The module's night (a fixture) takes 5-6 s alone, and its first test pays for it: beside two
+# busy loops under nice (the CI bar) tests/test_ocpp_cloud.py's like night ran past the 60 s
+# default once (worker killed).
+pytestmark = pytest.mark.timeout(180)
+
 PLUG_IN = local(DEMO_DAY, time(18, 0))
 UNPLUG = local(DEMO_DAY + timedelta(days=1), time(7, 30))
 END = UNPLUG + timedelta(minutes=10)
