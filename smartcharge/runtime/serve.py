@@ -24,6 +24,7 @@ import structlog
 
 from smartcharge.clock import Clock
 from smartcharge.config import ChargerLink, Settings
+from smartcharge.errors import ConfigError
 from smartcharge.ledger import LEDGER_FILE
 from smartcharge.logsetup import configure_logging
 from smartcharge.ports import Charger
@@ -73,6 +74,23 @@ async def run(settings: Settings, clock: Clock) -> int:
         lock.release()
 
 
+def cannot_listen(exc: OSError, prefix: str, host: str, port: int) -> ConfigError:
+    """Return the one-line error for a server that cannot listen (a port in use, say).
+
+    ``prefix`` names the settings: ``SMARTCHARGE_HTTP`` (``_HOST`` and
+    ``SMARTCHARGE_HEALTH_PORT``) or ``SMARTCHARGE_OCPP`` (``_HOST``, ``_PORT``). Nothing has
+    been sent to the charger yet, so the car is as it was.
+    """
+    port_name = "SMARTCHARGE_HEALTH_PORT" if prefix == "SMARTCHARGE_HTTP" else f"{prefix}_PORT"
+    off = ", or 0 for no HTTP server" if prefix == "SMARTCHARGE_HTTP" else ""
+    why = exc.strerror or str(exc)
+    log.error("listen_failed", setting=port_name, host=host, port=port, error=why)
+    return ConfigError(
+        f"{port_name}={port} (on {prefix}_HOST={host}): cannot listen there: {why}; "
+        f"accepted: a port no other program uses on an address of this machine{off}"
+    )
+
+
 async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
     """Serve until SIGTERM or SIGINT.
 
@@ -89,7 +107,12 @@ async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
             # The cloud beside it (energy cost), when the account is configured: it never
             # polls, so the account's read budget is not shared with it.
             charger, chargers = build_ocpp_charger(settings, link, http, clock, disk), 1
-            await link.start()
+            try:
+                await link.start()
+            except OSError as exc:
+                raise cannot_listen(
+                    exc, "SMARTCHARGE_OCPP", settings.ocpp_host, settings.ocpp_port
+                ) from None
         else:
             client = build_charger(settings, http, clock, disk)
             charger, chargers = client, client.drive(settings.state_dir)
@@ -106,7 +129,14 @@ async def _serve(settings: Settings, clock: Clock, disk: StateDisk) -> int:
             health = HttpServer(
                 view, settings.http_host, settings.health_port, clock, settings.api_token
             )
-            await health.start()
+            try:
+                await health.start()
+            except OSError as exc:
+                if link is not None:  # nothing was sent yet: the link just closes
+                    await link.stop(link_on_exit(daemon.state, settings.on_exit))
+                raise cannot_listen(
+                    exc, "SMARTCHARGE_HTTP", settings.http_host, settings.health_port
+                ) from None
         else:
             log.info("health_endpoint_disabled", setting="SMARTCHARGE_HEALTH_PORT=0")
         scheduler: Any = None
