@@ -32,6 +32,10 @@ from smartcharge.simulator._car import Car
 from smartcharge.simulator.ocpp_charge_point import OcppQuirks, SimulatedOcppWallbox
 from smartcharge.simulator.ocpp_night import READY_BY, NightControl, OcppNight, run_ocpp_night
 
+# Each night takes about 3 s alone; beside two busy loops under nice (the CI bar) one ran past the
+# 60 s default (worker killed), as the other simulated nights did before they got 180 s.
+pytestmark = pytest.mark.timeout(180)
+
 MORNING = DEMO_DAY + timedelta(days=1)
 START = local(MORNING, time(4, 50))
 PLUG_IN = local(MORNING, time(5, 0))

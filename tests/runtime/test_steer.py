@@ -161,6 +161,8 @@ async def test_a_request_that_changes_nothing_sends_nothing(tmp_path: Path):
     assert [] == [r for r in new if r.method != "GET"]
 
 
+# Two daemons over one simulated world: past the 60 s default beside two busy loops once.
+@pytest.mark.timeout(180)
 async def test_the_override_survives_a_restart(tmp_path: Path):
     async with simulated_world(tmp_path, START) as world:
         await plugged_in(world)
