@@ -34,7 +34,8 @@ class OcppLink:
         charger: the daemon's charger (``ports.Charger``).
         server: the websocket endpoint the charger connects to.
         host: the address to listen on (``SMARTCHARGE_OCPP_HOST``).
-        port: the port to listen on (``SMARTCHARGE_OCPP_PORT``; 0 picks a free one).
+        port: the port to listen on (``SMARTCHARGE_OCPP_PORT``, 1-65535); 0 picks a free one
+            (the demo and tests only: the setting refuses 0).
         scheme: ``ws`` or ``wss`` (a certificate is configured).
     """
 
